@@ -1,2 +1,5 @@
-using TorchSharp;
-Console.WriteLine(torch.ones(2, 2).sum().item<float>());
+using System.CommandLine;
+using RelevanceSharp.Cli;
+
+RootCommand root = Commands.BuildRoot();
+return root.Parse(args).Invoke();

@@ -1,0 +1,65 @@
+using System.CommandLine;
+using RelevanceSharp.Conformance;
+
+namespace RelevanceSharp.Cli;
+
+/// <summary>The command tree of the <c>relevance</c> tool.</summary>
+public static class Commands
+{
+    /// <summary>Builds the root command with all subcommands.</summary>
+    public static RootCommand BuildRoot()
+    {
+        var root = new RootCommand("RelevanceSharp: explain what neural networks see, with Layer-wise Relevance Propagation and related attributions.");
+        root.Subcommands.Add(VerifyCommand.Create());
+        return root;
+    }
+}
+
+/// <summary><c>relevance verify PATH...</c>: checks the project against reference results.</summary>
+public static class VerifyCommand
+{
+    /// <summary>Creates the command.</summary>
+    public static Command Create()
+    {
+        var paths = new Argument<string[]>("paths")
+        {
+            Description = "Model folders (with cases.json), or folders of them.",
+            Arity = ArgumentArity.OneOrMore,
+        };
+        var command = new Command("verify",
+            "Run the reference cases of conformance folders and compare relevance and model outputs.\n\n" +
+            "Example:\n  relevance verify ../shared/conformance")
+        {
+            paths,
+        };
+        command.SetAction(parse => Run(parse.GetValue(paths) ?? Array.Empty<string>(), Console.Out));
+        return command;
+    }
+
+    /// <summary>Runs the checks, printing one line each and a summary; returns the exit code.</summary>
+    public static int Run(IEnumerable<string> paths, TextWriter output)
+    {
+        int passed = 0, failed = 0, skipped = 0;
+        foreach (string path in paths)
+        {
+            if (!Directory.Exists(path))
+            {
+                output.WriteLine($"error: {path} is not a folder");
+                failed++;
+                continue;
+            }
+            foreach (CheckResult result in ConformanceRunner.Run(path))
+            {
+                output.WriteLine(result.ToString());
+                switch (result.Status)
+                {
+                    case CheckStatus.Passed: passed++; break;
+                    case CheckStatus.Failed: failed++; break;
+                    default: skipped++; break;
+                }
+            }
+        }
+        output.WriteLine($"{passed} passed, {failed} failed{(skipped > 0 ? $", {skipped} skipped" : "")}");
+        return failed > 0 ? 1 : 0;
+    }
+}

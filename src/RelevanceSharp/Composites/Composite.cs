@@ -1,0 +1,115 @@
+using RelevanceSharp.Canonizers;
+using RelevanceSharp.Core;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace RelevanceSharp.Composites;
+
+/// <summary>
+/// Assigns rules to the modules of a model and applies canonizers first. A composite is a reusable description:
+/// <see cref="Register"/> applies it to a model and returns a handle whose <see cref="IDisposable.Dispose"/>
+/// removes every hook and undoes every canonizer, in reverse order, leaving the model as it was.
+/// </summary>
+public abstract class Composite
+{
+    /// <summary>Creates a composite with the canonizers to apply before the rules.</summary>
+    protected Composite(IEnumerable<ICanonizer>? canonizers)
+    {
+        Canonizers = canonizers?.ToArray() ?? Array.Empty<ICanonizer>();
+    }
+
+    /// <summary>The canonizers applied, in order, before rules are assigned.</summary>
+    public IReadOnlyList<ICanonizer> Canonizers { get; }
+
+    /// <summary>
+    /// Picks the rule for one module, or <c>null</c> for none. Called for the model itself (name <c>""</c>) and then
+    /// for every descendant in registration order; <paramref name="context"/> is shared by the calls of one
+    /// registration (e.g. to remember that the first layer has been seen).
+    /// </summary>
+    public abstract Rule? MapModule(IDictionary<string, object> context, string name, nn.Module module);
+
+    /// <summary>
+    /// Applies the canonizers, then attaches the rules. If anything fails, whatever was already applied is undone
+    /// before the exception propagates.
+    /// </summary>
+    public CompositeRegistration Register(nn.Module<Tensor, Tensor> model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var registration = new CompositeRegistration(model);
+        try
+        {
+            foreach (ICanonizer canonizer in Canonizers)
+            {
+                registration.AddUndo(canonizer.Apply(model));
+            }
+            var context = new Dictionary<string, object>();
+            foreach (var (name, module) in model.NamedModulesWithRoot())
+            {
+                Rule? rule = MapModule(context, name, module);
+                if (rule is null)
+                {
+                    continue;
+                }
+                if (module is not nn.Module<Tensor, Tensor> hookable)
+                {
+                    throw new NotSupportedException(
+                        $"Rule {rule} was assigned to '{name}' ({module.GetName()}), which does not map one tensor to one tensor.");
+                }
+                registration.AddRule(name, rule, rule.Register(hookable, registration.Activity));
+            }
+        }
+        catch
+        {
+            registration.Dispose();
+            throw;
+        }
+        return registration;
+    }
+}
+
+/// <summary>A composite applied to a model; disposing it restores the model.</summary>
+public sealed class CompositeRegistration : IDisposable
+{
+    private readonly UndoStack undo = new();
+    private readonly List<(string Name, Rule Rule)> rules = new();
+    private bool disposed;
+
+    internal CompositeRegistration(nn.Module<Tensor, Tensor> model)
+    {
+        Model = model;
+    }
+
+    /// <summary>The model the composite is applied to.</summary>
+    public nn.Module<Tensor, Tensor> Model { get; }
+
+    /// <summary>The switch shared by all hooks of this registration.</summary>
+    public HookActivity Activity { get; } = new();
+
+    /// <summary>Which rule each module got, by module name.</summary>
+    public IReadOnlyList<(string Name, Rule Rule)> Rules => rules;
+
+    /// <summary>
+    /// Makes the hooks pass the ordinary gradient until the result is disposed, so that the gradient of a
+    /// modified gradient can be taken.
+    /// </summary>
+    public IDisposable Inactive() => Activity.Suspend();
+
+    internal void AddUndo(IDisposable action) => undo.Push(action);
+
+    internal void AddRule(string name, Rule rule, IDisposable registration)
+    {
+        rules.Add((name, rule));
+        undo.Push(registration);
+    }
+
+    /// <summary>Removes all hooks and undoes all canonizers, newest first.</summary>
+    public void Dispose()
+    {
+        if (disposed)
+        {
+            return;
+        }
+        disposed = true;
+        undo.Dispose();
+    }
+}

@@ -1,0 +1,308 @@
+using System.Globalization;
+using System.Text.Json;
+using RelevanceSharp.Attribution;
+using RelevanceSharp.Canonizers;
+using RelevanceSharp.Composites;
+using RelevanceSharp.Core;
+using RelevanceSharp.IO;
+using RelevanceSharp.Models;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace RelevanceSharp.Conformance;
+
+/// <summary>How one conformance check ended.</summary>
+public enum CheckStatus
+{
+    /// <summary>Within tolerance.</summary>
+    Passed,
+
+    /// <summary>Outside tolerance, or an error.</summary>
+    Failed,
+
+    /// <summary>Not run (something it needs is not implemented).</summary>
+    Skipped,
+}
+
+/// <summary>The outcome of one check: a case of a model folder, an architecture, a checkpoint.</summary>
+public sealed record CheckResult(string Name, CheckStatus Status, double MaxError, double Allowed, string? Detail = null)
+{
+    /// <summary>A one-line report.</summary>
+    public override string ToString()
+    {
+        string status = Status switch { CheckStatus.Passed => "pass", CheckStatus.Failed => "FAIL", _ => "skip" };
+        string numbers = Status == CheckStatus.Skipped
+            ? ""
+            : string.Create(CultureInfo.InvariantCulture, $"  max_abs_err={MaxError:E3}  allowed={Allowed:E3}");
+        return $"{status}  {Name}{numbers}{(Detail is null ? "" : "  " + Detail)}";
+    }
+}
+
+/// <summary>
+/// Runs the reference cases of a conformance folder (format: the folder's README): builds each model from its
+/// <c>model.json</c>, loads its weights, runs every case and compares relevance and model output with the
+/// reference, by <c>max|actual - expected| &lt;= atol + rtol * max|expected|</c>.
+/// </summary>
+public static class ConformanceRunner
+{
+    /// <summary>Extra checks for folders that are not attribution-case folders (set by the model zoo).</summary>
+    public static IList<Func<string, IEnumerable<CheckResult>?>> FolderChecks { get; } = new List<Func<string, IEnumerable<CheckResult>?>>();
+
+    /// <summary>
+    /// Runs everything under <paramref name="path"/>: a model folder (with <c>cases.json</c>), a folder handled by
+    /// one of <see cref="FolderChecks"/>, or a folder of such folders.
+    /// </summary>
+    public static IEnumerable<CheckResult> Run(string path)
+    {
+        if (!Directory.Exists(path))
+        {
+            throw new DirectoryNotFoundException($"Conformance folder not found: {path}");
+        }
+        if (File.Exists(Path.Combine(path, "cases.json")))
+        {
+            foreach (CheckResult result in RunCases(path))
+            {
+                yield return result;
+            }
+            yield break;
+        }
+        foreach (Func<string, IEnumerable<CheckResult>?> check in FolderChecks)
+        {
+            IEnumerable<CheckResult>? results = check(path);
+            if (results is not null)
+            {
+                foreach (CheckResult result in results)
+                {
+                    yield return result;
+                }
+                yield break;
+            }
+        }
+        foreach (string child in Directory.GetDirectories(path).OrderBy(d => d, StringComparer.Ordinal))
+        {
+            foreach (CheckResult result in Run(child))
+            {
+                yield return result;
+            }
+        }
+    }
+
+    /// <summary>The cases of one model folder, for listing.</summary>
+    public static IReadOnlyList<string> CaseNames(string folder)
+    {
+        using JsonDocument cases = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "cases.json")));
+        return cases.RootElement.GetProperty("cases").EnumerateArray().Select(c => c.GetProperty("name").GetString() ?? "").ToList();
+    }
+
+    /// <summary>Runs the cases of one model folder, optionally only those named.</summary>
+    public static IEnumerable<CheckResult> RunCases(string folder, IReadOnlyCollection<string>? only = null)
+    {
+        string model = Path.GetFileName(Path.GetFullPath(folder).TrimEnd(Path.DirectorySeparatorChar));
+        ModelFolder loaded;
+        try
+        {
+            loaded = ModelFolder.Open(folder);
+        }
+        catch (NotSupportedException ex)
+        {
+            return new[] { new CheckResult($"{model}/*", CheckStatus.Skipped, 0, 0, ex.Message) };
+        }
+        return RunLoaded(loaded, model, only);
+    }
+
+    private static IEnumerable<CheckResult> RunLoaded(ModelFolder folder, string model, IReadOnlyCollection<string>? only)
+    {
+        using (folder)
+        {
+            foreach (JsonElement spec in folder.Cases)
+            {
+                string name = spec.GetProperty("name").GetString() ?? "?";
+                if (only is not null && !only.Contains(name))
+                {
+                    continue;
+                }
+                yield return RunCase(folder, $"{model}/{name}", spec);
+            }
+        }
+    }
+
+    private static CheckResult RunCase(ModelFolder folder, string label, JsonElement spec)
+    {
+        using var scope = NewDisposeScope();
+        var canonizers = new List<ICanonizer>();
+        foreach (JsonElement name in spec.GetProperty("canonizers").EnumerateArray())
+        {
+            string canonizer = name.GetString() ?? "";
+            if (!CanonizerRegistry.IsKnown(canonizer))
+            {
+                return new CheckResult(label, CheckStatus.Skipped, 0, 0, $"canonizer '{canonizer}' is not implemented");
+            }
+            canonizers.Add(CanonizerRegistry.Create(canonizer));
+        }
+        try
+        {
+            Composite? composite = CreateComposite(spec, canonizers);
+            AttributionTarget target = CreateTarget(spec);
+            Attributor attributor = CreateAttributor(spec, folder.Model, composite, target);
+            using AttributionResult result = attributor.Attribute(folder.Input);
+            Tensor expected = folder.Expected(spec.GetProperty("expected").GetString() ?? "");
+            double relevanceError = MaxAbsDifference(result.Relevance, expected);
+            double allowed = folder.Atol + folder.Rtol * expected.abs().max().item<double>();
+            double outputError = MaxAbsDifference(result.Output, folder.Output);
+            double outputAllowed = folder.Atol + folder.Rtol * folder.Output.abs().max().item<double>();
+            bool ok = relevanceError <= allowed && outputError <= outputAllowed;
+            string? detail = outputError <= outputAllowed
+                ? null
+                : string.Create(CultureInfo.InvariantCulture, $"model output differs: {outputError:E3} > {outputAllowed:E3}");
+            return new CheckResult(label, ok ? CheckStatus.Passed : CheckStatus.Failed, relevanceError, allowed, detail);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            return new CheckResult(label, CheckStatus.Failed, double.NaN, double.NaN, $"{ex.GetType().Name}: {ex.Message.Split('\n')[0]}");
+        }
+    }
+
+    /// <summary>The largest absolute elementwise difference (infinite when the shapes differ).</summary>
+    public static double MaxAbsDifference(Tensor actual, Tensor expected)
+    {
+        if (!actual.shape.SequenceEqual(expected.shape))
+        {
+            return double.PositiveInfinity;
+        }
+        using var scope = NewDisposeScope();
+        return (actual.to(ScalarType.Float64) - expected.to(ScalarType.Float64)).abs().max().item<double>();
+    }
+
+    private static Composite? CreateComposite(JsonElement spec, IReadOnlyList<ICanonizer> canonizers)
+    {
+        JsonElement composite = spec.GetProperty("composite");
+        if (composite.ValueKind == JsonValueKind.Null)
+        {
+            return canonizers.Count == 0 ? null : new LayerMapComposite(Array.Empty<(ModuleMatcher, Rule)>(), canonizers);
+        }
+        var args = new Dictionary<string, JsonElement>();
+        if (composite.TryGetProperty("args", out JsonElement given))
+        {
+            foreach (JsonProperty property in given.EnumerateObject())
+            {
+                args[property.Name] = property.Value.Clone();
+            }
+        }
+        return CompositeRegistry.Create(composite.GetProperty("name").GetString() ?? "", new ArgumentReader(args), canonizers);
+    }
+
+    private static AttributionTarget CreateTarget(JsonElement spec)
+    {
+        long target = spec.GetProperty("target").GetInt64();
+        string kind = spec.TryGetProperty("attr_output", out JsonElement value) ? value.GetString() ?? "onehot" : "onehot";
+        return kind switch
+        {
+            "onehot" => AttributionTarget.Class(target),
+            "output_onehot" => AttributionTarget.ClassScore(target),
+            _ => throw new NotSupportedException($"Unknown attr_output '{kind}'."),
+        };
+    }
+
+    private static Attributor CreateAttributor(JsonElement spec, nn.Module<Tensor, Tensor> model, Composite? composite, AttributionTarget target)
+    {
+        JsonElement attributor = spec.GetProperty("attributor");
+        string name = attributor.GetProperty("name").GetString() ?? "";
+        return name switch
+        {
+            "gradient" => new Gradient(model, composite, target),
+            "integrated_gradients" => new IntegratedGradients(model, composite, target, iterations: (int)ModelSpec.Int(attributor, "n_iter", 20)),
+            "occlusion" => new Occlusion(model, composite, target,
+                window: new[] { ModelSpec.Int(attributor, "window", 8) }, stride: new[] { ModelSpec.Int(attributor, "stride", 8) }),
+            "smooth_grad" => new SmoothGrad(model, composite, target, iterations: (int)ModelSpec.Int(attributor, "n_iter", 20)),
+            _ => throw new NotSupportedException($"Unknown attributor '{name}'."),
+        };
+    }
+}
+
+/// <summary>A loaded conformance model folder: model with weights, reference tensors, cases, tolerance.</summary>
+public sealed class ModelFolder : IDisposable
+{
+    private readonly Dictionary<string, Tensor> expected;
+    private readonly JsonDocument cases;
+
+    private ModelFolder(nn.Module<Tensor, Tensor> model, Dictionary<string, Tensor> expected, JsonDocument cases, string inputName, string outputName)
+    {
+        Model = model;
+        this.expected = expected;
+        this.cases = cases;
+        JsonElement root = cases.RootElement;
+        JsonElement tolerance = root.GetProperty("tolerance");
+        Rtol = tolerance.GetProperty("rtol").GetDouble();
+        Atol = tolerance.GetProperty("atol").GetDouble();
+        Input = Expected(inputName);
+        Output = Expected(outputName);
+    }
+
+    /// <summary>The model, with weights, in eval mode and the folder's dtype.</summary>
+    public nn.Module<Tensor, Tensor> Model { get; }
+
+    /// <summary>The reference input batch.</summary>
+    public Tensor Input { get; }
+
+    /// <summary>The reference model output.</summary>
+    public Tensor Output { get; }
+
+    /// <summary>Relative tolerance.</summary>
+    public double Rtol { get; }
+
+    /// <summary>Absolute tolerance.</summary>
+    public double Atol { get; }
+
+    /// <summary>The case descriptions.</summary>
+    public IEnumerable<JsonElement> Cases => cases.RootElement.GetProperty("cases").EnumerateArray();
+
+    /// <summary>Opens a folder.</summary>
+    public static ModelFolder Open(string folder)
+    {
+        nn.Module<Tensor, Tensor> model = ModelSpec.Load(Path.Combine(folder, "model.json"));
+        var cases = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "cases.json")));
+        JsonElement root = cases.RootElement;
+        string dtype = root.TryGetProperty("dtype", out JsonElement d) ? d.GetString() ?? "float32" : "float32";
+        ScalarType type = dtype switch
+        {
+            "float64" => ScalarType.Float64,
+            "float32" => ScalarType.Float32,
+            _ => throw new NotSupportedException($"Unknown dtype '{dtype}' in {folder}/cases.json."),
+        };
+        model.to(type);
+        Dictionary<string, Tensor> weights = SafeTensors.Load(Path.Combine(folder, "weights.safetensors"));
+        StateDict.Load(model, weights, Path.Combine(folder, "weights.safetensors"));
+        foreach (Tensor tensor in weights.Values)
+        {
+            tensor.Dispose();
+        }
+        Dictionary<string, Tensor> expected = SafeTensors.Load(Path.Combine(folder, "expected.safetensors"));
+        foreach (string key in expected.Keys.ToList())
+        {
+            if (expected[key].is_floating_point() && expected[key].dtype != type)
+            {
+                Tensor converted = expected[key].to(type).DetachFromDisposeScope();
+                expected[key].Dispose();
+                expected[key] = converted;
+            }
+        }
+        return new ModelFolder(model, expected, cases,
+            root.TryGetProperty("input", out JsonElement i) ? i.GetString() ?? "input" : "input",
+            root.TryGetProperty("output", out JsonElement o) ? o.GetString() ?? "output" : "output");
+    }
+
+    /// <summary>A reference tensor by name.</summary>
+    public Tensor Expected(string name) =>
+        expected.TryGetValue(name, out Tensor? tensor) ? tensor : throw new KeyNotFoundException($"The reference file has no tensor '{name}'.");
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        foreach (Tensor tensor in expected.Values)
+        {
+            tensor.Dispose();
+        }
+        cases.Dispose();
+        Model.Dispose();
+    }
+}

@@ -1,0 +1,245 @@
+using System.Runtime.CompilerServices;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace RelevanceSharp.Core;
+
+/// <summary>
+/// A module that can compute its forward pass with parameters other than its own. Implement this on a custom
+/// parameterized layer to let parameter-modifying rules (ZPlus, Gamma, ...) work with it.
+/// </summary>
+public interface IFunctionalLayer
+{
+    /// <summary>The parameter slots of the layer (a slot may hold <c>null</c>, e.g. a missing bias).</summary>
+    IReadOnlyDictionary<string, Tensor?> GetParameters();
+
+    /// <summary>Computes the layer on <paramref name="input"/> with the given parameters.</summary>
+    Tensor Forward(Tensor input, IReadOnlyDictionary<string, Tensor?> parameters);
+}
+
+/// <summary>
+/// Replaces the bias of a linear layer or convolution while a canonizer is applied: a vector over output
+/// features, or a map over output positions (channels first, no batch dimension) that may depend on the spatial
+/// size of the input. Rules treat it exactly as the layer's bias.
+/// </summary>
+public abstract class BiasOverride
+{
+    /// <summary>The effective bias for an input of the given shape (batch dimension included).</summary>
+    public abstract Tensor Resolve(long[] inputShape);
+}
+
+/// <summary>The parameters rules see for a layer, including biases replaced by canonizers.</summary>
+public static class LayerParameters
+{
+    private static readonly ConditionalWeakTable<nn.Module, BiasOverride> Overrides = new();
+
+    /// <summary>The bias override of a module, if a canonizer installed one.</summary>
+    public static BiasOverride? GetBiasOverride(nn.Module module) =>
+        Overrides.TryGetValue(module, out BiasOverride? value) ? value : null;
+
+    /// <summary>Installs (or, with <c>null</c>, removes) the bias override of a module.</summary>
+    public static void SetBiasOverride(nn.Module module, BiasOverride? value)
+    {
+        Overrides.Remove(module);
+        if (value is not null)
+        {
+            Overrides.Add(module, value);
+        }
+    }
+
+    /// <summary>
+    /// The parameter slots of a module as rules see them: <c>weight</c> and <c>bias</c> for linear layers,
+    /// convolutions and batch norms (the bias replaced by a canonizer's override where there is one), the module's
+    /// own direct parameters otherwise.
+    /// </summary>
+    public static IReadOnlyDictionary<string, Tensor?> Effective(nn.Module module, long[] inputShape)
+    {
+        var result = new Dictionary<string, Tensor?>();
+        switch (module)
+        {
+            case IFunctionalLayer functional:
+                foreach (var (name, value) in functional.GetParameters())
+                {
+                    result[name] = value;
+                }
+                break;
+            case Linear linear:
+                result["weight"] = linear.weight;
+                result["bias"] = linear.bias;
+                break;
+            case Convolution convolution:
+                result["weight"] = convolution.weight;
+                result["bias"] = convolution.bias;
+                break;
+            case BatchNorm batchNorm:
+                result["weight"] = batchNorm.weight;
+                result["bias"] = batchNorm.bias;
+                break;
+            default:
+                foreach (var (name, parameter) in module.named_parameters(recurse: false))
+                {
+                    result[name] = parameter;
+                }
+                break;
+        }
+        BiasOverride? bias = GetBiasOverride(module);
+        if (bias is not null)
+        {
+            result["bias"] = bias.Resolve(inputShape);
+        }
+        return result;
+    }
+}
+
+/// <summary>Computes a module's forward pass functionally, with parameters supplied by a rule.</summary>
+public static class LayerCompute
+{
+    /// <summary>Whether <see cref="Forward"/> can recompute this module with modified parameters.</summary>
+    public static bool Supports(nn.Module module) =>
+        module is IFunctionalLayer or Linear or Convolution or BatchNorm || !module.parameters(recurse: true).Any();
+
+    /// <summary>
+    /// Computes <paramref name="module"/> on <paramref name="input"/> with <paramref name="parameters"/> in place of
+    /// its own. The module is not changed and its hooks do not run.
+    /// </summary>
+    public static Tensor Forward(nn.Module<Tensor, Tensor> module, Tensor input, IReadOnlyDictionary<string, Tensor?> parameters)
+    {
+        switch (module)
+        {
+            case IFunctionalLayer functional:
+                return functional.Forward(input, parameters);
+            case Linear:
+                return AddBias(F.linear(input, Required(module, parameters, "weight")), Optional(parameters, "bias"), input.dim() - 1);
+            case ConvolutionTranspose transposed:
+                return ConvolutionTransposed(transposed, input, Required(module, parameters, "weight"), Optional(parameters, "bias"));
+            case Convolution convolution:
+                return ConvolutionForward(convolution, input, Required(module, parameters, "weight"), Optional(parameters, "bias"));
+            case BatchNorm batchNorm:
+                return F.batch_norm(input, batchNorm.running_mean, batchNorm.running_var,
+                    Optional(parameters, "weight"), Optional(parameters, "bias"),
+                    training: batchNorm.training && batchNorm.running_mean is null, momentum: batchNorm.momentum ?? 0.1, eps: batchNorm.eps);
+            default:
+                if (module.parameters(recurse: true).Any())
+                {
+                    throw new NotSupportedException(
+                        $"Cannot recompute {module.GetName()} with modified parameters: RelevanceSharp computes Linear, " +
+                        "convolution and batch-norm layers functionally; implement IFunctionalLayer on this module type " +
+                        "or give it a rule that does not modify parameters.");
+                }
+                return module.forward(input);
+        }
+    }
+
+    /// <summary>Adds a bias vector along <paramref name="channelDim"/>, or a bias map (channels first) per sample.</summary>
+    public static Tensor AddBias(Tensor output, Tensor? bias, long channelDim)
+    {
+        if (bias is null)
+        {
+            return output;
+        }
+        if (bias.dim() == 1)
+        {
+            long[] shape = Enumerable.Repeat(1L, (int)output.dim()).ToArray();
+            shape[channelDim] = bias.shape[0];
+            return output + bias.view(shape);
+        }
+        // A map over output positions: (C, *spatial) broadcast over the batch.
+        return output + bias.unsqueeze(0);
+    }
+
+    /// <summary>The zero-based spatial padding of a convolution as (left, right) pairs, one per spatial dimension.</summary>
+    public static (long Left, long Right)[] SpatialPadding(Convolution convolution)
+    {
+        int dims = convolution.kernel_size.Length;
+        var result = new (long, long)[dims];
+        if (convolution.padding_type == Padding.Same)
+        {
+            for (int i = 0; i < dims; i++)
+            {
+                long total = convolution.dilation[i] * (convolution.kernel_size[i] - 1);
+                result[i] = (total / 2, total - total / 2);
+            }
+        }
+        else if (convolution.padding is { } padding)
+        {
+            for (int i = 0; i < dims; i++)
+            {
+                long p = padding.Length == 1 ? padding[0] : padding[i];
+                result[i] = (p, p);
+            }
+        }
+        return result;
+    }
+
+    /// <summary>Pads an input as the convolution's own padding mode does, for a convolution without padding.</summary>
+    public static Tensor PadInput(Convolution convolution, Tensor input, PaddingModes? mode = null)
+    {
+        (long Left, long Right)[] pads = SpatialPadding(convolution);
+        var reversed = new long[pads.Length * 2];
+        for (int i = 0; i < pads.Length; i++)
+        {
+            int target = (pads.Length - 1 - i) * 2;
+            reversed[target] = pads[i].Left;
+            reversed[target + 1] = pads[i].Right;
+        }
+        PaddingModes padMode = mode ?? convolution.padding_mode;
+        if (padMode == PaddingModes.Constant)
+        {
+            padMode = PaddingModes.Zeros;
+        }
+        return reversed.All(p => p == 0) ? input.alias() : F.pad(input, reversed, padMode == PaddingModes.Zeros ? PaddingModes.Constant : padMode, 0.0);
+    }
+
+    private static Tensor ConvolutionForward(Convolution convolution, Tensor input, Tensor weight, Tensor? bias)
+    {
+        int dims = convolution.kernel_size.Length;
+        (long Left, long Right)[] pads = SpatialPadding(convolution);
+        bool symmetric = pads.All(p => p.Left == p.Right);
+        bool zeroMode = convolution.padding_mode is PaddingModes.Zeros or PaddingModes.Constant;
+        Tensor x = input;
+        long[] padding;
+        if (zeroMode && symmetric)
+        {
+            padding = pads.Select(p => p.Left).ToArray();
+        }
+        else
+        {
+            x = PadInput(convolution, input);
+            padding = new long[dims];
+        }
+        Tensor? vectorBias = bias is not null && bias.dim() == 1 ? bias : null;
+        Tensor result = dims switch
+        {
+            1 => F.conv1d(x, weight, vectorBias, convolution.stride[0], padding[0], convolution.dilation[0], convolution.groups),
+            2 => F.conv2d(x, weight, vectorBias, convolution.stride, padding, convolution.dilation, convolution.groups),
+            3 => F.conv3d(x, weight, vectorBias, convolution.stride, padding, convolution.dilation, convolution.groups),
+            _ => throw new NotSupportedException($"Convolutions over {dims} dimensions are not supported."),
+        };
+        return vectorBias is null && bias is not null ? AddBias(result, bias, 1) : result;
+    }
+
+    private static Tensor ConvolutionTransposed(ConvolutionTranspose convolution, Tensor input, Tensor weight, Tensor? bias)
+    {
+        int dims = convolution.kernel_size.Length;
+        long[] padding = convolution.padding ?? new long[dims];
+        Tensor? vectorBias = bias is not null && bias.dim() == 1 ? bias : null;
+        Tensor result = dims switch
+        {
+            1 => F.conv_transpose1d(input, weight, vectorBias, convolution.stride[0], padding[0], convolution.output_padding[0], convolution.dilation[0], convolution.groups),
+            2 => F.conv_transpose2d(input, weight, vectorBias, convolution.stride, padding, convolution.output_padding, convolution.dilation, convolution.groups),
+            3 => F.conv_transpose3d(input, weight, vectorBias, convolution.stride, padding, convolution.output_padding, convolution.dilation, convolution.groups),
+            _ => throw new NotSupportedException($"Transposed convolutions over {dims} dimensions are not supported."),
+        };
+        return vectorBias is null && bias is not null ? AddBias(result, bias, 1) : result;
+    }
+
+    private static Tensor Required(nn.Module module, IReadOnlyDictionary<string, Tensor?> parameters, string name) =>
+        parameters.TryGetValue(name, out Tensor? value) && value is not null
+            ? value
+            : throw new InvalidOperationException($"{module.GetName()} has no parameter '{name}'.");
+
+    private static Tensor? Optional(IReadOnlyDictionary<string, Tensor?> parameters, string name) =>
+        parameters.TryGetValue(name, out Tensor? value) ? value : null;
+}

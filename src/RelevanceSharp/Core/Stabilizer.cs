@@ -1,0 +1,86 @@
+using static TorchSharp.torch;
+
+namespace RelevanceSharp.Core;
+
+/// <summary>
+/// Keeps a denominator away from zero before a division. The default form adds <c>epsilon * sign(x)</c> with
+/// <c>sign(0) = +1</c>; <see cref="Clip"/> instead raises the magnitude of every entry to at least epsilon, keeping
+/// its sign; <see cref="NormScale"/> multiplies epsilon by the root mean square of <c>x</c> over every dimension but
+/// the batch (or over <see cref="Dimensions"/>).
+/// </summary>
+public sealed class Stabilizer
+{
+    private readonly Func<Tensor, Tensor>? custom;
+
+    /// <summary>Creates a stabilizer.</summary>
+    public Stabilizer(double epsilon = 1e-6, bool clip = false, bool normScale = false, IReadOnlyList<long>? dimensions = null)
+    {
+        if (double.IsNaN(epsilon) || epsilon < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(epsilon), epsilon, "The stabilizer epsilon must be a non-negative number.");
+        }
+        Epsilon = epsilon;
+        Clip = clip;
+        NormScale = normScale;
+        Dimensions = dimensions;
+    }
+
+    private Stabilizer(Func<Tensor, Tensor> custom)
+    {
+        this.custom = custom;
+    }
+
+    /// <summary>The amount added to (or clipped at) each entry.</summary>
+    public double Epsilon { get; }
+
+    /// <summary>Whether entries are clipped to a magnitude of at least epsilon instead of shifted by it.</summary>
+    public bool Clip { get; }
+
+    /// <summary>Whether epsilon is scaled by the root mean square of the denominator.</summary>
+    public bool NormScale { get; }
+
+    /// <summary>The dimensions of the root mean square; <c>null</c> means all but the first.</summary>
+    public IReadOnlyList<long>? Dimensions { get; }
+
+    /// <summary>The default stabilizer, epsilon 1e-6.</summary>
+    public static Stabilizer Default { get; } = new();
+
+    /// <summary>A stabilizer that calls a function of the denominator.</summary>
+    public static Stabilizer FromFunction(Func<Tensor, Tensor> function)
+    {
+        ArgumentNullException.ThrowIfNull(function);
+        return new Stabilizer(function);
+    }
+
+    /// <summary>A plain stabilizer with the given epsilon.</summary>
+    public static implicit operator Stabilizer(double epsilon) => new(epsilon);
+
+    /// <summary>Returns the stabilized copy of <paramref name="input"/>.</summary>
+    public Tensor Apply(Tensor input)
+    {
+        if (custom is not null)
+        {
+            return custom(input);
+        }
+        using var scope = NewDisposeScope();
+        Tensor sign = input.eq(0.0).to(input.dtype) + input.sign();
+        Tensor result;
+        if (NormScale)
+        {
+            long[] dims = Dimensions?.ToArray() ?? Enumerable.Range(1, (int)input.dim() - 1).Select(d => (long)d).ToArray();
+            Tensor scale = dims.Length == 0 ? input.abs() : input.square().mean(dims, keepdim: true).sqrt();
+            Tensor epsilon = scale * Epsilon;
+            result = Clip ? sign * input.abs().maximum(epsilon) : input + sign * epsilon;
+        }
+        else
+        {
+            result = Clip ? sign * input.abs().clamp_min(Epsilon) : input + sign * Epsilon;
+        }
+        return result.MoveToOuterDisposeScope();
+    }
+
+    /// <inheritdoc />
+    public override string ToString() => custom is not null
+        ? "Stabilizer(custom)"
+        : $"Stabilizer(epsilon={Epsilon}{(Clip ? ", clip" : "")}{(NormScale ? ", norm_scale" : "")})";
+}

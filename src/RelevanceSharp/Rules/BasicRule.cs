@@ -1,0 +1,125 @@
+using RelevanceSharp.Core;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace RelevanceSharp.Rules;
+
+/// <summary>
+/// The parameterized LRP rule every modified-gradient rule is made of (zennit's <c>BasicHook</c>). For each term
+/// <c>k</c> the layer's input is transformed by <c>InputModifiers[k]</c>, its parameters by
+/// <c>ParameterModifiers[k]</c>, the layer is recomputed and its output transformed by
+/// <c>OutputModifiers[k]</c>; the <see cref="GradientMapper"/> turns the incoming relevance and all term outputs
+/// into one output gradient per term, the gradients of the terms with respect to their inputs are taken, and the
+/// <see cref="Reducer"/> combines inputs and gradients into the relevance of the layer's input.
+/// </summary>
+public class BasicRule : Rule
+{
+    /// <summary>Creates a rule; the three modifier lists must have the same length.</summary>
+    public BasicRule(
+        IReadOnlyList<Func<Tensor, Tensor>> inputModifiers,
+        IReadOnlyList<ParameterModifier> parameterModifiers,
+        IReadOnlyList<Func<Tensor, Tensor>> outputModifiers,
+        Func<Tensor, IReadOnlyList<Tensor>, IReadOnlyList<Tensor>> gradientMapper,
+        Func<IReadOnlyList<Tensor>, IReadOnlyList<Tensor>, Tensor> reducer,
+        string? name = null)
+    {
+        if (inputModifiers.Count == 0 || inputModifiers.Count != parameterModifiers.Count || inputModifiers.Count != outputModifiers.Count)
+        {
+            throw new ArgumentException(
+                $"A rule needs the same non-zero number of input, parameter and output modifiers; got " +
+                $"{inputModifiers.Count}, {parameterModifiers.Count} and {outputModifiers.Count}.");
+        }
+        InputModifiers = inputModifiers;
+        ParameterModifiers = parameterModifiers;
+        OutputModifiers = outputModifiers;
+        GradientMapper = gradientMapper;
+        Reducer = reducer;
+        DisplayName = name ?? GetType().Name;
+    }
+
+    /// <summary>One input transformation per term.</summary>
+    public IReadOnlyList<Func<Tensor, Tensor>> InputModifiers { get; }
+
+    /// <summary>One parameter transformation per term.</summary>
+    public IReadOnlyList<ParameterModifier> ParameterModifiers { get; }
+
+    /// <summary>One output transformation per term.</summary>
+    public IReadOnlyList<Func<Tensor, Tensor>> OutputModifiers { get; }
+
+    /// <summary>(incoming relevance, term outputs) to one output gradient per term.</summary>
+    public Func<Tensor, IReadOnlyList<Tensor>, IReadOnlyList<Tensor>> GradientMapper { get; }
+
+    /// <summary>(term inputs, term gradients) to the relevance of the layer's input.</summary>
+    public Func<IReadOnlyList<Tensor>, IReadOnlyList<Tensor>, Tensor> Reducer { get; }
+
+    /// <summary>The name shown by <see cref="ToString"/>.</summary>
+    protected string DisplayName { get; }
+
+    /// <inheritdoc />
+    public override string ToString() => DisplayName;
+
+    /// <inheritdoc />
+    public override Tensor Backward(RuleCall call, Tensor gradInput, Tensor gradOutput)
+    {
+        bool createGraph = gradOutput.requires_grad;
+        using var grad = enable_grad();
+        // First-order attributions need no graph back into the forward pass; higher orders keep it.
+        Tensor original = createGraph ? call.Input : call.Input.detach();
+        long[] inputShape = original.shape;
+        IReadOnlyDictionary<string, Tensor?> effective = LayerParameters.Effective(call.Module, inputShape);
+
+        int terms = InputModifiers.Count;
+        var inputs = new List<Tensor>(terms);
+        var outputs = new List<Tensor>(terms);
+        for (int k = 0; k < terms; k++)
+        {
+            Tensor input = InputModifiers[k](original);
+            if (!input.requires_grad)
+            {
+                input = input.requires_grad_(true);
+            }
+            else if (ReferenceEquals(input, original))
+            {
+                input = input.alias();
+            }
+            IReadOnlyDictionary<string, Tensor?> parameters = ParameterModifiers[k].Apply(call.Module, effective);
+            Tensor output = OutputModifiers[k](LayerCompute.Forward(call.Module, input, parameters));
+            inputs.Add(input);
+            outputs.Add(output);
+        }
+        IReadOnlyList<Tensor> gradOutputs = GradientMapper(gradOutput, outputs);
+        IList<Tensor> gradients = autograd.grad(outputs, inputs, gradOutputs.ToList(), retain_graph: false, create_graph: createGraph, allow_unused: true);
+        var filled = new Tensor[terms];
+        for (int k = 0; k < terms; k++)
+        {
+            filled[k] = gradients[k] is null || gradients[k].IsInvalid ? zeros_like(inputs[k]) : gradients[k];
+        }
+        Tensor relevance = Reducer(inputs, filled);
+        return relevance.shape.SequenceEqual(gradInput.shape) ? relevance : gradInput;
+    }
+
+    /// <summary>Sum of elementwise products of inputs and gradients (the default reducer).</summary>
+    public static Tensor SumOfProducts(IReadOnlyList<Tensor> inputs, IReadOnlyList<Tensor> gradients)
+    {
+        Tensor total = inputs[0] * gradients[0];
+        for (int k = 1; k < inputs.Count; k++)
+        {
+            total = total + inputs[k] * gradients[k];
+        }
+        return total;
+    }
+
+    /// <summary>Sum of tensors, left to right.</summary>
+    public static Tensor SumOf(IEnumerable<Tensor> tensors)
+    {
+        Tensor? total = null;
+        foreach (Tensor tensor in tensors)
+        {
+            total = total is null ? tensor : total + tensor;
+        }
+        return total ?? throw new ArgumentException("Nothing to sum.");
+    }
+
+    /// <summary>The identity modifier.</summary>
+    public static Tensor Same(Tensor tensor) => tensor;
+}
