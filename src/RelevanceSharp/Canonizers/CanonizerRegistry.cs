@@ -6,7 +6,16 @@ public sealed record CanonizerEntry(string Name, string Description, Func<ICanon
 /// <summary>The named canonizers.</summary>
 public static class CanonizerRegistry
 {
-    private static readonly List<CanonizerEntry> Entries = new();
+    private static readonly List<CanonizerEntry> Entries = new()
+    {
+        new("sequential_merge_batch_norm", "Merge each batch norm into the linear layer or convolution before it.",
+            () => new SequentialMergeBatchNorm()),
+        new("merge_batch_norm_to_right", "Merge each batch norm into the linear layers or convolutions after it.",
+            () => new MergeBatchNormToRight()),
+        new("thresh_relu_merge_batch_norm", "Batch norm -> ReLU -> (average pool ->) layer becomes ThreshReLU -> merged layer.",
+            () => new ThreshReLUMergeBatchNorm()),
+        new("vgg", "VGG: sequential batch-norm merge.", () => new CompositeCanonizer("vgg", new SequentialMergeBatchNorm())),
+    };
 
     /// <summary>All named canonizers.</summary>
     public static IReadOnlyList<CanonizerEntry> All => Entries;

@@ -1,0 +1,95 @@
+using System.Runtime.CompilerServices;
+using RelevanceSharp.Core;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace RelevanceSharp.Canonizers;
+
+/// <summary>
+/// A batch norm in eval mode as a per-channel affine map <c>y = scale * x + shift</c>, and the switch that turns it
+/// into the identity while its map lives in a neighbouring layer.
+/// </summary>
+public static class BatchNormState
+{
+    private static readonly ConditionalWeakTable<BatchNorm, object> Merged = new();
+
+    /// <summary>
+    /// The affine map of a batch norm in eval mode: <c>scale = weight / sqrt(running_var + eps)</c>,
+    /// <c>shift = bias - running_mean * scale</c> (weight 1 and bias 0 without affine parameters).
+    /// </summary>
+    public static (Tensor Scale, Tensor Shift) AffineMap(BatchNorm batchNorm, string name)
+    {
+        EnsureMergeable(batchNorm, name);
+        using var noGrad = no_grad();
+        Tensor mean = batchNorm.running_mean!;
+        Tensor variance = batchNorm.running_var!;
+        Tensor denominator = (variance + batchNorm.eps).sqrt();
+        Tensor scale = batchNorm.weight is not null ? batchNorm.weight.detach() / denominator : denominator.reciprocal();
+        Tensor shift = -mean * scale;
+        if (batchNorm.bias is not null)
+        {
+            shift = batchNorm.bias.detach() + shift;
+        }
+        return (scale.detach(), shift.detach());
+    }
+
+    /// <summary>Whether a batch norm currently computes the identity because a canonizer merged it.</summary>
+    public static bool IsMerged(BatchNorm batchNorm) => Merged.TryGetValue(batchNorm, out _);
+
+    /// <summary>Throws unless the batch norm can be merged (eval mode, running statistics).</summary>
+    public static void EnsureMergeable(BatchNorm batchNorm, string name)
+    {
+        if (batchNorm.training)
+        {
+            throw new InvalidOperationException(
+                $"Batch norm '{name}' is in training mode; merging it needs its running statistics. Call model.eval() first.");
+        }
+        if (batchNorm.running_mean is null || batchNorm.running_var is null)
+        {
+            throw new InvalidOperationException(
+                $"Batch norm '{name}' keeps no running statistics (track_running_stats is off), so it cannot be merged.");
+        }
+    }
+
+    /// <summary>
+    /// Makes the batch norm compute the identity (mean 0, variance 1, weight 1, bias 0, eps 0), changing values in
+    /// place; the returned handle restores every value and eps bit-exactly, keeping the module's tensor objects.
+    /// </summary>
+    public static IDisposable MakeIdentity(BatchNorm batchNorm)
+    {
+        var saved = new List<(Tensor Target, Tensor Copy)>();
+        double eps = batchNorm.eps;
+        using (no_grad())
+        {
+            foreach (Tensor? target in new[] { batchNorm.running_mean, batchNorm.running_var, batchNorm.weight, batchNorm.bias })
+            {
+                if (target is not null)
+                {
+                    saved.Add((target, target.detach().clone().DetachFromDisposeScope()));
+                }
+            }
+            batchNorm.running_mean!.zero_();
+            batchNorm.running_var!.fill_(1.0);
+            batchNorm.weight?.fill_(1.0);
+            batchNorm.bias?.zero_();
+        }
+        batchNorm.eps = 0.0;
+        Merged.AddOrUpdate(batchNorm, new object());
+        var undo = new UndoStack();
+        undo.Push(() =>
+        {
+            using (no_grad())
+            {
+                foreach (var (target, copy) in saved)
+                {
+                    target.copy_(copy);
+                    copy.Dispose();
+                }
+            }
+            batchNorm.eps = eps;
+            Merged.Remove(batchNorm);
+        });
+        return undo;
+    }
+}
