@@ -191,8 +191,8 @@ internal static class RightMerge
     {
         AdaptiveAvgPool1d or AdaptiveAvgPool2d or AdaptiveAvgPool3d => true,
         AvgPool1d pool => !pool.count_include_pad || (pool.padding ?? 0) == 0,
-        AvgPool2d pool => pool.divisor_override is null && (!pool.count_include_pad || pool.padding.All(p => p == 0)),
-        AvgPool3d pool => pool.divisor_override is null && (!pool.count_include_pad || pool.padding.All(p => p == 0)),
+        AvgPool2d pool => pool.divisor_override is null && (!pool.count_include_pad || pool.padding is null || pool.padding.All(p => p == 0)),
+        AvgPool3d pool => pool.divisor_override is null && (!pool.count_include_pad || pool.padding is null || pool.padding.All(p => p == 0)),
         _ => false,
     };
 }

@@ -119,6 +119,16 @@ public abstract class TracedCanonizer : ICanonizer
                 return;
             }
             done = true;
+            // A forward pass in training mode would update the batch norms' running statistics.
+            foreach (var (name, module) in model.NamedModulesWithRoot())
+            {
+                if (module is BatchNorm { training: true })
+                {
+                    throw new InvalidOperationException(
+                        $"Batch norm '{name}' is in training mode; canonizing needs running statistics and a forward pass " +
+                        "that does not update them. Call model.eval() first.");
+                }
+            }
             using var noGrad = no_grad();
             using var scope = NewDisposeScope();
             Tensor sample = input.dim() > 0 && input.shape[0] > 1 ? input.narrow(0, 0, 1) : input;
