@@ -1,0 +1,451 @@
+using System.Runtime.InteropServices;
+using SkiaSharp;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace RelevanceSharp.Imaging;
+
+/// <summary>
+/// How an image file becomes a model input: shorter side resized to <paramref name="Size"/>, a centered square of
+/// <paramref name="CropSize"/> cut out, then each channel normalized as <c>(x - mean) / std</c>.
+/// </summary>
+/// <param name="Size">Length of the shorter side after resizing; 0 keeps the image's size.</param>
+/// <param name="CropSize">Side of the centered square crop; 0 keeps the whole (resized) image.</param>
+/// <param name="Mean">Per-channel mean, one value per channel or a single value for all channels.</param>
+/// <param name="Std">Per-channel standard deviation, one value per channel or a single value for all channels.</param>
+/// <param name="Grayscale">Read images as one luminance channel instead of three color channels.</param>
+public sealed record ImageTransform(int Size, int CropSize, IReadOnlyList<float> Mean, IReadOnlyList<float> Std, bool Grayscale = false)
+{
+    /// <summary>The ImageNet channel means used by torchvision's pretrained models (red, green, blue).</summary>
+    public static IReadOnlyList<float> ImageNetMean { get; } = [0.485f, 0.456f, 0.406f];
+
+    /// <summary>The ImageNet channel standard deviations used by torchvision's pretrained models.</summary>
+    public static IReadOnlyList<float> ImageNetStd { get; } = [0.229f, 0.224f, 0.225f];
+
+    /// <summary>The number of channels this transform produces: 1 in grayscale, else 3.</summary>
+    public int Channels => Grayscale ? 1 : 3;
+
+    /// <summary>torchvision's usual ImageNet evaluation transform: resize to 256, crop 224, ImageNet mean/std.</summary>
+    public static ImageTransform ImageNet(int size = 256, int cropSize = 224) =>
+        new(size, cropSize, ImageNetMean, ImageNetStd);
+
+    /// <summary>A single-channel (grayscale) transform with one mean and standard deviation.</summary>
+    public static ImageTransform SingleChannel(int size, int cropSize, float mean = 0.5f, float std = 0.5f) =>
+        new(size, cropSize, [mean], [std], Grayscale: true);
+
+    /// <summary>Throws <see cref="ArgumentException"/> when the settings cannot work together.</summary>
+    public void Validate()
+    {
+        if (Size < 0 || CropSize < 0)
+        {
+            throw new ArgumentException($"Image size {Size} and crop size {CropSize} must not be negative.");
+        }
+        if (Size > 0 && CropSize > Size)
+        {
+            throw new ArgumentException($"The crop size {CropSize} is larger than the resized shorter side {Size}.");
+        }
+        ImageIO.CheckMeanStd(Mean, Std, Channels);
+    }
+}
+
+/// <summary>
+/// Reads images (PNG, JPEG, WebP, BMP, GIF; grayscale or color) into float tensors and writes tensors as PNG files,
+/// with SkiaSharp doing the decoding and encoding. Image tensors are <c>(C, H, W)</c> with values in [0, 1], where C
+/// is 1 (gray) or 3 (red, green, blue); model inputs carry a leading batch axis.
+/// </summary>
+public static class ImageIO
+{
+    /// <summary>
+    /// Reads an image file as a <c>(C, H, W)</c> float32 tensor in [0, 1]: 3 channels (gray images repeated), or 1
+    /// luminance channel when <paramref name="grayscale"/> is set. Alpha is dropped without blending.
+    /// </summary>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="InvalidDataException">
+    /// The file is empty, truncated, corrupt or not an image; the one-line message names the file and the problem.
+    /// </exception>
+    public static Tensor Load(string path, bool grayscale = false)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        if (!File.Exists(path))
+        {
+            throw new FileNotFoundException($"Cannot read image '{path}': the file does not exist.", path);
+        }
+        byte[] bytes;
+        try
+        {
+            bytes = File.ReadAllBytes(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new IOException($"Cannot read image '{path}': {ex.Message}", ex);
+        }
+        return Decode(bytes, grayscale, path);
+    }
+
+    /// <summary>Like <see cref="Load"/>, with a leading batch axis: <c>(1, C, H, W)</c>.</summary>
+    public static Tensor LoadBatch(string path, bool grayscale = false)
+    {
+        using var scope = NewDisposeScope();
+        return Load(path, grayscale).unsqueeze(0).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Decodes image file contents as <see cref="Load"/> does; <paramref name="source"/> names the data in error
+    /// messages.
+    /// </summary>
+    public static Tensor Decode(byte[] bytes, bool grayscale = false, string source = "image")
+    {
+        ArgumentNullException.ThrowIfNull(bytes);
+        if (bytes.Length == 0)
+        {
+            throw Unreadable(source, "the file is empty");
+        }
+        using var stream = new MemoryStream(bytes, writable: false);
+        using SKCodec? codec = SKCodec.Create(stream, out SKCodecResult result);
+        if (codec is null)
+        {
+            throw Unreadable(source, Describe(result));
+        }
+        SKImageInfo info = codec.Info;
+        if (info.Width <= 0 || info.Height <= 0)
+        {
+            throw Unreadable(source, $"the image has no pixels ({info.Width}x{info.Height})");
+        }
+        var target = new SKImageInfo(info.Width, info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
+        result = codec.GetPixels(target, out byte[] rgba);
+        if (result != SKCodecResult.Success)
+        {
+            throw Unreadable(source, Describe(result));
+        }
+        return FromRgba(rgba, info.Width, info.Height, target.RowBytes, grayscale);
+    }
+
+    /// <summary>
+    /// Reads an image and turns it into a model input <c>(1, C, H, W)</c>: <see cref="Prepare"/> then
+    /// <see cref="Normalize"/>.
+    /// </summary>
+    public static Tensor LoadInput(string path, ImageTransform transform)
+    {
+        ArgumentNullException.ThrowIfNull(transform);
+        transform.Validate();
+        using var scope = NewDisposeScope();
+        Tensor image = Prepare(Load(path, transform.Grayscale), transform);
+        return Normalize(image, transform.Mean, transform.Std).unsqueeze(0).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Resizes and center-crops an image <c>(C, H, W)</c> in [0, 1] as <paramref name="transform"/> says, without
+    /// normalizing: the picture a heatmap of the model input is laid over.
+    /// </summary>
+    public static Tensor Prepare(Tensor image, ImageTransform transform)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        ArgumentNullException.ThrowIfNull(transform);
+        transform.Validate();
+        using var scope = NewDisposeScope();
+        Tensor result = transform.Size > 0 ? Resize(image, transform.Size) : image.alias();
+        if (transform.CropSize > 0)
+        {
+            result = CenterCrop(result, transform.CropSize);
+        }
+        return result.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Resizes <c>(C, H, W)</c> or <c>(N, C, H, W)</c> so that the shorter side is <paramref name="shorterSide"/>
+    /// and the longer one keeps the aspect ratio (truncated, as torchvision does), with antialiased bilinear
+    /// interpolation.
+    /// </summary>
+    public static Tensor Resize(Tensor image, int shorterSide)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        ArgumentOutOfRangeException.ThrowIfLessThan(shorterSide, 1);
+        var (height, width) = Spatial(image);
+        long newHeight, newWidth;
+        if (height <= width)
+        {
+            newHeight = shorterSide;
+            newWidth = (long)((double)shorterSide * width / height);
+        }
+        else
+        {
+            newWidth = shorterSide;
+            newHeight = (long)((double)shorterSide * height / width);
+        }
+        using var scope = NewDisposeScope();
+        Tensor batch = AsFloat(image.dim() == 3 ? image.unsqueeze(0) : image);
+        Tensor resized = nn.functional.interpolate(batch, [newHeight, newWidth],
+            mode: InterpolationMode.Bilinear, align_corners: false, antialias: true);
+        return (image.dim() == 3 ? resized.squeeze(0) : resized).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Cuts the centered <paramref name="size"/> x <paramref name="size"/> square out of <c>(C, H, W)</c> or
+    /// <c>(N, C, H, W)</c>; offsets are rounded half to even, as torchvision does.
+    /// </summary>
+    public static Tensor CenterCrop(Tensor image, int size)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        ArgumentOutOfRangeException.ThrowIfLessThan(size, 1);
+        var (height, width) = Spatial(image);
+        if (size > height || size > width)
+        {
+            throw new ArgumentException($"Cannot crop {size}x{size} from an image of {width}x{height}.", nameof(size));
+        }
+        long top = (long)Math.Round((height - size) / 2.0, MidpointRounding.ToEven);
+        long left = (long)Math.Round((width - size) / 2.0, MidpointRounding.ToEven);
+        int rows = (int)image.dim() - 2;
+        using var scope = NewDisposeScope();
+        return image.narrow(rows, top, size).narrow(rows + 1, left, size).contiguous().MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Returns <c>(x - mean) / std</c> per channel for <c>(C, H, W)</c> or <c>(N, C, H, W)</c>; one value in
+    /// <paramref name="mean"/> and <paramref name="std"/> applies to every channel.
+    /// </summary>
+    public static Tensor Normalize(Tensor image, IReadOnlyList<float> mean, IReadOnlyList<float> std)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        using var scope = NewDisposeScope();
+        var (m, s) = ChannelStats(image, mean, std);
+        return ((AsFloat(image) - m) / s).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Undoes <see cref="Normalize"/>: <c>x * std + mean</c> per channel.</summary>
+    public static Tensor Denormalize(Tensor image, IReadOnlyList<float> mean, IReadOnlyList<float> std)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        using var scope = NewDisposeScope();
+        var (m, s) = ChannelStats(image, mean, std);
+        return (AsFloat(image) * s + m).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Encodes an image as PNG: <c>(3, H, W)</c> or <c>(1, 3, H, W)</c> as RGB, <c>(1, H, W)</c> or <c>(H, W)</c> as
+    /// 8-bit gray. Floating-point values are clamped to [0, 1] and rounded to 0..255; uint8 values are used as they
+    /// are.
+    /// </summary>
+    public static byte[] EncodePng(Tensor image)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        using SKBitmap bitmap = ToBitmap(image);
+        using SKPixmap pixmap = bitmap.PeekPixels();
+        using SKData? data = pixmap.Encode(SKEncodedImageFormat.Png, 100);
+        return data?.ToArray() ?? throw new InvalidOperationException("SkiaSharp could not encode the image as PNG.");
+    }
+
+    /// <summary>
+    /// Writes an image as a PNG file (see <see cref="EncodePng"/>). The file appears complete or not at all: the
+    /// data goes to a temporary file in the same folder, which then replaces the target.
+    /// </summary>
+    /// <exception cref="IOException">The file could not be written; the message names it.</exception>
+    public static void SavePng(string path, Tensor image)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        WriteAtomically(path, EncodePng(image));
+    }
+
+    /// <summary>Writes bytes to <paramref name="path"/> through a temporary file in the same folder.</summary>
+    internal static void WriteAtomically(string path, byte[] bytes)
+    {
+        string full = Path.GetFullPath(path);
+        string folder = Path.GetDirectoryName(full) ?? ".";
+        if (!Directory.Exists(folder))
+        {
+            throw new DirectoryNotFoundException($"Cannot write '{path}': the folder '{folder}' does not exist.");
+        }
+        string temporary = Path.Combine(folder, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write))
+            {
+                stream.Write(bytes);
+                stream.Flush(flushToDisk: true);
+            }
+            File.Move(temporary, full, overwrite: true);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            TryDelete(temporary);
+            throw new IOException($"Cannot write '{path}': {ex.Message}", ex);
+        }
+        catch
+        {
+            TryDelete(temporary);
+            throw;
+        }
+    }
+
+    /// <summary>Converts an image tensor to an opaque RGBA bitmap (gray is repeated into the three channels).</summary>
+    internal static SKBitmap ToBitmap(Tensor image)
+    {
+        byte[] pixels = ToInterleavedBytes(image, out int height, out int width, out int channels);
+        var info = new SKImageInfo(width, height, channels == 1 ? SKColorType.Gray8 : SKColorType.Rgba8888, SKAlphaType.Opaque);
+        var bitmap = new SKBitmap(info);
+        IntPtr target = bitmap.GetPixels();
+        int stride = width * (channels == 1 ? 1 : 4);
+        byte[] row = new byte[stride];
+        for (int y = 0; y < height; y++)
+        {
+            for (int x = 0; x < width; x++)
+            {
+                int from = (y * width + x) * channels;
+                if (channels == 1)
+                {
+                    row[x] = pixels[from];
+                }
+                else
+                {
+                    row[4 * x] = pixels[from];
+                    row[4 * x + 1] = pixels[from + 1];
+                    row[4 * x + 2] = pixels[from + 2];
+                    row[4 * x + 3] = 255;
+                }
+            }
+            Marshal.Copy(row, 0, target + y * bitmap.RowBytes, stride);
+        }
+        return bitmap;
+    }
+
+    /// <summary>Converts an RGBA8888 bitmap to a <c>(3, H, W)</c> float tensor in [0, 1], dropping alpha.</summary>
+    internal static Tensor FromBitmap(SKBitmap bitmap)
+    {
+        if (bitmap.ColorType != SKColorType.Rgba8888)
+        {
+            throw new ArgumentException($"Expected an RGBA8888 bitmap, got {bitmap.ColorType}.", nameof(bitmap));
+        }
+        return FromRgba(bitmap.GetPixelSpan().ToArray(), bitmap.Width, bitmap.Height, bitmap.RowBytes, grayscale: false);
+    }
+
+    internal static void CheckMeanStd(IReadOnlyList<float> mean, IReadOnlyList<float> std, long channels)
+    {
+        ArgumentNullException.ThrowIfNull(mean);
+        ArgumentNullException.ThrowIfNull(std);
+        if (mean.Count != std.Count || (mean.Count != 1 && mean.Count != channels))
+        {
+            throw new ArgumentException(
+                $"Normalization needs 1 or {channels} mean and std values for {channels} channel(s); got {mean.Count} mean and {std.Count} std values.");
+        }
+        if (std.Any(s => !(s > 0) || !float.IsFinite(s)) || mean.Any(m => !float.IsFinite(m)))
+        {
+            throw new ArgumentException("Normalization needs finite means and positive finite standard deviations.");
+        }
+    }
+
+    // Packs RGBA rows into a (C, H, W) float tensor; gray uses 8-bit ITU-R 601 luma (R 299, G 587, B 114 per
+    // mille, rounded), which leaves a gray pixel's value unchanged.
+    private static Tensor FromRgba(byte[] rgba, int width, int height, int rowBytes, bool grayscale)
+    {
+        int channels = grayscale ? 1 : 3;
+        byte[] planar = new byte[channels * width * height];
+        int plane = width * height;
+        for (int y = 0; y < height; y++)
+        {
+            for (int x = 0; x < width; x++)
+            {
+                int from = y * rowBytes + 4 * x;
+                int to = y * width + x;
+                byte r = rgba[from], g = rgba[from + 1], b = rgba[from + 2];
+                if (grayscale)
+                {
+                    planar[to] = (byte)((r * 299 + g * 587 + b * 114 + 500) / 1000);
+                }
+                else
+                {
+                    planar[to] = r;
+                    planar[plane + to] = g;
+                    planar[2 * plane + to] = b;
+                }
+            }
+        }
+        using var scope = NewDisposeScope();
+        return (torch.tensor(planar, [channels, height, width], ScalarType.Byte).to_type(ScalarType.Float32) / 255f)
+            .MoveToOuterDisposeScope();
+    }
+
+    // Returns the pixels as bytes in (H, W, C) order, C being 1 or 3.
+    private static byte[] ToInterleavedBytes(Tensor image, out int height, out int width, out int channels)
+    {
+        using var scope = NewDisposeScope();
+        Tensor planar = image.detach().cpu();
+        planar = planar.dim() switch
+        {
+            2 => planar.unsqueeze(0),
+            3 => planar,
+            4 when planar.shape[0] == 1 => planar.squeeze(0),
+            _ => throw ShapeError(image),
+        };
+        if (planar.shape[0] is not (1 or 3) || planar.shape[1] < 1 || planar.shape[2] < 1)
+        {
+            throw ShapeError(image);
+        }
+        if (planar.dtype != ScalarType.Byte)
+        {
+            if (!planar.is_floating_point())
+            {
+                throw new ArgumentException($"An image tensor must be uint8 or floating point, not {planar.dtype}.", nameof(image));
+            }
+            planar = (planar.to_type(ScalarType.Float32).nan_to_num(0, 1, 0).clamp(0, 1) * 255f).round().to_type(ScalarType.Byte);
+        }
+        channels = (int)planar.shape[0];
+        height = (int)planar.shape[1];
+        width = (int)planar.shape[2];
+        return planar.permute(1, 2, 0).contiguous().data<byte>().ToArray();
+    }
+
+    private static ArgumentException ShapeError(Tensor image) => new(
+        $"An image tensor must be (H, W), (1|3, H, W) or (1, 1|3, H, W); got [{string.Join(", ", image.shape)}].",
+        nameof(image));
+
+    private static (long Height, long Width) Spatial(Tensor image)
+    {
+        if (image.dim() is not (3 or 4))
+        {
+            throw new ArgumentException(
+                $"An image tensor must be (C, H, W) or (N, C, H, W); got [{string.Join(", ", image.shape)}].", nameof(image));
+        }
+        return (image.shape[^2], image.shape[^1]);
+    }
+
+    private static (Tensor Mean, Tensor Std) ChannelStats(Tensor image, IReadOnlyList<float> mean, IReadOnlyList<float> std)
+    {
+        if (image.dim() is not (3 or 4))
+        {
+            throw new ArgumentException(
+                $"An image tensor must be (C, H, W) or (N, C, H, W); got [{string.Join(", ", image.shape)}].", nameof(image));
+        }
+        long channels = image.shape[^3];
+        CheckMeanStd(mean, std, channels);
+        Tensor m = torch.tensor(mean.ToArray()).reshape(-1, 1, 1).to(image.device);
+        Tensor s = torch.tensor(std.ToArray()).reshape(-1, 1, 1).to(image.device);
+        return (m, s);
+    }
+
+    private static Tensor AsFloat(Tensor image) =>
+        image.is_floating_point() ? image.alias() : image.to_type(ScalarType.Float32) / 255f;
+
+    private static InvalidDataException Unreadable(string source, string problem) =>
+        new($"Cannot read image '{source}': {problem}.");
+
+    private static string Describe(SKCodecResult result) => result switch
+    {
+        SKCodecResult.IncompleteInput => "the file is truncated (the image data ends early)",
+        SKCodecResult.ErrorInInput => "the image data is corrupt",
+        SKCodecResult.InvalidInput or SKCodecResult.Unimplemented =>
+            "not a supported image (PNG, JPEG, WebP, BMP or GIF) or the header is damaged",
+        SKCodecResult.InvalidConversion => "its pixel format cannot be converted to RGB",
+        _ => $"the decoder reported {result}",
+    };
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // The temporary file could not be removed; the original error matters more.
+        }
+    }
+}
