@@ -43,8 +43,15 @@ public abstract class Composite
                 registration.AddUndo(canonizer.Apply(model));
             }
             var context = new Dictionary<string, object>();
+            // A module registered under several names is one module: it gets one rule, under its first name (as
+            // PyTorch's named_modules lists it). Registering it twice would apply the rule twice to every call.
+            var seen = new HashSet<nn.Module>(ReferenceEqualityComparer.Instance);
             foreach (var (name, module) in model.NamedModulesWithRoot())
             {
+                if (!seen.Add(module))
+                {
+                    continue;
+                }
                 Rule? rule = MapModule(context, name, module);
                 if (rule is null)
                 {
