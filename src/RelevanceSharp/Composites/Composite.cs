@@ -60,7 +60,7 @@ public abstract class Composite
                 if (module is not nn.Module<Tensor, Tensor> hookable)
                 {
                     throw new NotSupportedException(
-                        $"Rule {rule} was assigned to '{name}' ({module.GetName()}), which does not map one tensor to one tensor.");
+                        $"Rule {rule} was assigned to '{name}' ({module.Describe()}), which does not map one tensor to one tensor.");
                 }
                 registration.AddRule(name, rule, rule.Register(hookable, registration.Activity));
             }
