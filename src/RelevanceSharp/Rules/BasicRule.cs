@@ -90,6 +90,13 @@ public class BasicRule : Rule
             inputs.Add(input);
             outputs.Add(output);
         }
+        if (outputs.FirstOrDefault(o => !o.requires_grad) is not null)
+        {
+            // libtorch would raise inside autograd.grad, which TorchSharp does not catch (the process aborts).
+            throw new InvalidOperationException(
+                $"Rule {this} recomputed {call.Module.Describe()} and got an output without a graph to its input; " +
+                "the layer's functional forward (or a modifier of this rule) must be differentiable in the input.");
+        }
         IReadOnlyList<Tensor> gradOutputs = GradientMapper(gradOutput, outputs);
         // A higher-order gradient differentiates these gradients again, through the recomputation: keep its graph
         // (PyTorch's default retain_graph = create_graph; TorchSharp's default is false).

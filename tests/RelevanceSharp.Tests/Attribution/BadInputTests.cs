@@ -114,6 +114,63 @@ public class BadInputTests
         snapshot.AssertUnchanged(model, "after a refused rule");
     }
 
+    /// <summary>Cuts the graph: its output does not require grad.</summary>
+    private sealed class Detaching : TorchSharp.torch.nn.Module<Tensor, Tensor>
+    {
+        public Detaching() : base(nameof(Detaching))
+        {
+        }
+
+        public override Tensor forward(Tensor input) => input.detach() * 2.0;
+    }
+
+    /// <summary>Ignores its input: the output requires grad (through a parameter) but does not use the input.</summary>
+    private sealed class IgnoresInput : TorchSharp.torch.nn.Module<Tensor, Tensor>
+    {
+        private readonly TorchSharp.Modules.Parameter bias = new(ones(1, 3, dtype: ScalarType.Float64));
+
+        public IgnoresInput() : base(nameof(IgnoresInput)) => RegisterComponents();
+
+        public override Tensor forward(Tensor input) => bias.expand(input.shape[0], 3) * 1.0;
+    }
+
+    [Fact]
+    public void AModelWithoutAGradientIsRefusedInsteadOfAbortingTheProcess()
+    {
+        // libtorch's error for these would escape TorchSharp's autograd.grad and abort the test host.
+        using var scope = NewDisposeScope();
+        var ex = Assert.Throws<InvalidOperationException>(() => new Gradient(new Detaching()).Attribute(T(Values(6, 8), 2, 3), AttributionTarget.Class(0)));
+        Assert.Contains("does not require grad", ex.Message, StringComparison.Ordinal);
+        ex = Assert.Throws<InvalidOperationException>(() => new Gradient(new IgnoresInput()).Attribute(T(Values(6, 9), 2, 3), AttributionTarget.Class(1)));
+        Assert.Contains("does not depend on the input", ex.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>A layer whose functional form (used by rules) is not differentiable in its input.</summary>
+    private sealed class BrokenFunctional : TorchSharp.torch.nn.Module<Tensor, Tensor>, RelevanceSharp.Core.IFunctionalLayer
+    {
+        public BrokenFunctional() : base(nameof(BrokenFunctional))
+        {
+        }
+
+        public override Tensor forward(Tensor input) => input * 2.0;
+
+        public IReadOnlyDictionary<string, Tensor?> GetParameters() => new Dictionary<string, Tensor?>();
+
+        public Tensor Forward(Tensor input, IReadOnlyDictionary<string, Tensor?> parameters) => input.detach() * 2.0;
+    }
+
+    [Fact]
+    public void ARuleWhoseRecomputationHasNoGraphIsRefusedInsteadOfAbortingTheProcess()
+    {
+        using var scope = NewDisposeScope();
+        var model = TorchSharp.torch.nn.Sequential(("0", new BrokenFunctional()), ("1", TorchSharp.torch.nn.Linear(3, 2, dtype: ScalarType.Float64)));
+        var snapshot = ModelSnapshot.Take(model);
+        var composite = new NameMapComposite(new (IReadOnlyCollection<string>, RelevanceSharp.Core.Rule)[] { (new[] { "0" }, new RelevanceSharp.Rules.Epsilon()) });
+        var ex = Assert.Throws<InvalidOperationException>(() => new Gradient(model, composite).Attribute(T(Values(6, 10), 2, 3), AttributionTarget.Class(0)));
+        Assert.True(ex.Message.Contains("BrokenFunctional", StringComparison.Ordinal) && ex.Message.Contains("without a graph", StringComparison.Ordinal), ex.Message);
+        snapshot.AssertUnchanged(model, "after a refused rule");
+    }
+
     [Fact]
     public void AnUnknownCompositeNameIsNamedWithTheKnownOnes()
     {
