@@ -104,8 +104,22 @@ public abstract class Attributor
                 $"The attribution target gave a tensor of shape {TensorShapes.Format(seed.shape)} for an output of shape {TensorShapes.Format(output.shape)}.");
         }
         BackwardFailures.ThrowIfAny();
-        Tensor gradient = autograd.grad(new[] { output }, new[] { x }, new[] { seed })[0];
+        // TorchSharp's autograd.grad lets libtorch's errors escape into native code, which aborts the process: rule
+        // out the two a model can cause (an output without a graph, an input the graph does not use) beforehand.
+        if (!output.requires_grad)
+        {
+            throw new InvalidOperationException(
+                "The model output does not require grad, so it has no gradient with respect to the input: the forward " +
+                "detaches, runs under no_grad or goes through integers.");
+        }
+        Tensor gradient = autograd.grad(new[] { output }, new[] { x }, new[] { seed }, allow_unused: true)[0];
         BackwardFailures.ThrowIfAny();
+        if (gradient is null || gradient.IsInvalid)
+        {
+            throw new InvalidOperationException(
+                "The model output does not depend on the input through operations autograd can differentiate, so there " +
+                "is no gradient to attribute.");
+        }
         return (output, gradient);
     }
 

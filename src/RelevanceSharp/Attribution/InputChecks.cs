@@ -50,9 +50,9 @@ public static class InputChecks
             {
                 case Convolution conv:
                     string spatial = string.Join(", ", new[] { "D", "H", "W" }.Skip(3 - conv.kernel_size.Length));
-                    return $"{module.GetName()}, expects input of shape (N, {conv.in_channels}, {spatial})";
+                    return $"{module.Describe()}, expects input of shape (N, {conv.in_channels}, {spatial})";
                 case Linear linear:
-                    return $"{module.GetName()}, expects input of shape (N, {linear.in_features})";
+                    return $"{module.Describe()}, expects input of shape (N, {linear.in_features})";
             }
         }
         return null;

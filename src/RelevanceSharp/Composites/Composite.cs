@@ -43,8 +43,15 @@ public abstract class Composite
                 registration.AddUndo(canonizer.Apply(model));
             }
             var context = new Dictionary<string, object>();
+            // A module registered under several names is one module: it gets one rule, under its first name (as
+            // PyTorch's named_modules lists it). Registering it twice would apply the rule twice to every call.
+            var seen = new HashSet<nn.Module>(ReferenceEqualityComparer.Instance);
             foreach (var (name, module) in model.NamedModulesWithRoot())
             {
+                if (!seen.Add(module))
+                {
+                    continue;
+                }
                 Rule? rule = MapModule(context, name, module);
                 if (rule is null)
                 {
@@ -53,7 +60,7 @@ public abstract class Composite
                 if (module is not nn.Module<Tensor, Tensor> hookable)
                 {
                     throw new NotSupportedException(
-                        $"Rule {rule} was assigned to '{name}' ({module.GetName()}), which does not map one tensor to one tensor.");
+                        $"Rule {rule} was assigned to '{name}' ({module.Describe()}), which does not map one tensor to one tensor.");
                 }
                 registration.AddRule(name, rule, rule.Register(hookable, registration.Activity));
             }

@@ -124,7 +124,7 @@ public static class LayerCompute
                 if (module.parameters(recurse: true).Any())
                 {
                     throw new NotSupportedException(
-                        $"Cannot recompute {module.GetName()} with modified parameters: RelevanceSharp computes Linear, " +
+                        $"Cannot recompute {module.Describe()} with modified parameters: RelevanceSharp computes Linear, " +
                         "convolution and batch-norm layers functionally; implement IFunctionalLayer on this module type " +
                         "or give it a rule that does not modify parameters.");
                 }
@@ -238,7 +238,7 @@ public static class LayerCompute
     private static Tensor Required(nn.Module module, IReadOnlyDictionary<string, Tensor?> parameters, string name) =>
         parameters.TryGetValue(name, out Tensor? value) && value is not null
             ? value
-            : throw new InvalidOperationException($"{module.GetName()} has no parameter '{name}'.");
+            : throw new InvalidOperationException($"{module.Describe()} has no parameter '{name}'.");
 
     private static Tensor? Optional(IReadOnlyDictionary<string, Tensor?> parameters, string name) =>
         parameters.TryGetValue(name, out Tensor? value) ? value : null;

@@ -24,7 +24,11 @@ public static class ModuleTree
         root.NamedModulesWithRoot().Where(entry => !entry.Module.children().Any());
 
     /// <summary>A short description of a module for messages, e.g. <c>Conv2d(3 -> 8)</c>.</summary>
-    public static string GetName(this nn.Module module) => module switch
+    /// <remarks>
+    /// Not called <c>GetName</c>: TorchSharp's <c>Module.GetName()</c> instance method would always win over an
+    /// extension method of that name, and messages would say <c>Conv2d</c> instead of <c>Conv2d(3 -> 8)</c>.
+    /// </remarks>
+    public static string Describe(this nn.Module module) => module switch
     {
         TorchSharp.Modules.Linear linear => $"Linear({linear.in_features} -> {linear.out_features})",
         TorchSharp.Modules.Convolution conv => $"{module.GetType().Name}({conv.in_channels} -> {conv.out_channels})",

@@ -52,7 +52,7 @@ public sealed record ParameterModifier(
         if (RequireParameters && missing.Count > 0)
         {
             throw new InvalidOperationException(
-                $"A rule needs the parameter(s) '{string.Join("', '", missing)}', which {module.GetName()} does not have.");
+                $"A rule needs the parameter(s) '{string.Join("', '", missing)}', which {module.Describe()} does not have.");
         }
         var result = new Dictionary<string, Tensor?>(effective);
         foreach (string key in keys)

@@ -244,7 +244,7 @@ internal sealed class InputGate : autograd.SingleTensorFunction<InputGate>
             {
                 throw new InvalidOperationException(
                     $"Rule {call.Rule} returned relevance of shape [{string.Join(", ", relevance.shape)}] for a " +
-                    $"{call.Module.GetName()} input of shape [{string.Join(", ", gradOutput.shape)}].");
+                    $"{call.Module.Describe()} input of shape [{string.Join(", ", gradOutput.shape)}].");
             }
             // A fresh handle: the rule may return one of the call's own tensors, which are released below.
             return new List<Tensor> { relevance.alias(), null!, null! };

@@ -61,7 +61,10 @@ public class BasicRule : Rule
     /// <inheritdoc />
     public override Tensor Backward(RuleCall call, Tensor gradInput, Tensor gradOutput)
     {
-        bool createGraph = gradOutput.requires_grad;
+        // Inside a backward pass autograd enables grad mode exactly when it records the backward for a higher
+        // order (create_graph). gradOutput.requires_grad is no substitute: it is false when the parameters are
+        // frozen, even with create_graph.
+        bool createGraph = is_grad_enabled();
         using var grad = enable_grad();
         // First-order attributions need no graph back into the forward pass; higher orders keep it.
         Tensor original = createGraph ? call.Input : call.Input.detach();
@@ -87,14 +90,29 @@ public class BasicRule : Rule
             inputs.Add(input);
             outputs.Add(output);
         }
+        if (outputs.FirstOrDefault(o => !o.requires_grad) is not null)
+        {
+            // libtorch would raise inside autograd.grad, which TorchSharp does not catch (the process aborts).
+            throw new InvalidOperationException(
+                $"Rule {this} recomputed {call.Module.Describe()} and got an output without a graph to its input; " +
+                "the layer's functional forward (or a modifier of this rule) must be differentiable in the input.");
+        }
         IReadOnlyList<Tensor> gradOutputs = GradientMapper(gradOutput, outputs);
-        IList<Tensor> gradients = autograd.grad(outputs, inputs, gradOutputs.ToList(), retain_graph: false, create_graph: createGraph, allow_unused: true);
+        // A higher-order gradient differentiates these gradients again, through the recomputation: keep its graph
+        // (PyTorch's default retain_graph = create_graph; TorchSharp's default is false).
+        IList<Tensor> gradients = autograd.grad(outputs, inputs, gradOutputs.ToList(), retain_graph: createGraph, create_graph: createGraph, allow_unused: true);
         var filled = new Tensor[terms];
         for (int k = 0; k < terms; k++)
         {
             filled[k] = gradients[k] is null || gradients[k].IsInvalid ? zeros_like(inputs[k]) : gradients[k];
         }
         Tensor relevance = Reducer(inputs, filled);
+        if (!createGraph)
+        {
+            // The reducer ran under enable_grad on inputs that require grad; a first-order result must carry no
+            // graph, or the rules upstream would take it for a higher-order pass.
+            relevance = relevance.detach();
+        }
         return relevance.shape.SequenceEqual(gradInput.shape) ? relevance : gradInput;
     }
 

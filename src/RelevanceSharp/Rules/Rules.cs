@@ -328,7 +328,9 @@ public sealed class ReLUBetaSmooth : Rule
     /// <inheritdoc />
     public override Tensor Backward(RuleCall call, Tensor gradInput, Tensor gradOutput)
     {
-        Tensor input = gradOutput.requires_grad ? call.Input : call.Input.detach();
+        // Keep the graph to the input only for a higher-order gradient (grad mode is on inside the backward pass
+        // exactly when autograd records it); gradOutput.requires_grad is false there when parameters are frozen.
+        Tensor input = is_grad_enabled() ? call.Input : call.Input.detach();
         return sigmoid(input * BetaSmooth) * gradOutput;
     }
 
