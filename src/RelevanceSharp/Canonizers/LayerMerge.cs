@@ -69,12 +69,12 @@ public static class LayerMerge
         if (channels == 0 || inputs % channels != 0)
         {
             throw new InvalidOperationException(
-                $"Cannot fold a batch norm of {channels} channels into {layer.GetName()}, which has {inputs} inputs.");
+                $"Cannot fold a batch norm of {channels} channels into {layer.Describe()}, which has {inputs} inputs.");
         }
         if (layer is Convolution && inputs != channels)
         {
             throw new InvalidOperationException(
-                $"Cannot fold a batch norm of {channels} channels into {layer.GetName()}, which has {inputs} input channels.");
+                $"Cannot fold a batch norm of {channels} channels into {layer.Describe()}, which has {inputs} input channels.");
         }
         long perChannel = inputs / channels;
         var undo = new UndoStack();
@@ -89,7 +89,7 @@ public static class LayerMerge
                 Linear => scaleCopy.view(1, inputs),
                 ConvolutionTranspose => scaleCopy.view(ChannelShape(weight.dim(), 0, inputs)),
                 Convolution c => GroupedFactors(weight, c.groups, scaleCopy),
-                _ => throw new NotSupportedException(layer.GetName()),
+                _ => throw new NotSupportedException(layer.Describe()),
             });
             var contribution = new ShapeCache(shape => ShiftContribution(layer, oldWeight, shiftCopy, shape));
             SetOverride(layer, undo, new ComposedBias(shape => AddChannelFirst(previous.Resolve(shape), contribution.Get(shape))));
@@ -128,7 +128,7 @@ public static class LayerMerge
     {
         Linear linear => linear.out_features,
         Convolution convolution => convolution.out_channels,
-        _ => throw new NotSupportedException($"Cannot merge a batch norm into {layer.GetName()}."),
+        _ => throw new NotSupportedException($"Cannot merge a batch norm into {layer.Describe()}."),
     };
 
     /// <summary>The number of input channels (or features) of a foldable layer.</summary>
@@ -136,14 +136,14 @@ public static class LayerMerge
     {
         Linear linear => linear.in_features,
         Convolution convolution => convolution.in_channels,
-        _ => throw new NotSupportedException($"Cannot merge a batch norm into {layer.GetName()}."),
+        _ => throw new NotSupportedException($"Cannot merge a batch norm into {layer.Describe()}."),
     };
 
     private static Tensor Weight(nn.Module layer) => layer switch
     {
         Linear linear => linear.weight!,
         Convolution convolution => convolution.weight!,
-        _ => throw new NotSupportedException(layer.GetName()),
+        _ => throw new NotSupportedException(layer.Describe()),
     };
 
     private static Tensor? OwnBias(nn.Module layer) => layer switch
@@ -158,7 +158,7 @@ public static class LayerMerge
         if (values.dim() != 1 || values.shape[0] != expected)
         {
             throw new InvalidOperationException(
-                $"Cannot merge a batch norm of {values.shape[0]} channels into {layer.GetName()}, which has {expected} {what}.");
+                $"Cannot merge a batch norm of {values.shape[0]} channels into {layer.Describe()}, which has {expected} {what}.");
         }
     }
 

@@ -77,7 +77,7 @@ public abstract class TracedCanonizer : ICanonizer
         public IReadOnlyDictionary<object, string> Names { get; }
 
         /// <summary>The name of a module.</summary>
-        public string NameOf(nn.Module module) => Names.TryGetValue(module, out string? name) ? name : module.GetName();
+        public string NameOf(nn.Module module) => Names.TryGetValue(module, out string? name) ? name : module.Describe();
 
         /// <summary>The batch norms that are called exactly once and not merged yet, with their call.</summary>
         public IEnumerable<(BatchNorm BatchNorm, DataflowTrace.Node Node)> UnmergedBatchNorms()
