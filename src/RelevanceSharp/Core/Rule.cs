@@ -265,26 +265,26 @@ internal sealed class InputGate : autograd.SingleTensorFunction<InputGate>
 /// <summary>
 /// Exceptions raised by rules inside a backward pass. They cannot propagate through the native autograd engine, so
 /// they are collected here and rethrown by <see cref="ThrowIfAny"/> once the backward pass has returned (the
-/// attributors do this after every gradient).
+/// attributors do this after every gradient). The autograd engine runs a CPU backward pass on the thread that
+/// started it, so failures are kept per thread and concurrent attributions on other threads never see them.
 /// </summary>
 public static class BackwardFailures
 {
-    private static readonly System.Collections.Concurrent.ConcurrentQueue<Exception> Failures = new();
+    [ThreadStatic]
+    private static List<Exception>? failures;
 
-    internal static void Record(Exception ex) => Failures.Enqueue(ex);
+    internal static void Record(Exception ex) => (failures ??= new List<Exception>()).Add(ex);
 
-    /// <summary>Throws the first recorded failure (and forgets all), if there was one.</summary>
+    /// <summary>Throws the first failure recorded on this thread (and forgets all), if there was one.</summary>
     public static void ThrowIfAny()
     {
-        Exception? first = null;
-        while (Failures.TryDequeue(out Exception? ex))
+        if (failures is not { Count: > 0 })
         {
-            first ??= ex;
+            return;
         }
-        if (first is not null)
-        {
-            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(first).Throw();
-        }
+        Exception first = failures[0];
+        failures.Clear();
+        System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(first).Throw();
     }
 }
 
