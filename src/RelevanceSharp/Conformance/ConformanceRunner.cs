@@ -147,9 +147,9 @@ public static class ConformanceRunner
             using AttributionResult result = attributor.Attribute(folder.Input);
             Tensor expected = folder.Expected(spec.GetProperty("expected").GetString() ?? "");
             double relevanceError = MaxAbsDifference(result.Relevance, expected);
-            double allowed = folder.Atol + folder.Rtol * expected.abs().max().item<double>();
+            double allowed = folder.Atol + folder.Rtol * expected.abs().max().to(ScalarType.Float64).item<double>();
             double outputError = MaxAbsDifference(result.Output, folder.Output);
-            double outputAllowed = folder.Atol + folder.Rtol * folder.Output.abs().max().item<double>();
+            double outputAllowed = folder.Atol + folder.Rtol * folder.Output.abs().max().to(ScalarType.Float64).item<double>();
             bool ok = relevanceError <= allowed && outputError <= outputAllowed;
             string? detail = outputError <= outputAllowed
                 ? null
