@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Text;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -31,11 +33,14 @@ public static class HashV1
     }
 
     /// <summary>The value of flattened element <paramref name="index"/> for a seed: uniform in [-1, 1), exact in float64.</summary>
-    public static double Value(ulong seed, long index)
+    public static double Value(ulong seed, long index) => Mix(seed, (ulong)index);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static double Mix(ulong seed, ulong index)
     {
         unchecked
         {
-            ulong z = seed + ((ulong)index + 1) * Golden;
+            ulong z = seed + (index + 1) * Golden;
             z = (z ^ (z >> 30)) * Mix1;
             z = (z ^ (z >> 27)) * Mix2;
             z ^= z >> 31;
@@ -44,16 +49,22 @@ public static class HashV1
         }
     }
 
+    // Always optimized, also in debug builds: the full-size checks run it over a billion times.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Compute(ulong seed, long start, Span<double> values)
+    {
+        for (int i = 0; i < values.Length; i++)
+        {
+            values[i] = Mix(seed, (ulong)(start + i));
+        }
+    }
+
     /// <summary>The first <paramref name="count"/> values of a name.</summary>
     public static double[] Values(string name, int count)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(count);
-        ulong seed = Seed(name);
         var values = new double[count];
-        for (int i = 0; i < count; i++)
-        {
-            values[i] = Value(seed, i);
-        }
+        Compute(Seed(name), 0, values);
         return values;
     }
 
@@ -61,7 +72,7 @@ public static class HashV1
     public static Tensor CreateTensor(string name, params long[] shape)
     {
         Tensor result = empty(shape, dtype: ScalarType.Float64);
-        Fill(result, name, v => v);
+        Fill(result, name);
         return result;
     }
 
@@ -78,59 +89,78 @@ public static class HashV1
         using var noGrad = no_grad();
         foreach (var (name, target) in TorchOrder.StateDict(model))
         {
-            Fill(target, name, EntryRule(name, target.shape));
+            if (Leaf(name) == "num_batches_tracked")
+            {
+                target.zero_();
+                continue;
+            }
+            Action<Tensor> rule = EntryRule(name, target.shape);
+            WithFloat64(target, values =>
+            {
+                Fill(values, name);
+                rule(values);
+            });
         }
     }
 
-    /// <summary>Writes <c>map(v)</c> for the values of <paramref name="name"/> into <paramref name="target"/>, in place.</summary>
-    public static void Fill(Tensor target, string name, Func<double, double> map)
+    /// <summary>Writes the values of <paramref name="name"/> (uniform in [-1, 1)) into <paramref name="target"/>, in place.</summary>
+    public static void Fill(Tensor target, string name)
     {
         ArgumentNullException.ThrowIfNull(target);
-        ArgumentNullException.ThrowIfNull(map);
-        using var scope = NewDisposeScope();
-        using var noGrad = no_grad();
-        long count = target.numel();
-        if (count == 0)
-        {
-            return;
-        }
         ulong seed = Seed(name);
-        // The target is written through a flat view in chunks, so a large weight needs no second full-size copy.
-        Tensor flat = target.is_contiguous() ? target.view(-1) : throw new ArgumentException($"Cannot fill the non-contiguous tensor '{name}'.", nameof(target));
-        var chunk = new double[Math.Min(count, ChunkSize)];
-        for (long start = 0; start < count; start += chunk.Length)
+        WithFloat64(target, values =>
         {
-            int length = (int)Math.Min(chunk.Length, count - start);
-            for (int i = 0; i < length; i++)
+            long count = values.numel();
+            long chunks = (count + ChunkSize - 1) / ChunkSize;
+            using Tensor flat = values.view(-1);
+            // Computed in chunks straight into the tensor's memory (no copies); chunks are independent, so large
+            // tensors use all cores.
+            Parallel.For(0, chunks, index =>
             {
-                chunk[i] = map(Value(seed, start + i));
-            }
-            using Tensor source = tensor(chunk, dtype: ScalarType.Float64);
-            flat.narrow(0, start, length).copy_(length == chunk.Length ? source : source.narrow(0, 0, length));
-        }
+                long start = index * ChunkSize;
+                using Tensor part = flat.narrow(0, start, Math.Min(ChunkSize, count - start));
+                Compute(seed, start, MemoryMarshal.Cast<byte, double>(part.bytes));
+            });
+        });
     }
 
-    private static Func<double, double> EntryRule(string name, long[] shape)
+    // Runs the action on the target itself when it is a contiguous float64 CPU tensor, else on a float64 copy whose
+    // values are then converted into the target once.
+    private static void WithFloat64(Tensor target, Action<Tensor> action)
     {
-        string leaf = name[(name.LastIndexOf('.') + 1)..];
-        switch (leaf)
+        using var noGrad = no_grad();
+        if (target.dtype == ScalarType.Float64 && target.is_contiguous() && target.device_type == DeviceType.CPU)
         {
-            case "num_batches_tracked":
-                return _ => 0;
+            action(target);
+            return;
+        }
+        using Tensor staging = empty(target.shape, dtype: ScalarType.Float64);
+        action(staging);
+        target.copy_(staging);
+    }
+
+    // The per-entry maps, as in-place float64 tensor operations in the order the formulas state them.
+    private static Action<Tensor> EntryRule(string name, long[] shape)
+    {
+        switch (Leaf(name))
+        {
             case "running_mean":
-                return v => 0.1 * v;
+                return v => v.mul_(0.1);
             case "running_var":
-                return v => 1 + 0.5 * v * v;
+                // 1 + 0.5*v*v; scaling by 0.5 is exact, so (v*v)*0.5 equals (0.5*v)*v bit for bit.
+                return v => v.mul_(v).mul_(0.5).add_(1.0);
             case "bias":
-                return v => 0.05 * v;
+                return v => v.mul_(0.05);
             case "weight" when shape.Length >= 2:
                 long count = shape.Aggregate(1L, (a, b) => a * b);
                 double scale = Math.Sqrt(6.0 / (count / shape[0]));
-                return v => v * scale;
+                return v => v.mul_(scale);
             case "weight":
-                return v => 1 + 0.1 * v;
+                return v => v.mul_(0.1).add_(1.0);
             default:
                 throw new NotSupportedException($"The hash-v1 filler has no rule for the entry '{name}'.");
         }
     }
+
+    private static string Leaf(string name) => name[(name.LastIndexOf('.') + 1)..];
 }
