@@ -55,7 +55,7 @@ public sealed class DenseNet : ZooModel
         var features = new List<(string, nn.Module<Tensor, Tensor>)>
         {
             ("conv0", nn.Conv2d(3, numInitFeatures, 7, stride: 2, padding: 3, bias: false, device: device, dtype: dtype)),
-            ("norm0", nn.BatchNorm2d(numInitFeatures, device: device, dtype: dtype)),
+            ("norm0", ZooLayers.BatchNorm(numInitFeatures, dtype, device)),
             ("relu0", nn.ReLU(inplace: true)),
             ("pool0", nn.MaxPool2d(3, stride: 2, padding: 1)),
         };
@@ -70,7 +70,7 @@ public sealed class DenseNet : ZooModel
                 channels /= 2;
             }
         }
-        features.Add(("norm5", nn.BatchNorm2d(channels, device: device, dtype: dtype)));
+        features.Add(("norm5", ZooLayers.BatchNorm(channels, dtype, device)));
         Features = nn.Sequential(features);
         HeadReLU = nn.ReLU(inplace: true);
         HeadPool = nn.AdaptiveAvgPool2d(1);
@@ -143,7 +143,7 @@ public sealed class DenseNet : ZooModel
     }
 
     private static Sequential Transition(long input, long output, ScalarType? dtype, Device? device) => nn.Sequential(
-        ("norm", nn.BatchNorm2d(input, device: device, dtype: dtype)),
+        ("norm", ZooLayers.BatchNorm(input, dtype, device)),
         ("relu", nn.ReLU(inplace: true)),
         ("conv", nn.Conv2d(input, output, 1, bias: false, device: device, dtype: dtype)),
         ("pool", nn.AvgPool2d(2, stride: 2)));
@@ -207,10 +207,10 @@ public sealed class DenseLayer : ExplicitModule
     {
         long bottleneck = bottleneckSize * growthRate;
         DropRate = dropRate;
-        Norm1 = nn.BatchNorm2d(inputFeatures, device: device, dtype: dtype);
+        Norm1 = ZooLayers.BatchNorm(inputFeatures, dtype, device);
         ReLU1 = nn.ReLU(inplace: true);
         Conv1 = nn.Conv2d(inputFeatures, bottleneck, 1, bias: false, device: device, dtype: dtype);
-        Norm2 = nn.BatchNorm2d(bottleneck, device: device, dtype: dtype);
+        Norm2 = ZooLayers.BatchNorm(bottleneck, dtype, device);
         ReLU2 = nn.ReLU(inplace: true);
         Conv2 = nn.Conv2d(bottleneck, growthRate, 3, padding: 1, bias: false, device: device, dtype: dtype);
         register_module("norm1", Norm1);

@@ -49,7 +49,7 @@ public abstract class ResidualBlock : ExplicitModule, IResidualBlock
         {
             Downsample = nn.Sequential(
                 ("0", nn.Conv2d(inputChannels, outputChannels, 1, stride: stride, bias: false, device: device, dtype: dtype)),
-                ("1", nn.BatchNorm2d(outputChannels, device: device, dtype: dtype)));
+                ("1", ZooLayers.BatchNorm(outputChannels, dtype, device)));
         }
     }
 
@@ -104,9 +104,9 @@ public sealed class BasicBlock : ResidualBlock
         : base(nameof(BasicBlock), inputChannels, planes * Expansion, stride, dtype, device)
     {
         Conv1 = Conv3x3(inputChannels, planes, stride, 1, dtype, device);
-        Bn1 = nn.BatchNorm2d(planes, device: device, dtype: dtype);
+        Bn1 = ZooLayers.BatchNorm(planes, dtype, device);
         Conv2 = Conv3x3(planes, planes, 1, 1, dtype, device);
-        Bn2 = nn.BatchNorm2d(planes, device: device, dtype: dtype);
+        Bn2 = ZooLayers.BatchNorm(planes, dtype, device);
         register_module("conv1", Conv1);
         register_module("bn1", Bn1);
         register_module("relu", ReLU);
@@ -153,11 +153,11 @@ public sealed class Bottleneck : ResidualBlock
     {
         long width = planes * widthPerGroup / 64 * groups;
         Conv1 = Conv1x1(inputChannels, width, dtype, device);
-        Bn1 = nn.BatchNorm2d(width, device: device, dtype: dtype);
+        Bn1 = ZooLayers.BatchNorm(width, dtype, device);
         Conv2 = Conv3x3(width, width, stride, groups, dtype, device);
-        Bn2 = nn.BatchNorm2d(width, device: device, dtype: dtype);
+        Bn2 = ZooLayers.BatchNorm(width, dtype, device);
         Conv3 = Conv1x1(width, planes * Expansion, dtype, device);
-        Bn3 = nn.BatchNorm2d(planes * Expansion, device: device, dtype: dtype);
+        Bn3 = ZooLayers.BatchNorm(planes * Expansion, dtype, device);
         register_module("conv1", Conv1);
         register_module("bn1", Bn1);
         register_module("conv2", Conv2);
@@ -241,7 +241,7 @@ public sealed class ResNet : ZooModel
         WidthPerGroup = widthPerGroup;
 
         Conv1 = nn.Conv2d(3, 64, 7, stride: 2, padding: 3, bias: false, device: device, dtype: dtype);
-        Bn1 = nn.BatchNorm2d(64, device: device, dtype: dtype);
+        Bn1 = ZooLayers.BatchNorm(64, dtype, device);
         ReLU = nn.ReLU(inplace: true);
         MaxPool = nn.MaxPool2d(3, stride: 2, padding: 1);
         register_module("conv1", Conv1);

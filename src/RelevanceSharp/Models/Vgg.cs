@@ -56,7 +56,7 @@ public sealed class Vgg : ZooModel
             features.Add(nn.Conv2d(channels, entry, 3, padding: 1, device: device, dtype: dtype));
             if (batchNorm)
             {
-                features.Add(nn.BatchNorm2d(entry, device: device, dtype: dtype));
+                features.Add(ZooLayers.BatchNorm(entry, dtype, device));
             }
             features.Add(nn.ReLU(inplace: true));
             channels = entry;

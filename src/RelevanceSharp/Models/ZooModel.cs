@@ -1,4 +1,5 @@
 using TorchSharp;
+using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace RelevanceSharp.Models;
@@ -46,6 +47,24 @@ public abstract class ExplicitModule : nn.Module<Tensor, Tensor>
     /// before any grandchild, which would change which layer counts as the first one for composites.
     /// </summary>
     public override IEnumerable<(string name, nn.Module module)> named_modules() => TorchOrder.NamedModules(this);
+}
+
+/// <summary>Layer factories shared by the zoo's networks.</summary>
+internal static class ZooLayers
+{
+    /// <summary>
+    /// A 2-d batch norm whose <c>num_batches_tracked</c> is int64 as in PyTorch: TorchSharp creates it in the
+    /// requested floating-point type when a dtype is given.
+    /// </summary>
+    public static BatchNorm2d BatchNorm(long features, ScalarType? dtype, Device? device)
+    {
+        BatchNorm2d norm = nn.BatchNorm2d(features, device: device, dtype: dtype);
+        if (norm.num_batches_tracked is { } counter && counter.dtype != ScalarType.Int64)
+        {
+            norm.num_batches_tracked = zeros(Array.Empty<long>(), dtype: ScalarType.Int64, device: counter.device);
+        }
+        return norm;
+    }
 }
 
 /// <summary>State dicts and module lists in PyTorch's order, for any module.</summary>
