@@ -1,26 +1,28 @@
 namespace RelevanceSharp.Tests;
 
-/// <summary>Locations the tests read from, found relative to the build output.</summary>
+/// <summary>Where the tests find the repository and the shared reference data.</summary>
 public static class TestPaths
 {
-    private static readonly Lazy<string> Root = new(FindRepositoryRoot);
+    private const string SolutionFile = "RelevanceSharp.slnx";
 
-    /// <summary>The directory that holds <c>RelevanceSharp.slnx</c>.</summary>
-    public static string RepositoryRoot => Root.Value;
+    /// <summary>The repository root: the first folder above the test binaries that holds the solution file.</summary>
+    public static string RepositoryRoot { get; } = FindRepositoryRoot();
 
-    /// <summary>The shared reference cases, <c>../shared/conformance</c> relative to the repository root.</summary>
-    public static string Conformance => Path.GetFullPath(Path.Combine(RepositoryRoot, "..", "shared", "conformance"));
+    /// <summary>The shared conformance data, <c>../shared/conformance</c> from the repository root.</summary>
+    public static string Conformance { get; } = Path.GetFullPath(Path.Combine(RepositoryRoot, "..", "shared", "conformance"));
+
+    /// <summary>A folder (or file) below the conformance data.</summary>
+    public static string ConformancePath(params string[] parts) => Path.Combine(new[] { Conformance }.Concat(parts).ToArray());
 
     private static string FindRepositoryRoot()
     {
-        for (DirectoryInfo? directory = new(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+        for (DirectoryInfo? dir = new(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
-            if (File.Exists(Path.Combine(directory.FullName, "RelevanceSharp.slnx")))
+            if (File.Exists(Path.Combine(dir.FullName, SolutionFile)))
             {
-                return directory.FullName;
+                return dir.FullName;
             }
         }
-        throw new DirectoryNotFoundException(
-            $"No directory containing RelevanceSharp.slnx above {AppContext.BaseDirectory}; the tests must run from a build inside the repository.");
+        throw new DirectoryNotFoundException($"No folder above {AppContext.BaseDirectory} holds {SolutionFile}.");
     }
 }

@@ -45,8 +45,12 @@ public sealed record CheckResult(string Name, CheckStatus Status, double MaxErro
 /// </summary>
 public static class ConformanceRunner
 {
-    /// <summary>Extra checks for folders that are not attribution-case folders (set by the model zoo).</summary>
-    public static IList<Func<string, IEnumerable<CheckResult>?>> FolderChecks { get; } = new List<Func<string, IEnumerable<CheckResult>?>>();
+    /// <summary>
+    /// Extra checks for folders that are not attribution-case folders: by default the model zoo's full-size
+    /// architectures (<see cref="FullsizeChecks"/>) and checkpoints (<see cref="PthChecks"/>).
+    /// </summary>
+    public static IList<Func<string, IEnumerable<CheckResult>?>> FolderChecks { get; } =
+        new List<Func<string, IEnumerable<CheckResult>?>> { FullsizeChecks.TryRun, PthChecks.TryRun };
 
     /// <summary>
     /// Runs everything under <paramref name="path"/>: a model folder (with <c>cases.json</c>), a folder handled by
@@ -147,9 +151,9 @@ public static class ConformanceRunner
             using AttributionResult result = attributor.Attribute(folder.Input);
             Tensor expected = folder.Expected(spec.GetProperty("expected").GetString() ?? "");
             double relevanceError = MaxAbsDifference(result.Relevance, expected);
-            double allowed = folder.Atol + folder.Rtol * expected.abs().max().item<double>();
+            double allowed = folder.Atol + folder.Rtol * expected.abs().max().to(ScalarType.Float64).item<double>();
             double outputError = MaxAbsDifference(result.Output, folder.Output);
-            double outputAllowed = folder.Atol + folder.Rtol * folder.Output.abs().max().item<double>();
+            double outputAllowed = folder.Atol + folder.Rtol * folder.Output.abs().max().to(ScalarType.Float64).item<double>();
             bool ok = relevanceError <= allowed && outputError <= outputAllowed;
             string? detail = outputError <= outputAllowed
                 ? null

@@ -7,15 +7,30 @@ namespace RelevanceSharp.Core;
 public static class ModuleTree
 {
     /// <summary>
-    /// The module itself (named <c>""</c>) followed by all of its descendants with dotted names, in registration
-    /// order, as PyTorch's <c>named_modules</c> lists them.
+    /// The module itself (named <c>""</c>) followed by all of its descendants with dotted names, as PyTorch's
+    /// <c>named_modules</c> lists them: depth first, each module before its children, children in registration
+    /// order, a module reachable under several names only once (under its first name). TorchSharp's own
+    /// <c>named_modules</c> lists all children before any grandchild, which would make "the first layer" of a
+    /// nested model its last.
     /// </summary>
     public static IEnumerable<(string Name, nn.Module Module)> NamedModulesWithRoot(this nn.Module root)
     {
-        yield return ("", root);
-        foreach (var (name, module) in root.named_modules())
+        var seen = new HashSet<nn.Module>(ReferenceEqualityComparer.Instance);
+        var pending = new Stack<(string Name, nn.Module Module)>();
+        pending.Push(("", root));
+        while (pending.Count > 0)
         {
+            var (name, module) = pending.Pop();
+            if (!seen.Add(module))
+            {
+                continue;
+            }
             yield return (name, module);
+            var children = module.named_children().ToList();
+            for (int i = children.Count - 1; i >= 0; i--)
+            {
+                pending.Push((name.Length == 0 ? children[i].name : name + "." + children[i].name, children[i].module));
+            }
         }
     }
 

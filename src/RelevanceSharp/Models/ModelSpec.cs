@@ -5,13 +5,19 @@ using static TorchSharp.torch;
 namespace RelevanceSharp.Models;
 
 /// <summary>
-/// Builds models from a JSON architecture description (<c>model.json</c>): <c>{"arch": "sequential", ...}</c> and
-/// any architecture registered with <see cref="Register"/>.
+/// Builds models from a JSON architecture description (<c>model.json</c>): <c>{"arch": "sequential", ...}</c>,
+/// <c>densenet</c> and <c>resnet</c> (torchvision's fields and defaults), and any architecture registered with
+/// <see cref="Register"/>.
 /// </summary>
 public static class ModelSpec
 {
     private static readonly Dictionary<string, Func<JsonElement, nn.Module<Tensor, Tensor>>> Builders =
-        new(StringComparer.OrdinalIgnoreCase) { ["sequential"] = BuildSequential };
+        new(StringComparer.OrdinalIgnoreCase)
+        {
+            ["sequential"] = BuildSequential,
+            ["densenet"] = DenseNet.FromSpec,
+            ["resnet"] = ResNet.FromSpec,
+        };
 
     /// <summary>Adds (or replaces) the builder of an architecture name.</summary>
     public static void Register(string arch, Func<JsonElement, nn.Module<Tensor, Tensor>> builder)
