@@ -23,7 +23,7 @@ public static class VerifyCommand
     {
         var paths = new Argument<string[]>("paths")
         {
-            Description = "Model folders (with cases.json), or folders of them.",
+            Description = "Conformance folders: model folders (with cases.json), the fullsize and pth folders, or folders of them.",
             Arity = ArgumentArity.OneOrMore,
         };
         var command = new Command("verify",

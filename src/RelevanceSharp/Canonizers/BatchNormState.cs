@@ -12,7 +12,7 @@ namespace RelevanceSharp.Canonizers;
 /// </summary>
 public static class BatchNormState
 {
-    private static readonly ConditionalWeakTable<BatchNorm, object> Merged = new();
+    private static readonly ConditionalWeakTable<BatchNorm, StrongBox<int>> Merged = new();
 
     /// <summary>
     /// The affine map of a batch norm in eval mode: <c>scale = weight / sqrt(running_var + eps)</c>,
@@ -35,7 +35,7 @@ public static class BatchNormState
     }
 
     /// <summary>Whether a batch norm currently computes the identity because a canonizer merged it.</summary>
-    public static bool IsMerged(BatchNorm batchNorm) => Merged.TryGetValue(batchNorm, out _);
+    public static bool IsMerged(BatchNorm batchNorm) => Merged.TryGetValue(batchNorm, out StrongBox<int>? count) && count.Value > 0;
 
     /// <summary>Throws unless the batch norm can be merged (eval mode, running statistics).</summary>
     public static void EnsureMergeable(BatchNorm batchNorm, string name)
@@ -75,7 +75,7 @@ public static class BatchNormState
             batchNorm.bias?.zero_();
         }
         batchNorm.eps = 0.0;
-        Merged.AddOrUpdate(batchNorm, new object());
+        Merged.GetValue(batchNorm, _ => new StrongBox<int>(0)).Value++;
         var undo = new UndoStack();
         undo.Push(() =>
         {
@@ -88,7 +88,10 @@ public static class BatchNormState
                 }
             }
             batchNorm.eps = eps;
-            Merged.Remove(batchNorm);
+            if (Merged.TryGetValue(batchNorm, out StrongBox<int>? count) && --count.Value <= 0)
+            {
+                Merged.Remove(batchNorm);
+            }
         });
         return undo;
     }

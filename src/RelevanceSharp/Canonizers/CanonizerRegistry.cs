@@ -1,3 +1,5 @@
+using RelevanceSharp.Models;
+
 namespace RelevanceSharp.Canonizers;
 
 /// <summary>A named canonizer.</summary>
@@ -15,7 +17,23 @@ public static class CanonizerRegistry
         new("thresh_relu_merge_batch_norm", "Batch norm -> ReLU -> (average pool ->) layer becomes ThreshReLU -> merged layer.",
             () => new ThreshReLUMergeBatchNorm()),
         new("vgg", "VGG: sequential batch-norm merge.", () => new CompositeCanonizer("vgg", new SequentialMergeBatchNorm())),
+        new("resnet", "ResNet: sequential batch-norm merge, residual additions through Sum modules.",
+            () => new CompositeCanonizer("resnet", new SequentialMergeBatchNorm(), ResidualSums())),
+        new("densenet_adaptive_avg_pool", "DenseNet: the final ReLU and adaptive average pool as explicit modules.",
+            DenseNetHead),
+        new("densenet_seq_thresh", "DenseNet: explicit head, then sequential merge, then ThreshReLU merge.",
+            () => new CompositeCanonizer("densenet_seq_thresh", DenseNetHead(), new SequentialMergeBatchNorm(), new ThreshReLUMergeBatchNorm())),
+        new("densenet_thresh_seq", "DenseNet: explicit head, then ThreshReLU merge, then sequential merge.",
+            () => new CompositeCanonizer("densenet_thresh_seq", DenseNetHead(), new ThreshReLUMergeBatchNorm(), new SequentialMergeBatchNorm())),
     };
+
+    /// <summary>Routes every residual addition of the model zoo's ResNets through their <c>Sum</c> modules.</summary>
+    public static ICanonizer ResidualSums() =>
+        new SwitchCanonizer<IResidualBlock>("resnet_sum", block => block.UseSumModule, (block, value) => block.UseSumModule = value);
+
+    /// <summary>Makes the final ReLU and adaptive average pool of the model zoo's DenseNets explicit modules.</summary>
+    public static ICanonizer DenseNetHead() =>
+        new SwitchCanonizer<DenseNet>("densenet_adaptive_avg_pool", model => model.ExplicitHead, (model, value) => model.ExplicitHead = value);
 
     /// <summary>All named canonizers.</summary>
     public static IReadOnlyList<CanonizerEntry> All => Entries;

@@ -22,7 +22,7 @@ public sealed class SequentialMergeBatchNorm : TracedCanonizer
     /// <inheritdoc />
     protected override void Rewrite(ModelTrace trace, UndoStack undo)
     {
-        foreach (var (batchNorm, node) in trace.UnmergedBatchNorms().ToList())
+        foreach (var (batchNorm, node) in trace.BatchNorms().ToList())
         {
             DataflowTrace.Node? producer = node.Producer;
             while (producer is { IsReshape: true })
@@ -74,7 +74,7 @@ public sealed class MergeBatchNormToRight : TracedCanonizer
     /// <inheritdoc />
     protected override void Rewrite(ModelTrace trace, UndoStack undo)
     {
-        foreach (var (batchNorm, node) in trace.UnmergedBatchNorms().ToList())
+        foreach (var (batchNorm, node) in trace.BatchNorms().ToList())
         {
             List<DataflowTrace.Node> layers = node.DataConsumers().ToList();
             if (layers.Count == 0 || node.ReachesModelOutput || !layers.All(layer => RightMerge.Accepts(trace, layer, batchNorm)))
@@ -98,7 +98,8 @@ public sealed class MergeBatchNormToRight : TracedCanonizer
 /// merged layer, which applies <c>scale * t + shift</c> to what it receives, sees exactly <c>relu(bn(x))</c>.
 /// Channels with <c>scale = 0</c> output 0 and the layer's bias takes <c>relu(shift)</c> for them. The ReLU keeps
 /// its module type, so composites still treat it as an activation; only the call that follows the merged batch
-/// norm changes (a ReLU module used elsewhere too keeps working as a ReLU there).
+/// norm changes (a ReLU module used elsewhere too keeps working as a ReLU there). See <see cref="ThreshReLU"/> for
+/// how relevance passes the ThreshReLU call.
 /// </summary>
 public sealed class ThreshReLUMergeBatchNorm : TracedCanonizer
 {
@@ -113,7 +114,7 @@ public sealed class ThreshReLUMergeBatchNorm : TracedCanonizer
     /// <inheritdoc />
     protected override void Rewrite(ModelTrace trace, UndoStack undo)
     {
-        foreach (var (batchNorm, node) in trace.UnmergedBatchNorms().ToList())
+        foreach (var (batchNorm, node) in trace.BatchNorms().ToList())
         {
             List<DataflowTrace.Node> next = node.DataConsumers().ToList();
             if (next.Count != 1 || node.ReachesModelOutput || next[0].Module is not ReLU || next[0].ReachesModelOutput)

@@ -62,10 +62,10 @@ public sealed class NamedMergeBatchNorm : ICanonizer
 }
 
 /// <summary>
-/// Sets a typed switch on every module of type <typeparamref name="T"/> in a model (zennit's attribute
+/// Sets a typed switch on every module of type (or interface) <typeparamref name="T"/> in a model (zennit's attribute
 /// canonizers), e.g. the explicit head of a DenseNet; removal puts every switch back to its previous value.
 /// </summary>
-public sealed class SwitchCanonizer<T> : ICanonizer where T : nn.Module
+public sealed class SwitchCanonizer<T> : ICanonizer where T : class
 {
     private readonly Func<T, bool> get;
     private readonly Action<T, bool> set;

@@ -8,8 +8,17 @@ namespace RelevanceSharp.Canonizers;
 /// <summary>
 /// Turns the call of a ReLU module that reads a given (merged) batch norm's output into a ThreshReLU:
 /// <c>t = x</c> where <c>scale * x + shift &gt; 0</c>, <c>t = -shift / scale</c> elsewhere, and <c>t = 0</c> in
-/// channels with <c>scale = 0</c>. Other calls of the same ReLU module are left alone. The rewrite sits inside any
-/// rule attached to the ReLU, so rules see the ThreshReLU as the module's computation.
+/// channels with <c>scale = 0</c>. Other calls of the same ReLU module are left alone, and the module keeps its
+/// type, so composites still treat it as an activation.
+/// <para>
+/// How rules see the ThreshReLU call follows the reference implementation, whose results differ by the ReLU's
+/// <c>inplace</c> flag. For a ReLU that is not in place, the ThreshReLU is the module's computation inside any rule
+/// attached to it: a composite's activation rule (<c>Pass</c>) passes relevance through unchanged, also where the
+/// threshold was output. An in-place ReLU destroys its input, so the ThreshReLU is computed from the tensor the model
+/// hands to the ReLU, outside the rule: relevance then flows by the ThreshReLU's own gradient, unchanged where it
+/// passes its input and zero where it outputs the threshold (there the original ReLU was inactive). Rules on the
+/// ReLU module still apply to its other calls.
+/// </para>
 /// </summary>
 public static class ThreshReLU
 {
@@ -29,7 +38,7 @@ public static class ThreshReLU
     /// <summary>Attaches the rewrite; disposing the result detaches it.</summary>
     public static IDisposable Attach(BatchNorm batchNorm, ReLU relu, Tensor scale, Tensor shift)
     {
-        var link = new Link(scale.detach().clone().DetachFromDisposeScope(), shift.detach().clone().DetachFromDisposeScope());
+        var link = new Link(scale.detach().clone().DetachFromDisposeScope(), shift.detach().clone().DetachFromDisposeScope(), relu.inplace);
         var undo = new UndoStack();
         undo.Push(() =>
         {
@@ -38,32 +47,40 @@ public static class ThreshReLU
         });
         undo.Push(ModuleHooks.Add(batchNorm, HookStage.Outer, new Tagger(link)));
         undo.Push(ModuleHooks.Add(relu, HookStage.Outer, new Matcher(link)));
-        undo.Push(ModuleHooks.Add(relu, HookStage.Inner, new Rewriter(link)));
+        if (!link.OutsideRules)
+        {
+            undo.Push(ModuleHooks.Add(relu, HookStage.Inner, new InnerRewriter(link)));
+        }
         return undo;
     }
 
     /// <summary>State shared by the interceptors of one merge.</summary>
     private sealed class Link
     {
-        public Link(Tensor scale, Tensor shift)
+        public Link(Tensor scale, Tensor shift, bool outsideRules)
         {
             Scale = scale;
             Shift = shift;
+            OutsideRules = outsideRules;
         }
+
+        /// <summary>Whether the ThreshReLU is computed outside the ReLU's rule (for an in-place ReLU).</summary>
+        public bool OutsideRules { get; }
 
         public Tensor Scale { get; }
 
         public Tensor Shift { get; }
 
-        /// <summary>What the batch norm last handed to the model (its identity), to recognize the ReLU call reading it.</summary>
+        /// <summary>What the batch norm last handed to the model, to recognize the ReLU call reading it.</summary>
         public WeakReference<Tensor>? LastOutput { get; set; }
 
         public DataflowTrace.TensorKey LastKey { get; set; }
 
-        /// <summary>One entry per open call of the ReLU: whether that call reads the batch norm.</summary>
-        public Stack<bool> Matches { get; } = new();
+        /// <summary>One entry per open call of the ReLU: whether it reads the batch norm, and the input it got.</summary>
+        public Stack<(bool Match, Tensor? Input)> Open { get; } = new();
 
-        public Stack<Tensor?> Inputs { get; } = new();
+        /// <summary>One entry per open call, for the inner rewriter: the input inside the rule, or null.</summary>
+        public Stack<Tensor?> Inner { get; } = new();
     }
 
     private sealed class Tagger : IForwardInterceptor
@@ -82,6 +99,7 @@ public static class ThreshReLU
         }
     }
 
+    /// <summary>Recognizes the ReLU call that reads the batch norm; for an in-place ReLU also computes it.</summary>
     private sealed class Matcher : IForwardInterceptor
     {
         private readonly Link link;
@@ -90,47 +108,55 @@ public static class ThreshReLU
 
         public Tensor PreForward(nn.Module<Tensor, Tensor> module, Tensor input)
         {
-            bool match = false;
-            if (link.LastOutput is not null)
+            bool match = link.LastOutput is not null
+                && ((link.LastOutput.TryGetTarget(out Tensor? last) && ReferenceEquals(last, input))
+                    || link.LastKey.SameData(DataflowTrace.KeyOf(input)));
+            if (!match)
             {
-                match = (link.LastOutput.TryGetTarget(out Tensor? last) && ReferenceEquals(last, input))
-                    || link.LastKey.SameData(DataflowTrace.KeyOf(input));
+                link.Open.Push((false, null));
+                return input;
             }
-            if (match)
+            link.LastOutput = null;
+            if (!link.OutsideRules)
             {
-                link.LastOutput = null;
+                link.Open.Push((true, null));
+                return input;
             }
-            link.Matches.Push(match);
+            link.Open.Push((true, input));
+            RuleSuppression.Enter(module);
+            // The in-place ReLU gets a copy to destroy; its result is replaced below.
+            return input.clone();
+        }
+
+        public Tensor PostForward(nn.Module<Tensor, Tensor> module, Tensor input, Tensor output)
+        {
+            var (match, original) = link.Open.Count > 0 ? link.Open.Pop() : (false, null);
+            if (!match || original is null)
+            {
+                return output;
+            }
+            RuleSuppression.Exit(module);
+            return Compute(original, link.Scale, link.Shift);
+        }
+    }
+
+    /// <summary>Computes the ThreshReLU of a ReLU that is not in place, inside any rule attached to it.</summary>
+    private sealed class InnerRewriter : IForwardInterceptor
+    {
+        private readonly Link link;
+
+        public InnerRewriter(Link link) => this.link = link;
+
+        public Tensor PreForward(nn.Module<Tensor, Tensor> module, Tensor input)
+        {
+            bool match = link.Open.Count > 0 && link.Open.Peek().Match;
+            link.Inner.Push(match ? input : null);
             return input;
         }
 
         public Tensor PostForward(nn.Module<Tensor, Tensor> module, Tensor input, Tensor output)
         {
-            if (link.Matches.Count > 0)
-            {
-                link.Matches.Pop();
-            }
-            return output;
-        }
-    }
-
-    private sealed class Rewriter : IForwardInterceptor
-    {
-        private readonly Link link;
-
-        public Rewriter(Link link) => this.link = link;
-
-        public Tensor PreForward(nn.Module<Tensor, Tensor> module, Tensor input)
-        {
-            bool active = link.Matches.Count > 0 && link.Matches.Peek();
-            link.Inputs.Push(active ? input : null);
-            // The ReLU module may work in place; it gets a copy, and its own result is replaced below.
-            return active ? input.clone() : input;
-        }
-
-        public Tensor PostForward(nn.Module<Tensor, Tensor> module, Tensor input, Tensor output)
-        {
-            Tensor? original = link.Inputs.Count > 0 ? link.Inputs.Pop() : null;
+            Tensor? original = link.Inner.Count > 0 ? link.Inner.Pop() : null;
             return original is null ? output : Compute(original, link.Scale, link.Shift);
         }
     }

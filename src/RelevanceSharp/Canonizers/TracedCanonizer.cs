@@ -79,12 +79,16 @@ public abstract class TracedCanonizer : ICanonizer
         /// <summary>The name of a module.</summary>
         public string NameOf(nn.Module module) => Names.TryGetValue(module, out string? name) ? name : module.Describe();
 
-        /// <summary>The batch norms that are called exactly once and not merged yet, with their call.</summary>
-        public IEnumerable<(BatchNorm BatchNorm, DataflowTrace.Node Node)> UnmergedBatchNorms()
+        /// <summary>
+        /// The batch norms that are called exactly once, with their call. Batch norms an earlier canonizer already
+        /// merged (now the identity) are included, as the reference implementation includes them: merging them
+        /// again changes no value, and a ReLU after one still becomes a ThreshReLU.
+        /// </summary>
+        public IEnumerable<(BatchNorm BatchNorm, DataflowTrace.Node Node)> BatchNorms()
         {
             foreach (DataflowTrace.Node node in Dataflow.Nodes)
             {
-                if (node.Module is BatchNorm batchNorm && !BatchNormState.IsMerged(batchNorm) && Dataflow.CallCount(batchNorm) == 1)
+                if (node.Module is BatchNorm batchNorm && Dataflow.CallCount(batchNorm) == 1)
                 {
                     yield return (batchNorm, node);
                 }
@@ -149,8 +153,8 @@ public abstract class TracedCanonizer : ICanonizer
 
         private void CheckUnchanged(Tensor before, Tensor after)
         {
-            double scale = Math.Max(1.0, before.abs().max().item<double>());
-            double difference = (after.to(ScalarType.Float64) - before.to(ScalarType.Float64)).abs().max().item<double>();
+            double scale = Math.Max(1.0, before.abs().max().to(ScalarType.Float64).item<double>());
+            double difference = (after.to(ScalarType.Float64) - before.to(ScalarType.Float64)).abs().max().to(ScalarType.Float64).item<double>();
             double tolerance = before.dtype == ScalarType.Float64 ? 1e-9 : 1e-3;
             if (!(difference <= tolerance * scale))
             {

@@ -165,7 +165,7 @@ internal sealed class RuleHook : IForwardInterceptor
 
     public Tensor PreForward(nn.Module<Tensor, Tensor> module, Tensor input)
     {
-        if (!is_grad_enabled() || !input.requires_grad)
+        if (!is_grad_enabled() || !input.requires_grad || RuleSuppression.IsSuppressed(module))
         {
             open.Push(null);
             return input;
@@ -260,6 +260,39 @@ internal sealed class InputGate : autograd.SingleTensorFunction<InputGate>
             hook.Complete(call);
         }
     }
+}
+
+/// <summary>
+/// Calls of a module that a canonizer computes itself and that rules must leave alone (a ThreshReLU call of a ReLU
+/// module). Kept per thread: a forward pass runs on one thread.
+/// </summary>
+internal static class RuleSuppression
+{
+    [ThreadStatic]
+    private static Dictionary<nn.Module, int>? depth;
+
+    public static void Enter(nn.Module module)
+    {
+        depth ??= new Dictionary<nn.Module, int>(ReferenceEqualityComparer.Instance);
+        depth[module] = depth.GetValueOrDefault(module) + 1;
+    }
+
+    public static void Exit(nn.Module module)
+    {
+        if (depth is not null && depth.TryGetValue(module, out int count))
+        {
+            if (count <= 1)
+            {
+                depth.Remove(module);
+            }
+            else
+            {
+                depth[module] = count - 1;
+            }
+        }
+    }
+
+    public static bool IsSuppressed(nn.Module module) => depth is not null && depth.ContainsKey(module);
 }
 
 /// <summary>

@@ -164,12 +164,14 @@ public class DataflowTests
     {
         var model = nn.Sequential(
             ("conv1", nn.Conv2d(3, 6, 3, padding: 1)), ("bn1", nn.BatchNorm2d(6)), ("relu1", nn.ReLU()),
-            ("bn2", nn.BatchNorm2d(6)), ("relu2", nn.ReLU(inplace: true)), ("conv2", nn.Conv2d(6, 5, 3, stride: 2, padding: 1)),
+            ("bn2", nn.BatchNorm2d(6)), ("relu2", nn.ReLU()), ("conv2", nn.Conv2d(6, 5, 3, stride: 2, padding: 1)),
             ("bn3", nn.BatchNorm2d(5)), ("relu3", nn.ReLU()), ("pool", nn.AdaptiveAvgPool2d(2)), ("flatten", nn.Flatten()),
             ("fc", nn.Linear(20, 4)));
         model.to(ScalarType.Float64);
         RandomizeLayers(model, 5);
-        // No zero scales here: with epsilon 0 a channel switched off by a zero scale would divide 0 by 0.
+        // No zero scales here: with epsilon 0 a channel switched off by a zero scale would divide 0 by 0. The ReLUs
+        // are not in place: as in the reference, a ThreshReLU replacing an in-place ReLU passes relevance by its own
+        // gradient, which drops the relevance of positions where it output the threshold (see ThreshReLU).
         RandomizeBatchNorms(model, 9, zeroSomeScales: false);
         model.eval();
         foreach (string name in new[] { "densenet-like", "right" })
@@ -193,5 +195,37 @@ public class DataflowTests
             double target = result.Output[.., 1].sum().item<double>();
             Assert.True(Math.Abs(total - target) <= 1e-8 * Math.Abs(target), $"{name}: input relevance {total}, output relevance {target}");
         }
+    }
+
+    [Fact]
+    public void AThreshReLUReplacingAnInPlaceReLUDropsTheRelevanceOfThresholdPositions()
+    {
+        // Same weights, ReLU in place or not: Pass keeps the relevance arriving at threshold positions for the
+        // ordinary ReLU; the in-place one passes it by the ThreshReLU's gradient, as the reference does.
+        Tensor input = Input(8, 2, 3, 6, 6);
+        Tensor Relevance(bool inplace, out Tensor mask)
+        {
+            var model = nn.Sequential(("bn", nn.BatchNorm2d(3)), ("relu", nn.ReLU(inplace)), ("conv", nn.Conv2d(3, 4, 3, padding: 1)));
+            model.to(ScalarType.Float64);
+            RandomizeLayers(model, 21);
+            RandomizeBatchNorms(model, 22, zeroSomeScales: false);
+            model.eval();
+            var bn = (BatchNorm2d)model.children().First();
+            using (no_grad())
+            {
+                mask = bn.call(input).gt(0.0).to(ScalarType.Float64);
+            }
+            var composite = new LayerMapComposite(new (ModuleMatcher, Rule)[]
+            {
+                (LayerTypes.Activation, new Pass()), (LayerTypes.BatchNorm, new Pass()), (LayerTypes.Linear, new Epsilon()),
+            }, new ICanonizer[] { new ThreshReLUMergeBatchNorm() });
+            using AttributionResult result = new Gradient(model, composite, AttributionTarget.Class(2)).Attribute(input);
+            return result.Relevance.clone();
+        }
+
+        Tensor passed = Relevance(inplace: false, out Tensor mask);
+        Tensor masked = Relevance(inplace: true, out _);
+        Assert.True(MaxDiff(masked, passed * mask) < 1e-12);
+        Assert.True((passed * (1 - mask)).abs().sum().item<double>() > 1e-6, "threshold positions carried no relevance");
     }
 }

@@ -123,6 +123,24 @@ public class MergeBatchNormTests
     }
 
     [Fact]
+    public void NamedMergeFoldsTheNamedBatchNormIntoTheNamedLayers()
+    {
+        var (model, shapes, _) = BuildSequential("conv2d_grouped_nobias");
+        Tensor input = Input(4, shapes[0]);
+        Tensor expected = Output(model, input);
+        var snapshot = new Snapshot(model);
+        using (new NamedMergeBatchNorm(new[] { ((IReadOnlyList<string>)new[] { "0" }, "1") }).Apply(model))
+        {
+            Assert.True(BatchNormState.IsMerged((BatchNorm)model.children().ElementAt(1)));
+            Assert.True(MaxDiff(Output(model, input), expected) < 1e-10);
+        }
+        snapshot.AssertRestored(model);
+        var ex = Assert.Throws<ArgumentException>(() => new NamedMergeBatchNorm(new[] { ((IReadOnlyList<string>)new[] { "0" }, "9") }).Apply(model));
+        Assert.Contains("'9'", ex.Message);
+        snapshot.AssertRestored(model);
+    }
+
+    [Fact]
     public void TwoCanonizersOnOneLayerRestoreInReverseOrder()
     {
         // bn0 -> conv -> bn1: the convolution takes bn0 on its input side and bn1 on its output side.
