@@ -11,6 +11,7 @@ public static class Commands
     {
         var root = new RootCommand("RelevanceSharp: explain what neural networks see, with Layer-wise Relevance Propagation and related attributions.");
         root.Subcommands.Add(VerifyCommand.Create());
+        root.Subcommands.Add(TrainDemoCommand.Create());
         return root;
     }
 }

@@ -28,10 +28,17 @@ public sealed class DenseNet : ZooModel
     /// <param name="dropRate">Dropout after each dense layer while training (<c>drop_rate</c>).</param>
     /// <param name="dtype">Parameter type (TorchSharp's default when <c>null</c>).</param>
     /// <param name="device">Device of the parameters (the CPU when <c>null</c>).</param>
+    /// <param name="inputChannels">Channels of the input image (3 in torchvision).</param>
+    /// <param name="smallInputStem">
+    /// For small images: the first convolution is 3x3 with stride 1 and there is no max pool (<c>pool0</c>), so the
+    /// first dense block sees the full resolution. Off (torchvision's 7x7 stride-2 convolution and max pool) by default.
+    /// </param>
     public DenseNet(long growthRate = 32, IReadOnlyList<long>? blockConfig = null, long numInitFeatures = 64, long bottleneckSize = 4,
-        long numClasses = 1000, double dropRate = 0, ScalarType? dtype = null, Device? device = null)
+        long numClasses = 1000, double dropRate = 0, ScalarType? dtype = null, Device? device = null,
+        long inputChannels = 3, bool smallInputStem = false)
         : base(nameof(DenseNet))
     {
+        RequirePositive(inputChannels, nameof(inputChannels));
         blockConfig ??= new long[] { 6, 12, 24, 16 };
         RequirePositive(growthRate, nameof(growthRate));
         RequirePositive(numInitFeatures, nameof(numInitFeatures));
@@ -52,13 +59,20 @@ public sealed class DenseNet : ZooModel
         NumClasses = numClasses;
         DropRate = dropRate;
 
+        InputChannels = inputChannels;
+        SmallInputStem = smallInputStem;
         var features = new List<(string, nn.Module<Tensor, Tensor>)>
         {
-            ("conv0", nn.Conv2d(3, numInitFeatures, 7, stride: 2, padding: 3, bias: false, device: device, dtype: dtype)),
+            ("conv0", smallInputStem
+                ? nn.Conv2d(inputChannels, numInitFeatures, 3, stride: 1, padding: 1, bias: false, device: device, dtype: dtype)
+                : nn.Conv2d(inputChannels, numInitFeatures, 7, stride: 2, padding: 3, bias: false, device: device, dtype: dtype)),
             ("norm0", ZooLayers.BatchNorm(numInitFeatures, dtype, device)),
             ("relu0", nn.ReLU(inplace: true)),
-            ("pool0", nn.MaxPool2d(3, stride: 2, padding: 1)),
         };
+        if (!smallInputStem)
+        {
+            features.Add(("pool0", nn.MaxPool2d(3, stride: 2, padding: 1)));
+        }
         long channels = numInitFeatures;
         for (int i = 0; i < BlockConfig.Count; i++)
         {
@@ -83,6 +97,12 @@ public sealed class DenseNet : ZooModel
 
     /// <summary>Feature maps each dense layer adds.</summary>
     public long GrowthRate { get; }
+
+    /// <summary>Channels of the input image.</summary>
+    public long InputChannels { get; }
+
+    /// <summary>Whether the stem is the small-image one (3x3 convolution, no max pool).</summary>
+    public bool SmallInputStem { get; }
 
     /// <summary>Dense layers per block.</summary>
     public IReadOnlyList<long> BlockConfig { get; }
