@@ -9,7 +9,17 @@ public static class Commands
     /// <summary>Builds the root command with all subcommands.</summary>
     public static RootCommand BuildRoot()
     {
-        var root = new RootCommand("RelevanceSharp: explain what neural networks see, with Layer-wise Relevance Propagation and related attributions.");
+        var root = new RootCommand(
+            "RelevanceSharp: explain what neural networks see, with Layer-wise Relevance Propagation and related attributions.\n\n" +
+            "Examples:\n" +
+            "  relevance demo\n" +
+            "  relevance explain photos/ --model resnet50 --weights resnet50.pth --canonizer resnet\n" +
+            "  relevance composites");
+        root.Subcommands.Add(DemoCommand.Create());
+        root.Subcommands.Add(ExplainCommand.Create());
+        root.Subcommands.Add(ListCommands.Models());
+        root.Subcommands.Add(ListCommands.Composites());
+        root.Subcommands.Add(ListCommands.Canonizers());
         root.Subcommands.Add(VerifyCommand.Create());
         root.Subcommands.Add(TrainDemoCommand.Create());
         return root;
@@ -33,7 +43,7 @@ public static class VerifyCommand
         {
             paths,
         };
-        command.SetAction(parse => Run(parse.GetValue(paths) ?? Array.Empty<string>(), Console.Out));
+        command.SetAction(parse => Run(parse.GetValue(paths) ?? Array.Empty<string>(), parse.InvocationConfiguration.Output));
         return command;
     }
 

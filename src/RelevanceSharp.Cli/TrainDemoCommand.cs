@@ -29,7 +29,7 @@ public static class TrainDemoCommand
         {
             data, output, epochs, seed,
         };
-        command.SetAction(parse => Cli.Run(() =>
+        command.SetAction(parse => Cli.Run(parse, writer =>
         {
             string folder = parse.GetValue(data)!;
             int count = parse.GetValue(epochs);
@@ -38,14 +38,14 @@ public static class TrainDemoCommand
                 throw new ArgumentException("--epochs must be at least 1.");
             }
             torch.set_num_threads(Environment.ProcessorCount);
-            Console.WriteLine($"Reading Fashion-MNIST from {folder}");
+            writer.WriteLine($"Reading Fashion-MNIST from {folder}");
             FashionMnist train = FashionMnist.Load(folder, train: true);
             FashionMnist test = FashionMnist.Load(folder, train: false);
             var options = new DemoModel.TrainingOptions(Epochs: count, Seed: parse.GetValue(seed));
-            var (model, accuracy) = DemoModel.Train(train, test, options, Console.WriteLine);
+            var (model, accuracy) = DemoModel.Train(train, test, options, writer.WriteLine);
             string target = parse.GetValue(output)!;
             DemoModel.Save(model, test, target);
-            Console.WriteLine($"test accuracy {accuracy:P2}; weights and samples written to {Path.GetFullPath(target)}");
+            writer.WriteLine($"test accuracy {accuracy:P2}; weights and samples written to {Path.GetFullPath(target)}");
         }));
         return command;
     }
