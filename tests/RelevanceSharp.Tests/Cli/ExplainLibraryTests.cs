@@ -1,0 +1,59 @@
+using RelevanceSharp.Explaining;
+using RelevanceSharp.Imaging;
+using RelevanceSharp.IO;
+
+namespace RelevanceSharp.Tests.Cli;
+
+/// <summary>The reusable parts behind <c>explain</c>: finding images, default composite arguments, atomic writes.</summary>
+public sealed class ExplainLibraryTests : IDisposable
+{
+    private readonly CliWorkspace work = new();
+
+    public void Dispose() => work.Dispose();
+
+    [Fact]
+    public void AFolderMeansItsImagesSortedByNameAndAFileMeansItself()
+    {
+        foreach (string name in new[] { "b.PNG", "a.jpg", "c.webp", "d.bmp", "e.jpeg", "notes.txt", ".hidden.png" })
+        {
+            work.File("in/" + name, [1]);
+        }
+        work.File("in/sub/deeper.png", [1]);
+        string extra = work.File("other.gif", [1]);
+
+        IReadOnlyList<string> found = ImageFiles.Find([work.PathOf("in"), extra, work.PathOf("in", "a.jpg")]);
+
+        Assert.Equal(["a.jpg", "b.PNG", "c.webp", "d.bmp", "e.jpeg", "other.gif"], found.Select(Path.GetFileName));
+    }
+
+    [Fact]
+    public void EpsilonGammaBoxGetsThePixelRangeOfTheNormalization()
+    {
+        var transform = new ImageTransform(0, 0, [0.5f, 0.25f], [0.5f, 0.25f]);
+        var (low, high) = ExplainComposite.PixelRange(transform);
+        Assert.Equal([-1.0, -1.0], low);
+        Assert.Equal([1.0, 3.0], high);
+        Assert.NotNull(ExplainComposite.Create("epsilon_gamma_box", transform));
+        Assert.Null(ExplainComposite.Create(null, transform));
+        Assert.NotNull(ExplainComposite.Create(null, transform, canonizers: ["resnet"]));
+    }
+
+    [Fact]
+    public void AGroupOfFilesIsWrittenWhollyOrNotAtAll()
+    {
+        string folder = work.PathOf("group");
+        Directory.CreateDirectory(Path.Combine(folder, "blocked"));
+        var files = new List<(string, byte[])>
+        {
+            (Path.Combine(folder, "first.png"), [1, 2, 3]),
+            (Path.Combine(folder, "blocked"), [4, 5, 6]),
+        };
+
+        var error = Assert.Throws<IOException>(() => AtomicFile.WriteAll(files));
+
+        Assert.Contains("blocked", error.Message, StringComparison.Ordinal);
+        Assert.Equal(["blocked"], CliWorkspace.Entries(folder));
+        AtomicFile.WriteAll([(Path.Combine(folder, "first.png"), [1, 2, 3])]);
+        Assert.Equal([1, 2, 3], File.ReadAllBytes(Path.Combine(folder, "first.png")));
+    }
+}
