@@ -1,0 +1,215 @@
+using System.Diagnostics;
+using System.Globalization;
+using RelevanceSharp.Attribution;
+using RelevanceSharp.Canonizers;
+using RelevanceSharp.Composites;
+using RelevanceSharp.Models;
+using TorchSharp;
+using static TorchSharp.torch;
+
+// Timings of LRP against the plain gradient on full-size models (random weights: speed does not depend on them).
+// Usage: dotnet run -c Release --project bench/RelevanceSharp.Bench -- [--quick] [--models densenet121,resnet50,vgg16_bn]
+//        [--batches 1,8] [--threads N] [--skip-throughput] [--skip-memory]
+CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
+CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+var options = BenchOptions.Parse(args);
+set_num_threads(options.Threads);
+Console.WriteLine($"RelevanceSharp benchmark: {(options.Quick ? "quick" : "full")}, {get_num_threads()} threads, " +
+    $"{Environment.ProcessorCount} logical cores, float32, 224x224, {options.Warmup} warm-up + {options.Repeats} timed runs each");
+
+var summary = new List<string>();
+foreach (string name in options.Models)
+{
+    string canonizer = name.StartsWith("densenet", StringComparison.Ordinal) ? "densenet_seq_thresh"
+        : name.StartsWith("resnet", StringComparison.Ordinal) ? "resnet" : "vgg";
+    using ZooModel model = ModelZoo.Create(name);
+    model.eval();
+    foreach (int batch in options.Batches)
+    {
+        Memory.ResetPeak();
+        Tensor input = randn(batch, 3, 224, 224);
+        var target = AttributionTarget.Class(1);
+        var egb = new EpsilonGammaBox(-3.0, 3.0, canonizers: new[] { CanonizerRegistry.Create(canonizer) });
+        var epf = new EpsilonPlusFlat(canonizers: new[] { CanonizerRegistry.Create(canonizer) });
+        Timing forward = Timer.Measure(options, () =>
+        {
+            using var noGrad = no_grad();
+            model.call(input).Dispose();
+        });
+        Timing gradient = Timer.Measure(options, () => new Gradient(model, null, target).Attribute(input).Dispose());
+        Timing lrpBox = Timer.Measure(options, () => new Gradient(model, egb, target).Attribute(input).Dispose());
+        Timing lrpFlat = Timer.Measure(options, () => new Gradient(model, epf, target).Attribute(input).Dispose());
+        double peak = Memory.PeakMegabytes();
+        Console.WriteLine($"{name} batch {batch} ({canonizer}): forward {forward}, gradient {gradient}, " +
+            $"EpsilonGammaBox {lrpBox} ({lrpBox.Min / gradient.Min:F2}x), EpsilonPlusFlat {lrpFlat} ({lrpFlat.Min / gradient.Min:F2}x), " +
+            $"peak RSS {peak:F0} MB");
+        summary.Add($"{name} b{batch} gradient_ms={gradient.Min:F0} egb_ratio={lrpBox.Min / gradient.Min:F2} epf_ratio={lrpFlat.Min / gradient.Min:F2}");
+        input.Dispose();
+    }
+}
+
+if (!options.SkipThroughput)
+{
+    Throughput.Run(options);
+}
+if (!options.SkipMemory)
+{
+    Throughput.MemoryOverManyImages(options);
+}
+
+foreach (string line in summary)
+{
+    Console.WriteLine(line);
+}
+
+/// <summary>Command-line settings of the benchmark.</summary>
+internal sealed record BenchOptions(bool Quick, IReadOnlyList<string> Models, IReadOnlyList<int> Batches, int Threads,
+    int Warmup, int Repeats, bool SkipThroughput, bool SkipMemory)
+{
+    public static BenchOptions Parse(string[] args)
+    {
+        bool quick = args.Contains("--quick");
+        string? Value(string name)
+        {
+            int index = Array.IndexOf(args, name);
+            return index >= 0 && index + 1 < args.Length ? args[index + 1] : null;
+        }
+        var models = (Value("--models") ?? "densenet121,resnet50,vgg16_bn").Split(',', StringSplitOptions.RemoveEmptyEntries);
+        var batches = (Value("--batches") ?? "1,8").Split(',').Select(b => int.Parse(b, CultureInfo.InvariantCulture)).ToArray();
+        int threads = int.Parse(Value("--threads") ?? Environment.ProcessorCount.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
+        return new BenchOptions(quick, models, batches, threads, Warmup: 1, Repeats: quick ? 2 : 5,
+            args.Contains("--skip-throughput"), args.Contains("--skip-memory"));
+    }
+}
+
+/// <summary>Minimum and median of repeated runs, in milliseconds.</summary>
+internal sealed record Timing(double Min, double Median)
+{
+    public override string ToString() => $"min {Min:F0} ms / median {Median:F0} ms";
+}
+
+internal static class Timer
+{
+    public static Timing Measure(BenchOptions options, Action run)
+    {
+        for (int i = 0; i < options.Warmup; i++)
+        {
+            Once(run);
+        }
+        var times = new List<double>();
+        for (int i = 0; i < options.Repeats; i++)
+        {
+            times.Add(Once(run));
+        }
+        times.Sort();
+        return new Timing(times[0], times[times.Count / 2]);
+    }
+
+    private static double Once(Action run)
+    {
+        using var scope = NewDisposeScope();
+        var clock = Stopwatch.StartNew();
+        run();
+        return clock.Elapsed.TotalMilliseconds;
+    }
+}
+
+internal static class Memory
+{
+    /// <summary>Resident memory now, in megabytes (from /proc/self/status).</summary>
+    public static double ResidentMegabytes() => Read("VmRSS:");
+
+    /// <summary>Peak resident memory since the last reset, in megabytes.</summary>
+    public static double PeakMegabytes() => Read("VmHWM:");
+
+    /// <summary>Resets the peak (writing 5 to /proc/self/clear_refs), where the kernel allows it.</summary>
+    public static void ResetPeak()
+    {
+        try
+        {
+            File.WriteAllText("/proc/self/clear_refs", "5");
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+
+    private static double Read(string key)
+    {
+        foreach (string line in File.ReadLines("/proc/self/status"))
+        {
+            if (line.StartsWith(key, StringComparison.Ordinal))
+            {
+                string[] parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                return double.Parse(parts[1], CultureInfo.InvariantCulture) / 1024.0;
+            }
+        }
+        return double.NaN;
+    }
+}
+
+internal static class Throughput
+{
+    /// <summary>Images per second of EpsilonPlusFlat on resnet50 at batch 1 and batch 8.</summary>
+    public static void Run(BenchOptions options)
+    {
+        int images = options.Quick ? 16 : 64;
+        using ZooModel model = ModelZoo.Create("resnet50");
+        model.eval();
+        var composite = new EpsilonPlusFlat(canonizers: new[] { CanonizerRegistry.Create("resnet") });
+        var attributor = new Gradient(model, composite, AttributionTarget.Predicted);
+        using (attributor.Scope())
+        {
+            double single = Rate(attributor, images, 1);
+            double batched = Rate(attributor, images, 8);
+            Console.WriteLine($"throughput resnet50 EpsilonPlusFlat: batch 1 {single:F2} images/s, batch 8 {batched:F2} images/s ({batched / single:F2}x)");
+        }
+    }
+
+    private static double Rate(Attributor attributor, int images, int batch)
+    {
+        using (var scope = NewDisposeScope())
+        {
+            attributor.Attribute(randn(batch, 3, 224, 224)).Dispose();
+        }
+        var clock = Stopwatch.StartNew();
+        for (int done = 0; done < images; done += batch)
+        {
+            using var scope = NewDisposeScope();
+            attributor.Attribute(randn(batch, 3, 224, 224)).Dispose();
+        }
+        return images / clock.Elapsed.TotalSeconds;
+    }
+
+    /// <summary>Resident memory while attributing 1,000 images in batches of 8 (resnet18, 112x112, EpsilonPlusFlat).</summary>
+    public static void MemoryOverManyImages(BenchOptions options)
+    {
+        const int images = 1000;
+        const int batch = 8;
+        using ZooModel model = ModelZoo.Create("resnet18");
+        model.eval();
+        var attributor = new Gradient(model, new EpsilonPlusFlat(canonizers: new[] { CanonizerRegistry.Create("resnet") }), AttributionTarget.Predicted);
+        var samples = new List<(int Images, double Megabytes)>();
+        var clock = Stopwatch.StartNew();
+        using (attributor.Scope())
+        {
+            for (int done = 0; done < images; done += batch)
+            {
+                using (var scope = NewDisposeScope())
+                {
+                    attributor.Attribute(randn(batch, 3, 112, 112)).Dispose();
+                }
+                if (done % 200 == 0 || done + batch >= images)
+                {
+                    samples.Add((Math.Min(done + batch, images), Memory.ResidentMegabytes()));
+                }
+            }
+        }
+        Console.WriteLine($"memory over {images} images (resnet18 112x112, batch {batch}, {clock.Elapsed.TotalSeconds:F0} s): " +
+            string.Join(", ", samples.Select(s => $"{s.Images}: {s.Megabytes:F0} MB")) +
+            $"; growth after the first batch {samples[^1].Megabytes - samples[0].Megabytes:F0} MB");
+    }
+}
