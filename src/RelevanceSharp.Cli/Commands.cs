@@ -9,12 +9,11 @@ public static class Commands
     /// <summary>Builds the root command with all subcommands.</summary>
     public static RootCommand BuildRoot()
     {
-        var root = new RootCommand(
-            "RelevanceSharp: explain what neural networks see, with Layer-wise Relevance Propagation and related attributions.\n\n" +
-            "Examples:\n" +
-            "  relevance demo\n" +
-            "  relevance explain photos/ --model resnet50 --weights resnet50.pth --canonizer resnet\n" +
-            "  relevance composites");
+        var root = new RootCommand("RelevanceSharp: explain what neural networks see, with Layer-wise Relevance Propagation and related attributions.");
+        root.WithExamples("Run 'relevance COMMAND --help' for the options and examples of a command.",
+            "relevance demo",
+            "relevance explain photos/ --model resnet50 --weights resnet50.pth --canonizer resnet",
+            "relevance composites");
         root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(ExplainCommand.Create());
         root.Subcommands.Add(ListCommands.Models());
@@ -22,6 +21,7 @@ public static class Commands
         root.Subcommands.Add(ListCommands.Canonizers());
         root.Subcommands.Add(VerifyCommand.Create());
         root.Subcommands.Add(TrainDemoCommand.Create());
+        CommandHelp.Install(root);
         return root;
     }
 }
@@ -37,12 +37,11 @@ public static class VerifyCommand
             Description = "Conformance folders: model folders (with cases.json), the fullsize and pth folders, or folders of them.",
             Arity = ArgumentArity.OneOrMore,
         };
-        var command = new Command("verify",
-            "Run the reference cases of conformance folders and compare relevance and model outputs.\n\n" +
-            "Example:\n  relevance verify ../shared/conformance")
+        var command = new Command("verify", "Run the reference cases of conformance folders and compare relevance and model outputs.")
         {
             paths,
         };
+        command.WithExamples("", "relevance verify ../shared/conformance");
         command.SetAction(parse => Run(parse.GetValue(paths) ?? Array.Empty<string>(), parse.InvocationConfiguration.Output));
         return command;
     }

@@ -17,16 +17,17 @@ public static class DemoCommand
         {
             Description = "Folder with the demo model's weights and samples (as written by 'relevance train-demo') [default: the one shipped with the tool].",
         };
-        var command = new Command("demo",
-            "Explain the demo model's sample images (Fashion-MNIST) and write one labelled grid of heatmaps: rows are the samples, " +
-            $"columns the composites {string.Join(", ", DemoGrid.Composites)}, each without a canonizer, with densenet_seq_thresh " +
-            "and with densenet_thresh_seq. Prints the grid's path, each sample's predicted class and the accuracy on the samples.\n\n" +
-            "Examples:\n" +
-            "  relevance demo\n" +
-            "  relevance demo --output results")
+        var command = new Command("demo", "Explain the demo model's sample images under several composites and canonizers, in one labelled grid.")
         {
             output, demoFolder,
         };
+        command.WithExamples(
+            $"Writes <output>/{DemoGrid.FileName}: rows are the samples (Fashion-MNIST images), columns the composites\n" +
+            $"{string.Join(", ", DemoGrid.Composites)},\n" +
+            "each without a canonizer, with densenet_seq_thresh and with densenet_thresh_seq. Every heatmap explains the\n" +
+            "predicted class. Prints the grid's path, each sample's predicted class and the accuracy on the samples.",
+            "relevance demo",
+            "relevance demo --output results");
         command.SetAction(parse => Cli.Run(parse, writer =>
         {
             // The demo model is small (28x28 inputs): splitting its operations over threads gains little, and on a

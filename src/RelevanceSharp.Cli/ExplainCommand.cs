@@ -85,20 +85,20 @@ public static class ExplainCommand
             DefaultValueFactory = _ => Environment.ProcessorCount,
         };
 
-        var command = new Command("explain",
-            "Explain images with a model: write a heatmap PNG per image (the size of the model input), and on request overlays and the relevance.\n\n" +
-            "Outputs per input <name>.<ext>: <name>.png, <name>.overlay.png (--overlay), <name>.npy or <name>.safetensors (--relevance-format).\n" +
-            "Everything is checked before anything is written; each image's files appear complete or not at all.\n\n" +
-            "Examples:\n" +
-            "  relevance explain shirt.png\n" +
-            "  relevance explain photos/ --model resnet50 --weights resnet50.pth --canonizer resnet --output heatmaps\n" +
-            "  relevance explain cat.jpg -m vgg16 -w vgg16.safetensors -c epsilon_gamma_box --arg gamma=0.5 --target 281 --overlay\n" +
-            "  relevance explain photos/ -m resnet18 -w model.safetensors --num-classes 10 --relevance-format npy\n" +
-            "  relevance explain shirt.png --method smoothgrad --iterations 50")
+        var command = new Command("explain", "Explain images with a model: a heatmap PNG per image, and on request overlays and the relevance.")
         {
             inputs, model, weights, numClasses, demoFolder, method, composite, arguments, canonizers, target, output, batchSize,
             relevanceFormat, colormap, overlay, size, crop, mean, std, grayscale, iterations, noiseLevel, seed, window, stride, threads,
         };
+        command.WithExamples(
+            "Outputs per input <name>.<ext>: <name>.png (the heatmap, the size of the model input), <name>.overlay.png (--overlay),\n" +
+            "<name>.npy or <name>.safetensors (--relevance-format). Everything is checked before anything is written, and each\n" +
+            "image's files appear complete or not at all. On a terminal a progress bar shows the rate and the time left.",
+            "relevance explain shirt.png",
+            "relevance explain photos/ --model resnet50 --weights resnet50.pth --canonizer resnet --output heatmaps",
+            "relevance explain cat.jpg -m vgg16 -w vgg16.safetensors -c epsilon_gamma_box --arg gamma=0.5 --target 281 --overlay",
+            "relevance explain photos/ -m resnet18 -w model.safetensors --num-classes 10 --relevance-format npy",
+            "relevance explain shirt.png --method smoothgrad --iterations 50");
         command.SetAction(parse => Cli.Run(parse, writer =>
         {
             string[] given = parse.GetValue(inputs) ?? [];

@@ -12,10 +12,10 @@ public static class ListCommands
     /// <summary>Creates <c>relevance models</c>.</summary>
     public static Command Models()
     {
-        var command = new Command("models",
-            "List the models 'explain --model' accepts: the built-in demo model and the model zoo's architectures " +
-            "(torchvision's names and state-dict keys; give their weights with --weights).\n\n" +
-            "Example:\n  relevance models");
+        var command = new Command("models", "List the models 'explain --model' accepts.").WithExamples(
+            "The built-in demo model and the model zoo's architectures, which have torchvision's names and state-dict keys:\n" +
+            "give their weights to explain with --weights.",
+            "relevance models");
         command.SetAction(parse => Cli.Run(parse, writer =>
         {
             var rows = new List<(string, string)> { (ExplainModel.DemoName, "DenseNet for 28x28 grayscale Fashion-MNIST images, 10 classes, weights included") };
@@ -28,9 +28,9 @@ public static class ListCommands
     /// <summary>Creates <c>relevance composites</c>.</summary>
     public static Command Composites()
     {
-        var command = new Command("composites",
-            "List the composites (rule sets) 'explain --composite' accepts, with their arguments (--arg name=value).\n\n" +
-            "Example:\n  relevance composites");
+        var command = new Command("composites", "List the composites (rule sets) 'explain --composite' accepts, with their arguments.").WithExamples(
+            "Arguments are given to explain as --arg name=value.",
+            "relevance composites");
         command.SetAction(parse => Cli.Run(parse, writer =>
         {
             writer.WriteLine("gradient  No composite: the plain gradient (also 'none').");
@@ -50,10 +50,10 @@ public static class ListCommands
     /// <summary>Creates <c>relevance canonizers</c>.</summary>
     public static Command Canonizers()
     {
-        var command = new Command("canonizers",
-            "List the canonizers 'explain --canonizer' accepts. Canonizers rewrite a model into an equivalent one that " +
-            "LRP rules handle better (batch norms merged, residual sums made explicit); they take no arguments.\n\n" +
-            "Example:\n  relevance canonizers");
+        var command = new Command("canonizers", "List the canonizers 'explain --canonizer' accepts.").WithExamples(
+            "Canonizers rewrite a model into an equivalent one that LRP rules handle better (batch norms merged into\n" +
+            "neighbouring layers, residual sums made explicit); they take no arguments.",
+            "relevance canonizers");
         command.SetAction(parse => Cli.Run(parse, writer =>
             WriteRows(writer, CanonizerRegistry.All.Select(e => (e.Name, e.Description)).ToList())));
         return command;

@@ -23,12 +23,11 @@ public static class TrainDemoCommand
         };
         var epochs = new Option<int>("--epochs") { Description = "Training epochs.", DefaultValueFactory = _ => 6 };
         var seed = new Option<long>("--seed") { Description = "Random seed.", DefaultValueFactory = _ => 7 };
-        var command = new Command("train-demo",
-            "Train the built-in demo model (a small DenseNet) on Fashion-MNIST and print its test accuracy.\n\n" +
-            "Example:\n  relevance train-demo --output assets/demo")
+        var command = new Command("train-demo", "Train the built-in demo model (a small DenseNet) on Fashion-MNIST and print its test accuracy.")
         {
             data, output, epochs, seed,
         };
+        command.WithExamples("", "relevance train-demo --output assets/demo");
         command.SetAction(parse => Cli.Run(parse, writer =>
         {
             string folder = parse.GetValue(data)!;
