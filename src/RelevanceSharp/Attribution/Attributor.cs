@@ -81,6 +81,7 @@ public abstract class Attributor
         }
         finally
         {
+            registration?.ReleasePendingCalls();
             if (!ReferenceEquals(registration, scoped))
             {
                 registration?.Dispose();

@@ -79,6 +79,7 @@ public sealed class CompositeRegistration : IDisposable
 {
     private readonly UndoStack undo = new();
     private readonly List<(string Name, Rule Rule)> rules = new();
+    private readonly List<IPendingCalls> pendingCalls = new();
     private bool disposed;
 
     internal CompositeRegistration(nn.Module<Tensor, Tensor> model)
@@ -103,8 +104,25 @@ public sealed class CompositeRegistration : IDisposable
 
     internal void AddUndo(IDisposable action) => undo.Push(action);
 
+    /// <summary>
+    /// Releases what the hooks keep of forward calls whose backward pass has not run (modules whose output did not
+    /// reach the explained target) or was recorded for a higher-order gradient. Attributors call this after each
+    /// attribution; call it yourself after manual forward and backward passes in a long-lived registration.
+    /// </summary>
+    public void ReleasePendingCalls()
+    {
+        foreach (IPendingCalls pending in pendingCalls)
+        {
+            pending.ReleasePending();
+        }
+    }
+
     internal void AddRule(string name, Rule rule, IDisposable registration)
     {
+        if (registration is IPendingCalls pending)
+        {
+            pendingCalls.Add(pending);
+        }
         rules.Add((name, rule));
         undo.Push(registration);
     }

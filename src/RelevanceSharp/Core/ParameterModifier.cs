@@ -16,12 +16,35 @@ public sealed record ParameterModifier(
     IReadOnlyList<string>? ZeroParameters = null,
     bool RequireParameters = true)
 {
+    /// <summary>
+    /// Whether <see cref="Modify"/> returns every parameter unchanged (only zeroing may change values). Set by the
+    /// factories that guarantee it; lets rules reuse the layer's own forward pass.
+    /// </summary>
+    public bool KeepsValues { get; init; }
+
     /// <summary>Leaves every parameter as it is.</summary>
-    public static ParameterModifier Identity { get; } = new((p, _) => p);
+    public static ParameterModifier Identity { get; } = new((p, _) => p) { KeepsValues = true };
 
     /// <summary>Leaves parameters unchanged but zeroes the named ones.</summary>
     public static ParameterModifier Unmodified(IReadOnlyList<string>? zeroParameters = null) =>
-        new((p, _) => p, ZeroParameters: zeroParameters);
+        new((p, _) => p, ZeroParameters: zeroParameters) { KeepsValues = true };
+
+    /// <summary>Whether the modifier zeroes the named parameter.</summary>
+    public bool Zeroes(string name) => ZeroParameters is not null && ZeroParameters.Contains(name);
+
+    /// <summary>The modified value of one parameter (<c>null</c> stays <c>null</c>).</summary>
+    public Tensor? ModifyOne(string name, Tensor? value)
+    {
+        if (value is null)
+        {
+            return null;
+        }
+        if (Zeroes(name))
+        {
+            return zeros_like(value);
+        }
+        return ParameterNames is null || ParameterNames.Contains(name) ? Modify(value, name) : value;
+    }
 
     /// <summary>Clamps parameters to [min, max] (either bound optional).</summary>
     public static ParameterModifier Clamp(double? min = null, double? max = null, IReadOnlyList<string>? zeroParameters = null) =>

@@ -15,13 +15,24 @@ public abstract class Rule
     public abstract override string ToString();
 
     /// <summary>
-    /// Computes what flows to the module's input.
+    /// Computes what flows to the module's input from what arrives at its output. The default computes the module's
+    /// ordinary input gradient (<see cref="RuleCall.NaturalGradient"/>) and hands it to the three-argument overload;
+    /// rules that do not need it override this overload and save that work.
+    /// </summary>
+    /// <param name="call">The recorded call: module, input and output.</param>
+    /// <param name="gradOutput">The (possibly modified) gradient arriving at the module's output.</param>
+    /// <returns>The relevance of the module's input; must have the input's shape.</returns>
+    public virtual Tensor Backward(RuleCall call, Tensor gradOutput) => Backward(call, call.NaturalGradient(gradOutput), gradOutput);
+
+    /// <summary>
+    /// Computes what flows to the module's input, given also the module's ordinary input gradient.
     /// </summary>
     /// <param name="call">The recorded call: module, input and output.</param>
     /// <param name="gradInput">The ordinary gradient with respect to the module's input.</param>
     /// <param name="gradOutput">The (possibly modified) gradient arriving at the module's output.</param>
     /// <returns>The tensor that replaces <paramref name="gradInput"/>; must have its shape.</returns>
-    public abstract Tensor Backward(RuleCall call, Tensor gradInput, Tensor gradOutput);
+    public virtual Tensor Backward(RuleCall call, Tensor gradInput, Tensor gradOutput) =>
+        throw new NotSupportedException($"Rule {this} overrides neither Backward overload.");
 
     /// <summary>Attaches this rule to a module; disposing the result detaches it.</summary>
     public IDisposable Register(nn.Module<Tensor, Tensor> module, HookActivity? activity = null)
@@ -32,7 +43,7 @@ public abstract class Rule
         return new RuleRegistration(hook, interceptor);
     }
 
-    private sealed class RuleRegistration : IDisposable
+    private sealed class RuleRegistration : IDisposable, IPendingCalls
     {
         private readonly RuleHook hook;
         private IDisposable? interceptor;
@@ -49,7 +60,16 @@ public abstract class Rule
             interceptor = null;
             hook.ReleaseAll();
         }
+
+        public void ReleasePending() => hook.ReleaseAll();
     }
+}
+
+/// <summary>Registrations that keep per-call state which can be dropped once no backward pass will need it.</summary>
+internal interface IPendingCalls
+{
+    /// <summary>Releases the tensors of calls whose backward pass has not run (or may run again).</summary>
+    void ReleasePending();
 }
 
 /// <summary>
@@ -90,6 +110,11 @@ public sealed class HookActivity
 /// <summary>One call of a module under a rule: what the module received and returned.</summary>
 public sealed class RuleCall
 {
+    // The call keeps its own references (aliases) to the tensors it records: containers such as Sequential dispose
+    // intermediate results as soon as the next module has consumed them.
+    private Tensor? input;
+    private Tensor? output;
+
     internal RuleCall(nn.Module<Tensor, Tensor> module, Rule rule, HookActivity activity)
     {
         Module = module;
@@ -105,40 +130,49 @@ public sealed class RuleCall
 
     internal HookActivity Activity { get; }
 
-    // The call keeps its own references (aliases) to the tensors it records: containers such as Sequential dispose
-    // intermediate results as soon as the next module has consumed them, and autograd releases gradients after use.
-    private Tensor? input;
-    private Tensor? output;
-    private Tensor? gradOutput;
-
-    /// <summary>The input the module was called with (still attached to the autograd graph).</summary>
+    /// <summary>The input the module was called with (attached to the autograd graph of the forward pass).</summary>
     public Tensor Input
     {
         get => input ?? throw new InvalidOperationException("This call's tensors have been released.");
         internal set => Replace(ref input, value);
     }
 
-    /// <summary>The output the module returned (still attached to the autograd graph).</summary>
+    /// <summary>
+    /// What the module computed, with its autograd graph back to <see cref="Input"/> (the model itself continues
+    /// with a copy, whose gradient the rule decides).
+    /// </summary>
     public Tensor Output
     {
         get => output ?? throw new InvalidOperationException("This call's tensors have been released.");
         internal set => Replace(ref output, value);
     }
 
-    internal Tensor? GradOutput
-    {
-        get => gradOutput;
-        set => Replace(ref gradOutput, value);
-    }
-
     internal bool Released { get; private set; }
+
+    /// <summary>
+    /// The ordinary vector-Jacobian product of the module at this call: the gradient with respect to
+    /// <see cref="Input"/> of <see cref="Output"/> weighted by <paramref name="gradOutput"/>. It reuses the graph of the
+    /// forward pass, so it costs one backward step of the module and no recomputation.
+    /// </summary>
+    public Tensor NaturalGradient(Tensor gradOutput)
+    {
+        bool createGraph = is_grad_enabled();
+        using var grad = enable_grad();
+        IList<Tensor> gradients = autograd.grad(new[] { Output }, new[] { Input }, new[] { gradOutput },
+            retain_graph: true, create_graph: createGraph, allow_unused: true);
+        Tensor? result = gradients.Count > 0 ? gradients[0] : null;
+        if (result is null || result.IsInvalid)
+        {
+            return zeros_like(Input);
+        }
+        return createGraph ? result : result.detach();
+    }
 
     internal void Release()
     {
         Released = true;
         Replace(ref input, null);
         Replace(ref output, null);
-        Replace(ref gradOutput, null);
     }
 
     private static void Replace(ref Tensor? slot, Tensor? value)
@@ -148,7 +182,12 @@ public sealed class RuleCall
     }
 }
 
-/// <summary>The interceptor that puts a rule's gates around every call of a module.</summary>
+/// <summary>
+/// The interceptor that attaches a rule to every call of a module. The module computes on the tensor it was called
+/// with (on a copy when it may work in place); the model continues with a copy of the result, produced by an
+/// autograd function whose backward asks the rule what flows to the module's input. The module's own backward step
+/// runs only if the rule asks for it.
+/// </summary>
 internal sealed class RuleHook : IForwardInterceptor
 {
     private readonly Rule rule;
@@ -170,27 +209,30 @@ internal sealed class RuleHook : IForwardInterceptor
             open.Push(null);
             return input;
         }
-        // The rule sees the tensor the module was called with; the module itself gets the gate's copy, which it
-        // may overwrite (an in-place ReLU does).
         var call = new RuleCall(module, rule, activity) { Input = input };
-        Tensor gated = InputGate.apply(input, call, this);
         lock (sync)
         {
             pending.Add(call);
         }
         open.Push(call);
-        return gated;
+        // A module that may overwrite its input works on a copy, so the recorded input stays intact.
+        return InPlace.MayModifyInput(module) ? input.clone() : input;
     }
 
     public Tensor PostForward(nn.Module<Tensor, Tensor> module, Tensor input, Tensor output)
     {
         RuleCall? call = open.Count > 0 ? open.Pop() : null;
-        if (call is null || !output.requires_grad)
+        if (call is null)
         {
             return output;
         }
+        if (!output.requires_grad)
+        {
+            Complete(call);
+            return output;
+        }
         call.Output = output;
-        return OutputGate.apply(output, call);
+        return RuleGate.apply(call.Input, call, this);
     }
 
     internal void Complete(RuleCall call)
@@ -216,49 +258,26 @@ internal sealed class RuleHook : IForwardInterceptor
     }
 }
 
-/// <summary>Identity in the forward pass; in the backward pass hands the module's input gradient to the rule.</summary>
-internal sealed class InputGate : autograd.SingleTensorFunction<InputGate>
+/// <summary>Which modules may write into their input tensor.</summary>
+internal static class InPlace
 {
-    public override string Name => "RelevanceSharpInputGate";
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<Type, System.Reflection.PropertyInfo?> InplaceFlags = new();
 
-    public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
+    /// <summary>
+    /// False for layers known never to write into their input (linear layers, convolutions, batch norms, pools,
+    /// reshapes, sums) and for activations whose <c>inplace</c> flag is off; true otherwise, to be safe.
+    /// </summary>
+    public static bool MayModifyInput(nn.Module module)
     {
-        ctx.save_data("call", vars[1]);
-        ctx.save_data("hook", vars[2]);
-        // A copy, not a view: the module may work in place on its input.
-        return ((Tensor)vars[0]).clone();
-    }
-
-    public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
-    {
-        var call = (RuleCall)ctx.get_data("call");
-        var hook = (RuleHook)ctx.get_data("hook");
-        if (call.Released || call.GradOutput is null || !call.Activity.IsActive)
+        if (module is TorchSharp.Modules.Linear or TorchSharp.Modules.Convolution or TorchSharp.Modules.BatchNorm
+            or TorchSharp.Modules.Flatten or TorchSharp.Modules.Identity or Layers.Sum
+            || LayerTypes.AvgPool.Matches(module) || LayerTypes.MaxPool.Matches(module))
         {
-            return new List<Tensor> { gradOutput, null!, null! };
+            return false;
         }
-        try
-        {
-            Tensor relevance = call.Rule.Backward(call, gradOutput, call.GradOutput);
-            if (!relevance.shape.SequenceEqual(gradOutput.shape))
-            {
-                throw new InvalidOperationException(
-                    $"Rule {call.Rule} returned relevance of shape [{string.Join(", ", relevance.shape)}] for a " +
-                    $"{call.Module.Describe()} input of shape [{string.Join(", ", gradOutput.shape)}].");
-            }
-            // A fresh handle: the rule may return one of the call's own tensors, which are released below.
-            return new List<Tensor> { relevance.alias(), null!, null! };
-        }
-        catch (Exception ex)
-        {
-            // An exception must not cross the native autograd engine; it is reported after the backward pass.
-            BackwardFailures.Record(ex);
-            return new List<Tensor> { gradOutput.alias(), null!, null! };
-        }
-        finally
-        {
-            hook.Complete(call);
-        }
+        System.Reflection.PropertyInfo? flag = InplaceFlags.GetOrAdd(module.GetType(),
+            type => type.GetProperty("inplace") is { } property && property.PropertyType == typeof(bool) ? property : null);
+        return flag is null || (bool)flag.GetValue(module)!;
     }
 }
 
@@ -321,24 +340,58 @@ public static class BackwardFailures
     }
 }
 
-/// <summary>Identity in the forward pass; in the backward pass records the gradient arriving at the module's output.</summary>
-internal sealed class OutputGate : autograd.SingleTensorFunction<OutputGate>
+/// <summary>
+/// The autograd function behind a rule: in the forward pass it hands on a copy of the module's output; in the
+/// backward pass it asks the rule what flows to the module's input (the ordinary gradient while hooks are inactive).
+/// </summary>
+internal sealed class RuleGate : autograd.SingleTensorFunction<RuleGate>
 {
-    public override string Name => "RelevanceSharpOutputGate";
+    public override string Name => "RelevanceSharpRule";
 
     public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
     {
-        ctx.save_data("call", vars[1]);
-        return ((Tensor)vars[0]).clone();
+        var call = (RuleCall)vars[1];
+        ctx.save_data("call", call);
+        ctx.save_data("hook", vars[2]);
+        // A copy, not a view: the model may change the result in place (ResNet adds its residual in place).
+        return call.Output.detach().clone();
     }
 
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
     {
         var call = (RuleCall)ctx.get_data("call");
-        if (!call.Released)
+        var hook = (RuleHook)ctx.get_data("hook");
+        if (call.Released)
         {
-            call.GradOutput = gradOutput;
+            return new List<Tensor> { null!, null!, null! };
         }
-        return new List<Tensor> { gradOutput, null! };
+        bool recordsGraph = is_grad_enabled();
+        try
+        {
+            Tensor relevance = call.Activity.IsActive ? call.Rule.Backward(call, gradOutput) : call.NaturalGradient(gradOutput);
+            if (!relevance.shape.SequenceEqual(call.Input.shape))
+            {
+                throw new InvalidOperationException(
+                    $"Rule {call.Rule} returned relevance of shape [{string.Join(", ", relevance.shape)}] for a " +
+                    $"{call.Module.Describe()} input of shape [{string.Join(", ", call.Input.shape)}].");
+            }
+            // A fresh handle: the rule may return one of the call's own tensors, which are released below.
+            return new List<Tensor> { relevance.alias(), null!, null! };
+        }
+        catch (Exception ex)
+        {
+            // An exception must not cross the native autograd engine; it is reported after the backward pass.
+            BackwardFailures.Record(ex);
+            return new List<Tensor> { zeros_like(call.Input), null!, null! };
+        }
+        finally
+        {
+            // A backward pass that records a graph (create_graph) may be differentiated again, which runs this
+            // function once more: keep the call until its registration ends. Otherwise it is done.
+            if (!recordsGraph)
+            {
+                hook.Complete(call);
+            }
+        }
     }
 }

@@ -21,11 +21,8 @@ public sealed class Epsilon : BasicRule
     /// <summary>Creates the rule with any stabilizer.</summary>
     public Epsilon(Stabilizer epsilon, IReadOnlyList<string>? zeroParameters = null)
         : base(
-            new Func<Tensor, Tensor>[] { Same },
-            new[] { ParameterModifier.Unmodified(zeroParameters) },
-            new Func<Tensor, Tensor>[] { Same },
+            new[] { new RuleTerm(TermInput.Same, ParameterModifier.Unmodified(zeroParameters)) },
             (gradOutput, outputs) => new[] { gradOutput / epsilon.Apply(outputs[0]) },
-            (inputs, gradients) => inputs[0] * gradients[0],
             $"Epsilon({epsilon})")
     {
         EpsilonStabilizer = epsilon;
@@ -46,18 +43,16 @@ public sealed class Gamma : BasicRule
     /// <summary>Creates the rule.</summary>
     public Gamma(double gamma = 0.25, Stabilizer? stabilizer = null, IReadOnlyList<string>? zeroParameters = null)
         : base(
-            new Func<Tensor, Tensor>[] { PositivePart, NegativePart, PositivePart, NegativePart, Same },
             new[]
             {
-                ParameterModifier.Gamma(gamma, min: 0.0, zeroParameters: zeroParameters),
-                ParameterModifier.Gamma(gamma, max: 0.0, zeroParameters: ParameterModifier.WithBias(zeroParameters)),
-                ParameterModifier.Gamma(gamma, max: 0.0, zeroParameters: zeroParameters),
-                ParameterModifier.Gamma(gamma, min: 0.0, zeroParameters: ParameterModifier.WithBias(zeroParameters)),
-                ParameterModifier.Identity,
+                new RuleTerm(TermInput.PositivePart, ParameterModifier.Gamma(gamma, min: 0.0, zeroParameters: zeroParameters)),
+                new RuleTerm(TermInput.NegativePart, ParameterModifier.Gamma(gamma, max: 0.0, zeroParameters: ParameterModifier.WithBias(zeroParameters))),
+                new RuleTerm(TermInput.PositivePart, ParameterModifier.Gamma(gamma, max: 0.0, zeroParameters: zeroParameters)),
+                new RuleTerm(TermInput.NegativePart, ParameterModifier.Gamma(gamma, min: 0.0, zeroParameters: ParameterModifier.WithBias(zeroParameters))),
+                // The unmodified layer only decides the sign of each output; it carries no relevance.
+                new RuleTerm(TermInput.Same, ParameterModifier.Identity, Coefficient: 0.0),
             },
-            new Func<Tensor, Tensor>[] { Same, Same, Same, Same, Same },
             (gradOutput, outputs) => MapGradients(gradOutput, outputs, stabilizer ?? Stabilizer.Default),
-            (inputs, gradients) => SumOfProducts(inputs.Take(4).ToList(), gradients.Take(4).ToList()),
             $"Gamma(gamma={gamma.ToString(CultureInfo.InvariantCulture)})")
     {
         if (double.IsNaN(gamma))
@@ -90,19 +85,16 @@ public sealed class ZPlus : BasicRule
     /// <summary>Creates the rule.</summary>
     public ZPlus(Stabilizer? stabilizer = null, IReadOnlyList<string>? zeroParameters = null)
         : base(
-            new Func<Tensor, Tensor>[] { Gamma.PositivePart, Gamma.NegativePart },
             new[]
             {
-                ParameterModifier.Clamp(min: 0.0, zeroParameters: zeroParameters),
-                ParameterModifier.Clamp(max: 0.0, zeroParameters: ParameterModifier.WithBias(zeroParameters)),
+                new RuleTerm(TermInput.PositivePart, ParameterModifier.Clamp(min: 0.0, zeroParameters: zeroParameters)),
+                new RuleTerm(TermInput.NegativePart, ParameterModifier.Clamp(max: 0.0, zeroParameters: ParameterModifier.WithBias(zeroParameters))),
             },
-            new Func<Tensor, Tensor>[] { Same, Same },
             (gradOutput, outputs) =>
             {
                 Tensor shared = gradOutput / (stabilizer ?? Stabilizer.Default).Apply(outputs[0] + outputs[1]);
                 return new[] { shared, shared };
             },
-            (inputs, gradients) => inputs[0] * gradients[0] + inputs[1] * gradients[1],
             "ZPlus")
     {
     }
@@ -117,15 +109,13 @@ public sealed class AlphaBeta : BasicRule
     /// <summary>Creates the rule; alpha and beta must be non-negative with <c>alpha - beta = 1</c>.</summary>
     public AlphaBeta(double alpha = 2.0, double beta = 1.0, Stabilizer? stabilizer = null, IReadOnlyList<string>? zeroParameters = null)
         : base(
-            new Func<Tensor, Tensor>[] { Gamma.PositivePart, Gamma.NegativePart, Gamma.PositivePart, Gamma.NegativePart },
             new[]
             {
-                ParameterModifier.Clamp(min: 0.0, zeroParameters: zeroParameters),
-                ParameterModifier.Clamp(max: 0.0, zeroParameters: ParameterModifier.WithBias(zeroParameters)),
-                ParameterModifier.Clamp(max: 0.0, zeroParameters: zeroParameters),
-                ParameterModifier.Clamp(min: 0.0, zeroParameters: ParameterModifier.WithBias(zeroParameters)),
+                new RuleTerm(TermInput.PositivePart, ParameterModifier.Clamp(min: 0.0, zeroParameters: zeroParameters), alpha),
+                new RuleTerm(TermInput.NegativePart, ParameterModifier.Clamp(max: 0.0, zeroParameters: ParameterModifier.WithBias(zeroParameters)), alpha),
+                new RuleTerm(TermInput.PositivePart, ParameterModifier.Clamp(max: 0.0, zeroParameters: zeroParameters), -beta),
+                new RuleTerm(TermInput.NegativePart, ParameterModifier.Clamp(min: 0.0, zeroParameters: ParameterModifier.WithBias(zeroParameters)), -beta),
             },
-            new Func<Tensor, Tensor>[] { Same, Same, Same, Same },
             (gradOutput, outputs) =>
             {
                 Stabilizer s = stabilizer ?? Stabilizer.Default;
@@ -133,9 +123,6 @@ public sealed class AlphaBeta : BasicRule
                 Tensor negative = gradOutput / s.Apply(outputs[2] + outputs[3]);
                 return new[] { positive, positive, negative, negative };
             },
-            (inputs, gradients) =>
-                (inputs[0] * gradients[0] + inputs[1] * gradients[1]) * alpha
-                - (inputs[2] * gradients[2] + inputs[3] * gradients[3]) * beta,
             $"AlphaBeta(alpha={alpha.ToString(CultureInfo.InvariantCulture)}, beta={beta.ToString(CultureInfo.InvariantCulture)})")
     {
         Validate(alpha, beta);
@@ -184,25 +171,19 @@ public sealed class ZBox : BasicRule
 
     private ZBox(Tensor low, Tensor high, Stabilizer? stabilizer, IReadOnlyList<string>? zeroParameters, bool kept)
         : base(
-            new Func<Tensor, Tensor>[]
-            {
-                Same,
-                x => TensorShapes.Expand(low, x.shape, cutBatch: true).to(x.dtype, x.device),
-                x => TensorShapes.Expand(high, x.shape, cutBatch: true).to(x.dtype, x.device),
-            },
             new[]
             {
-                ParameterModifier.Unmodified(zeroParameters),
-                ParameterModifier.Clamp(min: 0.0, zeroParameters: zeroParameters),
-                ParameterModifier.Clamp(max: 0.0, zeroParameters: zeroParameters),
+                new RuleTerm(TermInput.Same, ParameterModifier.Unmodified(zeroParameters)),
+                new RuleTerm(TermInput.Other, ParameterModifier.Clamp(min: 0.0, zeroParameters: zeroParameters), -1.0,
+                    x => TensorShapes.Expand(low, x.shape, cutBatch: true).to(x.dtype, x.device)),
+                new RuleTerm(TermInput.Other, ParameterModifier.Clamp(max: 0.0, zeroParameters: zeroParameters), -1.0,
+                    x => TensorShapes.Expand(high, x.shape, cutBatch: true).to(x.dtype, x.device)),
             },
-            new Func<Tensor, Tensor>[] { Same, Same, Same },
             (gradOutput, outputs) =>
             {
                 Tensor shared = gradOutput / (stabilizer ?? Stabilizer.Default).Apply(outputs[0] - (outputs[1] + outputs[2]));
                 return new[] { shared, shared, shared };
             },
-            (inputs, gradients) => inputs[0] * gradients[0] - (inputs[1] * gradients[1] + inputs[2] * gradients[2]),
             "ZBox")
     {
         _ = kept;
@@ -236,11 +217,8 @@ public sealed class Norm : BasicRule
     /// <summary>Creates the rule.</summary>
     public Norm(Stabilizer? stabilizer = null)
         : base(
-            new Func<Tensor, Tensor>[] { Same },
-            new[] { new ParameterModifier((p, _) => p, ParameterNames: Array.Empty<string>()) },
-            new Func<Tensor, Tensor>[] { Same },
+            new[] { new RuleTerm(TermInput.Same, new ParameterModifier((p, _) => p, ParameterNames: Array.Empty<string>()) { KeepsValues = true }) },
             (gradOutput, outputs) => new[] { gradOutput / (stabilizer ?? Stabilizer.Default).Apply(outputs[0]) },
-            (inputs, gradients) => inputs[0] * gradients[0],
             "Norm")
     {
     }
@@ -252,11 +230,8 @@ public sealed class WSquare : BasicRule
     /// <summary>Creates the rule.</summary>
     public WSquare(Stabilizer? stabilizer = null, IReadOnlyList<string>? zeroParameters = null)
         : base(
-            new Func<Tensor, Tensor>[] { x => ones_like(x) },
-            new[] { new ParameterModifier((p, _) => p.square(), ZeroParameters: zeroParameters) },
-            new Func<Tensor, Tensor>[] { Same },
+            new[] { new RuleTerm(TermInput.Ones, new ParameterModifier((p, _) => p.square(), ZeroParameters: zeroParameters)) },
             (gradOutput, outputs) => new[] { gradOutput / (stabilizer ?? Stabilizer.Default).Apply(outputs[0]) },
-            (_, gradients) => gradients[0],
             "WSquare")
     {
     }
@@ -268,11 +243,8 @@ public sealed class Flat : BasicRule
     /// <summary>Creates the rule.</summary>
     public Flat(Stabilizer? stabilizer = null, IReadOnlyList<string>? zeroParameters = null)
         : base(
-            new Func<Tensor, Tensor>[] { x => ones_like(x) },
-            new[] { new ParameterModifier((p, _) => ones_like(p), ZeroParameters: ParameterModifier.WithBias(zeroParameters), RequireParameters: false) },
-            new Func<Tensor, Tensor>[] { Same },
+            new[] { new RuleTerm(TermInput.Ones, new ParameterModifier((p, _) => ones_like(p), ZeroParameters: ParameterModifier.WithBias(zeroParameters), RequireParameters: false)) },
             (gradOutput, outputs) => new[] { gradOutput / (stabilizer ?? Stabilizer.Default).Apply(outputs[0]) },
-            (_, gradients) => gradients[0],
             "Flat")
     {
     }
@@ -282,8 +254,8 @@ public sealed class Flat : BasicRule
 public sealed class Pass : Rule
 {
     /// <inheritdoc />
-    public override Tensor Backward(RuleCall call, Tensor gradInput, Tensor gradOutput) =>
-        gradOutput.shape.SequenceEqual(gradInput.shape) ? gradOutput : gradInput;
+    public override Tensor Backward(RuleCall call, Tensor gradOutput) =>
+        gradOutput.shape.SequenceEqual(call.Input.shape) ? gradOutput : call.NaturalGradient(gradOutput);
 
     /// <inheritdoc />
     public override string ToString() => "Pass";
@@ -293,7 +265,7 @@ public sealed class Pass : Rule
 public sealed class ReLUDeconvNet : Rule
 {
     /// <inheritdoc />
-    public override Tensor Backward(RuleCall call, Tensor gradInput, Tensor gradOutput) => gradOutput.clamp_min(0.0);
+    public override Tensor Backward(RuleCall call, Tensor gradOutput) => gradOutput.clamp_min(0.0);
 
     /// <inheritdoc />
     public override string ToString() => "ReLUDeconvNet";
@@ -326,7 +298,7 @@ public sealed class ReLUBetaSmooth : Rule
     public double BetaSmooth { get; }
 
     /// <inheritdoc />
-    public override Tensor Backward(RuleCall call, Tensor gradInput, Tensor gradOutput)
+    public override Tensor Backward(RuleCall call, Tensor gradOutput)
     {
         // Keep the graph to the input only for a higher-order gradient (grad mode is on inside the backward pass
         // exactly when autograd records it); gradOutput.requires_grad is false there when parameters are frozen.

@@ -108,7 +108,8 @@ public class BadInputTests
         using var scope = NewDisposeScope();
         var model = TorchSharp.torch.nn.Sequential(("0", new Scale()), ("1", TorchSharp.torch.nn.Linear(4, 2, dtype: ScalarType.Float64)));
         var snapshot = ModelSnapshot.Take(model);
-        var composite = new NameMapComposite(new (IReadOnlyCollection<string>, RelevanceSharp.Core.Rule)[] { (new[] { "0" }, new RelevanceSharp.Rules.Epsilon()) });
+        // ZPlus must recompute the layer with clamped weights (Epsilon would reuse the forward pass and work).
+        var composite = new NameMapComposite(new (IReadOnlyCollection<string>, RelevanceSharp.Core.Rule)[] { (new[] { "0" }, new RelevanceSharp.Rules.ZPlus()) });
         var ex = Assert.ThrowsAny<NotSupportedException>(() => new Gradient(model, composite).Attribute(T(Values(8, 7), 2, 4), AttributionTarget.Class(0)));
         Assert.True(ex.Message.Contains("Scale", StringComparison.Ordinal) && ex.Message.Contains("IFunctionalLayer", StringComparison.Ordinal), ex.Message);
         snapshot.AssertUnchanged(model, "after a refused rule");
@@ -165,7 +166,7 @@ public class BadInputTests
         using var scope = NewDisposeScope();
         var model = TorchSharp.torch.nn.Sequential(("0", new BrokenFunctional()), ("1", TorchSharp.torch.nn.Linear(3, 2, dtype: ScalarType.Float64)));
         var snapshot = ModelSnapshot.Take(model);
-        var composite = new NameMapComposite(new (IReadOnlyCollection<string>, RelevanceSharp.Core.Rule)[] { (new[] { "0" }, new RelevanceSharp.Rules.Epsilon()) });
+        var composite = new NameMapComposite(new (IReadOnlyCollection<string>, RelevanceSharp.Core.Rule)[] { (new[] { "0" }, new RelevanceSharp.Rules.ZPlus()) });
         var ex = Assert.Throws<InvalidOperationException>(() => new Gradient(model, composite).Attribute(T(Values(6, 10), 2, 3), AttributionTarget.Class(0)));
         Assert.True(ex.Message.Contains("BrokenFunctional", StringComparison.Ordinal) && ex.Message.Contains("without a graph", StringComparison.Ordinal), ex.Message);
         snapshot.AssertUnchanged(model, "after a refused rule");

@@ -1,0 +1,267 @@
+using RelevanceSharp.Core;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace RelevanceSharp.Rules;
+
+/// <summary>
+/// First-order relevance of a rule built from <see cref="RuleTerm"/>s, computed with as little work as the terms
+/// allow, and equal (up to rounding) to recomputing every term:
+/// <list type="bullet">
+/// <item>A term that feeds the layer its own input with its own parameters (bias possibly zeroed) takes its output
+/// from the forward pass and its gradient from the forward pass's graph: no recomputation.</item>
+/// <item>A term whose input is zero everywhere (checked once per call, e.g. the negative part after a ReLU) outputs
+/// only its bias and contributes no relevance: no layer call, no gradient.</item>
+/// <item>Terms that share an input run as one layer call with their weights stacked along the output channels, and
+/// their gradients come back from one backward step.</item>
+/// <item>Terms with coefficient zero take no gradient.</item>
+/// </list>
+/// </summary>
+internal static class TermRelevance
+{
+    /// <summary>What the last computations on this thread did (for tests and profiling).</summary>
+    [ThreadStatic]
+    private static Counters? counters;
+
+    /// <summary>The counters of this thread.</summary>
+    public static Counters Stats => counters ??= new Counters();
+
+    /// <summary>Counts of the work done and the work avoided.</summary>
+    public sealed class Counters
+    {
+        /// <summary>Terms served by the forward pass's output and graph.</summary>
+        public int NaturalTerms { get; set; }
+
+        /// <summary>Terms skipped because their input was zero everywhere.</summary>
+        public int ZeroInputTerms { get; set; }
+
+        /// <summary>Layer calls made to compute terms (a stacked call counts once).</summary>
+        public int LayerCalls { get; set; }
+
+        /// <summary>Layer calls that computed several terms at once.</summary>
+        public int StackedCalls { get; set; }
+
+        /// <summary>Gradients taken (backward steps through the forward pass or a recomputation).</summary>
+        public int Gradients { get; set; }
+
+        /// <summary>Sets every count to zero.</summary>
+        public void Reset() => NaturalTerms = ZeroInputTerms = LayerCalls = StackedCalls = Gradients = 0;
+    }
+
+    public static Tensor Compute(BasicRule rule, IReadOnlyList<RuleTerm> terms, RuleCall call, Tensor gradOutput)
+    {
+        using var scope = NewDisposeScope();
+        nn.Module<Tensor, Tensor> module = call.Module;
+        Tensor x = call.Input.detach();
+        Tensor y = call.Output.detach();
+        IReadOnlyDictionary<string, Tensor?> effective = LayerParameters.Effective(module, x.shape);
+        Tensor? bias = effective.TryGetValue("bias", out Tensor? b) ? b : null;
+        var signs = new SignCheck(x);
+
+        int count = terms.Count;
+        var outputs = new Tensor[count];
+        var natural = new List<int>();
+        var groups = new Dictionary<object, List<int>>();
+        for (int k = 0; k < count; k++)
+        {
+            RuleTerm term = terms[k];
+            if (term.Input == TermInput.Same && UsesOwnWeights(term.Parameters))
+            {
+                outputs[k] = term.Parameters.Zeroes("bias") && bias is not null ? LayerCompute.AddBias(y, -bias, ChannelDim(module, y)) : y;
+                natural.Add(k);
+                Stats.NaturalTerms++;
+            }
+            else if (signs.IsZero(term.Input))
+            {
+                Stats.ZeroInputTerms++;
+                Tensor? termBias = term.Parameters.ModifyOne("bias", bias);
+                outputs[k] = termBias is null ? zeros_like(y) : LayerCompute.AddBias(zeros_like(y), termBias, ChannelDim(module, y));
+            }
+            else
+            {
+                // Terms of kind Other each have their own input; the others share theirs by kind.
+                object key = term.Input == TermInput.Other ? k : term.Input;
+                if (!groups.TryGetValue(key, out List<int>? members))
+                {
+                    members = new List<int>();
+                    groups[key] = members;
+                }
+                members.Add(k);
+            }
+        }
+
+        var computed = new List<(Tensor Input, Tensor Output, IReadOnlyList<int> Members)>();
+        using (enable_grad())
+        {
+            foreach (List<int> members in groups.Values)
+            {
+                Tensor input = terms[members[0]].InputFor(x).detach().requires_grad_(true);
+                var parameters = members.Select(k => terms[k].Parameters.Apply(module, effective)).ToList();
+                if (members.Count > 1 && Stacking.CanStack(module, parameters))
+                {
+                    Tensor stacked = Stacking.Forward(module, input, parameters);
+                    Stats.LayerCalls++;
+                    Stats.StackedCalls++;
+                    for (int i = 0; i < members.Count; i++)
+                    {
+                        outputs[members[i]] = Stacking.Part(module, stacked, i, members.Count);
+                    }
+                    computed.Add((input, stacked, members));
+                }
+                else
+                {
+                    for (int i = 0; i < members.Count; i++)
+                    {
+                        Tensor output = LayerCompute.Forward(module, input, parameters[i]);
+                        Stats.LayerCalls++;
+                        outputs[members[i]] = output;
+                        computed.Add((input, output, new[] { members[i] }));
+                    }
+                }
+            }
+        }
+
+        IReadOnlyList<Tensor> mapped = rule.GradientMapper(gradOutput, outputs);
+        Tensor? relevance = null;
+        Tensor? Weighted(int k) => terms[k].Coefficient == 0.0 ? null
+            : terms[k].Coefficient == 1.0 ? mapped[k] : mapped[k] * terms[k].Coefficient;
+
+        Tensor? naturalWeight = Sum(natural.Select(Weighted));
+        if (naturalWeight is not null)
+        {
+            relevance = Add(relevance, x * call.NaturalGradient(naturalWeight));
+            Stats.Gradients++;
+        }
+        foreach (var (input, output, members) in computed)
+        {
+            Tensor?[] weights = members.Select(Weighted).ToArray();
+            if (weights.All(w => w is null))
+            {
+                continue;
+            }
+            Tensor seed = members.Count == 1
+                ? weights[0]!
+                : Stacking.Join(module, weights.Select((w, i) => w ?? zeros_like(outputs[members[i]])).ToList());
+            if (!output.requires_grad)
+            {
+                throw new InvalidOperationException(
+                    $"Rule {rule} recomputed {module.Describe()} and got an output without a graph to its input.");
+            }
+            Tensor gradient = autograd.grad(new[] { output }, new[] { input }, new[] { seed }, allow_unused: true)[0];
+            Stats.Gradients++;
+            if (gradient is not null && !gradient.IsInvalid)
+            {
+                relevance = Add(relevance, input.detach() * gradient);
+            }
+        }
+        return (relevance ?? zeros_like(x)).detach().MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Whether a term keeps the layer's weights (zeroing at most the bias), so the forward pass serves it.</summary>
+    private static bool UsesOwnWeights(ParameterModifier parameters) =>
+        parameters.KeepsValues && (parameters.ZeroParameters is null || parameters.ZeroParameters.All(name => name == "bias"));
+
+    private static long ChannelDim(nn.Module module, Tensor output) => module is Linear ? output.dim() - 1 : 1;
+
+    private static Tensor? Sum(IEnumerable<Tensor?> tensors)
+    {
+        Tensor? total = null;
+        foreach (Tensor? tensor in tensors)
+        {
+            total = tensor is null ? total : Add(total, tensor);
+        }
+        return total;
+    }
+
+    private static Tensor Add(Tensor? total, Tensor value) => total is null ? value : total + value;
+
+    /// <summary>Whether the input is non-negative or non-positive everywhere, each checked at most once.</summary>
+    private sealed class SignCheck
+    {
+        private readonly Tensor x;
+        private bool? nonNegative;
+        private bool? nonPositive;
+
+        public SignCheck(Tensor x) => this.x = x;
+
+        public bool IsZero(TermInput kind) => kind switch
+        {
+            TermInput.NegativePart => nonNegative ??= !x.lt(0.0).any().item<bool>(),
+            TermInput.PositivePart => nonPositive ??= !x.gt(0.0).any().item<bool>(),
+            _ => false,
+        };
+    }
+}
+
+/// <summary>Runs several weight sets of one layer as a single call, their outputs side by side along the channels.</summary>
+internal static class Stacking
+{
+    /// <summary>Whether the layer and parameter sets allow stacking (dense layers and ungrouped convolutions).</summary>
+    public static bool CanStack(nn.Module module, IReadOnlyList<IReadOnlyDictionary<string, Tensor?>> parameters)
+    {
+        bool layer = module switch
+        {
+            Linear => true,
+            Convolution convolution => convolution.groups == 1,
+            _ => false,
+        };
+        if (!layer)
+        {
+            return false;
+        }
+        long[]? shape = null;
+        foreach (var set in parameters)
+        {
+            if (!set.TryGetValue("weight", out Tensor? weight) || weight is null || set.Count > 2)
+            {
+                return false;
+            }
+            shape ??= weight.shape;
+            if (!shape.SequenceEqual(weight.shape))
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /// <summary>The layer applied with all weight sets at once.</summary>
+    public static Tensor Forward(nn.Module<Tensor, Tensor> module, Tensor input, IReadOnlyList<IReadOnlyDictionary<string, Tensor?>> parameters)
+    {
+        // Output channels sit in dimension 0 of dense and convolution weights, in dimension 1 of transposed ones.
+        long weightDim = module is ConvolutionTranspose ? 1 : 0;
+        Tensor weight = cat(parameters.Select(p => p["weight"]!).ToList(), weightDim);
+        long channels = parameters[0]["weight"]!.shape[weightDim];
+        var biases = parameters.Select(p => p.TryGetValue("bias", out Tensor? value) ? value : null).ToList();
+        Tensor? bias = null;
+        if (biases.Any(v => v is not null))
+        {
+            Tensor? map = biases.FirstOrDefault(v => v is not null && v.dim() > 1);
+            var filled = biases.Select(v =>
+            {
+                Tensor vector = v ?? zeros(channels, weight.dtype, weight.device);
+                return map is null || vector.dim() > 1
+                    ? vector
+                    : vector.view(new long[] { channels }.Concat(Enumerable.Repeat(1L, (int)map.dim() - 1)).ToArray()).expand(map.shape);
+            }).ToList();
+            bias = cat(filled, 0);
+        }
+        return LayerCompute.Forward(module, input, new Dictionary<string, Tensor?> { ["weight"] = weight, ["bias"] = bias });
+    }
+
+    /// <summary>The output of weight set <paramref name="index"/> out of <paramref name="count"/> stacked ones.</summary>
+    public static Tensor Part(nn.Module module, Tensor stacked, int index, int count)
+    {
+        long dim = module is Linear ? stacked.dim() - 1 : 1;
+        long size = stacked.shape[dim] / count;
+        return stacked.narrow(dim, index * size, size);
+    }
+
+    /// <summary>Per-set output gradients joined in the stacked layout.</summary>
+    public static Tensor Join(nn.Module module, IReadOnlyList<Tensor> parts)
+    {
+        long dim = module is Linear ? parts[0].dim() - 1 : 1;
+        return cat(parts.ToList(), dim);
+    }
+}

@@ -1,0 +1,140 @@
+using RelevanceSharp.Attribution;
+using RelevanceSharp.Composites;
+using RelevanceSharp.Core;
+using RelevanceSharp.Rules;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace RelevanceSharp.Tests.Rules;
+
+/// <summary>
+/// The term-based fast path against the general path that recomputes every term (itself checked against hand
+/// formulas elsewhere), for inputs where each shortcut applies and where it does not, and with counts showing which
+/// shortcut ran.
+/// </summary>
+public class FastPathTests
+{
+    public static TheoryData<string, string, string> Cases()
+    {
+        var data = new TheoryData<string, string, string>();
+        foreach (string rule in new[] { "epsilon", "epsilon_nobias", "zplus", "alphabeta", "gamma", "zbox", "flat", "wsquare" })
+        {
+            foreach (string layer in new[] { "linear", "conv", "conv_grouped", "conv_transpose" })
+            {
+                foreach (string sign in new[] { "mixed", "nonnegative", "nonpositive" })
+                {
+                    data.Add(rule, layer, sign);
+                }
+            }
+        }
+        return data;
+    }
+
+    private static BasicRule Rule(string name) => name switch
+    {
+        "epsilon" => new Epsilon(),
+        "epsilon_nobias" => new Epsilon(1e-6, new[] { "bias" }),
+        "zplus" => new ZPlus(),
+        "alphabeta" => new AlphaBeta(),
+        "gamma" => new Gamma(),
+        "zbox" => new ZBox(-2.0, 2.5),
+        "flat" => new Flat(),
+        "wsquare" => new WSquare(),
+        _ => throw new ArgumentException(name),
+    };
+
+    private static (nn.Module<Tensor, Tensor> Layer, long[] Shape) Layer(string name)
+    {
+        manual_seed(3);
+        (nn.Module<Tensor, Tensor> layer, long[] shape) = name switch
+        {
+            "linear" => ((nn.Module<Tensor, Tensor>)nn.Linear(5, 4), new long[] { 3, 5 }),
+            "conv" => (nn.Conv2d(3, 4, 3, padding: 1), new long[] { 2, 3, 5, 5 }),
+            "conv_grouped" => (nn.Conv2d(4, 6, 3, padding: 1, groups: 2), new long[] { 2, 4, 5, 5 }),
+            "conv_transpose" => (nn.ConvTranspose2d(3, 4, 3, stride: 2), new long[] { 2, 3, 4, 4 }),
+            _ => throw new ArgumentException(name),
+        };
+        layer.to(ScalarType.Float64);
+        return (layer, shape);
+    }
+
+    private static Tensor Input(long[] shape, string sign)
+    {
+        manual_seed(5);
+        Tensor x = randn(shape, ScalarType.Float64);
+        return sign switch { "nonnegative" => x.relu(), "nonpositive" => -x.relu(), _ => x };
+    }
+
+    private static Tensor Relevance(nn.Module<Tensor, Tensor> layer, Rule rule, Tensor input)
+    {
+        var composite = new LayerMapComposite(new (ModuleMatcher, Rule)[] { (LayerTypes.Linear, rule) });
+        using AttributionResult result = new Gradient(layer, composite, AttributionTarget.Output).Attribute(input);
+        return result.Relevance.clone();
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void FastPathEqualsRecomputingEveryTerm(string ruleName, string layerName, string sign)
+    {
+        using var scope = NewDisposeScope();
+        var (layer, shape) = Layer(layerName);
+        Tensor input = Input(shape, sign);
+        BasicRule fast = Rule(ruleName);
+        Assert.NotNull(fast.Terms);
+        // The same rule given by modifiers and a reducer has no terms and takes the general path.
+        var general = new BasicRule(fast.InputModifiers, fast.ParameterModifiers, fast.OutputModifiers, fast.GradientMapper, fast.Reducer);
+        Assert.Null(general.Terms);
+        Tensor expected = Relevance(layer, general, input);
+        Tensor actual = Relevance(layer, fast, input);
+        double scale = Math.Max(1.0, expected.abs().max().item<double>());
+        double difference = (actual - expected).abs().max().item<double>();
+        Assert.True(difference <= 1e-12 * scale, $"{ruleName} on {layerName} with {sign} input: difference {difference}");
+    }
+
+    private static TermRelevance.Counters Count(string ruleName, string layerName, string sign)
+    {
+        var (layer, shape) = Layer(layerName);
+        Tensor input = Input(shape, sign);
+        TermRelevance.Stats.Reset();
+        Relevance(layer, Rule(ruleName), input);
+        return TermRelevance.Stats;
+    }
+
+    [Fact]
+    public void EpsilonReusesTheForwardPassInsteadOfRecomputing()
+    {
+        var stats = Count("epsilon", "conv", "mixed");
+        Assert.Equal((1, 0, 0, 1), (stats.NaturalTerms, stats.ZeroInputTerms, stats.LayerCalls, stats.Gradients));
+        // Flat feeds ones with unit weights: the forward pass cannot serve it.
+        stats = Count("flat", "conv", "mixed");
+        Assert.Equal((0, 1), (stats.NaturalTerms, stats.LayerCalls));
+    }
+
+    [Fact]
+    public void TermsWithAZeroInputCostNothing()
+    {
+        // After a ReLU the negative part vanishes: ZPlus needs one layer call instead of two.
+        var stats = Count("zplus", "conv", "nonnegative");
+        Assert.Equal((1, 1, 1), (stats.ZeroInputTerms, stats.LayerCalls, stats.Gradients));
+        stats = Count("zplus", "conv", "mixed");
+        Assert.Equal((0, 2), (stats.ZeroInputTerms, stats.LayerCalls));
+        // Only the negative part remains for a non-positive input.
+        stats = Count("zplus", "linear", "nonpositive");
+        Assert.Equal((1, 1), (stats.ZeroInputTerms, stats.LayerCalls));
+    }
+
+    [Fact]
+    public void TermsSharingAnInputRunAsOneStackedCall()
+    {
+        // Gamma after a ReLU: two terms on x+ in one call, two zero terms, the sign term from the forward pass.
+        var stats = Count("gamma", "conv", "nonnegative");
+        Assert.Equal((1, 2, 1, 1), (stats.NaturalTerms, stats.ZeroInputTerms, stats.LayerCalls, stats.StackedCalls));
+        Assert.Equal(1, stats.Gradients);
+        // The sign term has coefficient zero: its gradient is never taken, although its output is used.
+        stats = Count("gamma", "conv", "mixed");
+        Assert.Equal((2, 2, 2), (stats.LayerCalls, stats.StackedCalls, stats.Gradients));
+        // Grouped convolutions are not stacked: one call per term.
+        stats = Count("alphabeta", "conv_grouped", "nonnegative");
+        Assert.Equal((2, 0), (stats.LayerCalls, stats.StackedCalls));
+    }
+}
