@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.Globalization;
 using RelevanceSharp.Explaining;
 using RelevanceSharp.Models;
-using TorchSharp;
 
 namespace RelevanceSharp.Cli;
 
@@ -32,7 +31,7 @@ public static class DemoCommand
         {
             // The demo model is small (28x28 inputs): splitting its operations over threads gains little, and on a
             // busy machine threads waiting for each other make it many times slower.
-            torch.set_num_threads(1);
+            using TorchThreads threadCount = TorchThreads.Use(1);
             string folder = parse.GetValue(demoFolder) ?? DemoModel.FindFolder();
             DemoReport report = DemoGrid.Write(parse.GetValue(output)!, folder);
             writer.WriteLine($"Demo model and samples from {folder}");

@@ -4,7 +4,6 @@ using RelevanceSharp.Explaining;
 using RelevanceSharp.Imaging;
 using Spectre.Console;
 using Spectre.Console.Rendering;
-using TorchSharp;
 
 namespace RelevanceSharp.Cli;
 
@@ -106,10 +105,6 @@ public static class ExplainCommand
             {
                 throw new ArgumentException($"Unknown option '{unknown}' (see 'relevance explain --help').");
             }
-            if (parse.GetValue(threads) < 1)
-            {
-                throw new ArgumentException("--threads must be at least 1.");
-            }
             string modelName = ExplainModel.CheckName(parse.GetValue(model)!);
             string? weightsFile = parse.GetValue(weights);
             int? classes = parse.GetValue(numClasses);
@@ -143,7 +138,7 @@ public static class ExplainCommand
                 OcclusionWindow = parse.GetValue(window),
                 OcclusionStride = parse.GetValue(stride),
             };
-            torch.set_num_threads(parse.GetValue(threads));
+            using TorchThreads threadCount = TorchThreads.Use(parse.GetValue(threads));
             using ExplainJob job = ExplainJob.Prepare(options,
                 () => ExplainModel.Load(modelName, weightsFile, classes, parse.GetValue(demoFolder)));
             Run(job, options, writer);

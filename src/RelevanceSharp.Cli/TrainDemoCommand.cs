@@ -1,7 +1,6 @@
 using System.CommandLine;
 using RelevanceSharp.Data;
 using RelevanceSharp.Models;
-using TorchSharp;
 
 namespace RelevanceSharp.Cli;
 
@@ -36,7 +35,7 @@ public static class TrainDemoCommand
             {
                 throw new ArgumentException("--epochs must be at least 1.");
             }
-            torch.set_num_threads(Environment.ProcessorCount);
+            using TorchThreads threadCount = TorchThreads.Use(Environment.ProcessorCount);
             writer.WriteLine($"Reading Fashion-MNIST from {folder}");
             FashionMnist train = FashionMnist.Load(folder, train: true);
             FashionMnist test = FashionMnist.Load(folder, train: false);

@@ -57,3 +57,51 @@ public sealed class ExplainLibraryTests : IDisposable
         Assert.Equal([1, 2, 3], File.ReadAllBytes(Path.Combine(folder, "first.png")));
     }
 }
+
+/// <summary>An <see cref="ExplainJob"/> over many images leaves no tensor alive: each batch has its own dispose scope.</summary>
+public sealed class ExplainJobMemoryTests : IClassFixture<ScratchDemoFolder>, IDisposable
+{
+    private readonly ScratchDemoFolder demo;
+    private readonly CliWorkspace work = new();
+
+    public ExplainJobMemoryTests(ScratchDemoFolder demo) => this.demo = demo;
+
+    public void Dispose() => work.Dispose();
+
+    [Fact]
+    public void LiveTensorsDoNotGrowWithTheNumberOfImages()
+    {
+        for (int i = 0; i < 30; i++)
+        {
+            work.Image($"many/{i:D2}.png", 28, 28, seed: i, gray: true);
+        }
+        var options = new ExplainOptions
+        {
+            Inputs = [work.PathOf("many")],
+            Transform = RelevanceSharp.Models.DemoModel.Transform,
+            OutputFolder = work.Output,
+            BatchSize = 2,
+            Overlay = true,
+            RelevanceFormat = RelevanceFormat.SafeTensors,
+            Canonizers = ["densenet_thresh_seq"],
+        };
+        int threads = TorchSharp.torch.get_num_threads();
+        TorchSharp.torch.set_num_threads(1);
+        try
+        {
+            using ExplainJob job = ExplainJob.Prepare(options, () => ExplainModel.Load(ExplainModel.DemoName, demoFolder: demo.Folder));
+            Assert.Equal(15, job.BatchCount);
+            long before = TorchSharp.torch.Tensor.TotalCount;
+            ExplainSummary summary = job.Run();
+            long after = TorchSharp.torch.Tensor.TotalCount;
+
+            Assert.Equal(30, summary.Images);
+            Assert.Equal(90, summary.Files);
+            Assert.True(after - before <= 4, $"{after - before} tensors were left alive by 15 batches");
+        }
+        finally
+        {
+            TorchSharp.torch.set_num_threads(threads);
+        }
+    }
+}
