@@ -10,20 +10,11 @@ namespace RelevanceSharp.Cli;
 public static class ListCommands
 {
     /// <summary>Creates <c>relevance models</c>.</summary>
-    public static Command Models()
-    {
-        var command = new Command("models", "List the models 'explain --model' accepts.").WithExamples(
-            "The built-in demo model and the model zoo's architectures, which have torchvision's names and state-dict keys:\n" +
-            "give their weights to explain with --weights.",
-            "relevance models");
-        command.SetAction(parse => Cli.Run(parse, writer =>
-        {
-            var rows = new List<(string, string)> { (ExplainModel.DemoName, "DenseNet for 28x28 grayscale Fashion-MNIST images, 10 classes, weights included") };
-            rows.AddRange(ModelZoo.All.Select(e => (e.Name, e.Description)));
-            WriteRows(writer, rows);
-        }));
-        return command;
-    }
+    public static Command Models() => Listing("models", "List the models 'explain --model' accepts.",
+        "The built-in demo model and the model zoo's architectures, which have torchvision's names and state-dict keys:\n" +
+        "give their weights to explain with --weights.",
+        () => ModelZoo.All.Select(e => (e.Name, e.Description))
+            .Prepend((ExplainModel.DemoName, "DenseNet for 28x28 grayscale Fashion-MNIST images, 10 classes, weights included")));
 
     /// <summary>Creates <c>relevance composites</c>.</summary>
     public static Command Composites()
@@ -48,14 +39,16 @@ public static class ListCommands
     }
 
     /// <summary>Creates <c>relevance canonizers</c>.</summary>
-    public static Command Canonizers()
+    public static Command Canonizers() => Listing("canonizers", "List the canonizers 'explain --canonizer' accepts.",
+        "Canonizers rewrite a model into an equivalent one that LRP rules handle better (batch norms merged into\n" +
+        "neighbouring layers, residual sums made explicit); they take no arguments.",
+        () => CanonizerRegistry.All.Select(e => (e.Name, e.Description)));
+
+    /// <summary>A command that prints names and descriptions in two columns.</summary>
+    private static Command Listing(string name, string description, string notes, Func<IEnumerable<(string Name, string Description)>> rows)
     {
-        var command = new Command("canonizers", "List the canonizers 'explain --canonizer' accepts.").WithExamples(
-            "Canonizers rewrite a model into an equivalent one that LRP rules handle better (batch norms merged into\n" +
-            "neighbouring layers, residual sums made explicit); they take no arguments.",
-            "relevance canonizers");
-        command.SetAction(parse => Cli.Run(parse, writer =>
-            WriteRows(writer, CanonizerRegistry.All.Select(e => (e.Name, e.Description)).ToList())));
+        var command = new Command(name, description).WithExamples(notes, $"relevance {name}");
+        command.SetAction(parse => Cli.Run(parse, writer => WriteRows(writer, rows().ToList())));
         return command;
     }
 

@@ -105,3 +105,40 @@ public sealed class ExplainJobMemoryTests : IClassFixture<ScratchDemoFolder>, ID
         }
     }
 }
+
+/// <summary>A failure in the middle of a run keeps the images already done and leaves nothing of the failing one.</summary>
+public sealed class ExplainJobFailureTests : IClassFixture<ScratchDemoFolder>, IDisposable
+{
+    private readonly ScratchDemoFolder demo;
+    private readonly CliWorkspace work = new();
+
+    public ExplainJobFailureTests(ScratchDemoFolder demo) => this.demo = demo;
+
+    public void Dispose() => work.Dispose();
+
+    [Fact]
+    public void AnImageDamagedAfterTheChecksStopsTheRunThere()
+    {
+        for (int i = 0; i < 4; i++)
+        {
+            work.Image($"in/{i}.png", 28, 28, seed: i, gray: true);
+        }
+        var options = new ExplainOptions
+        {
+            Inputs = [work.PathOf("in")],
+            Transform = RelevanceSharp.Models.DemoModel.Transform,
+            OutputFolder = work.Output,
+            BatchSize = 1,
+            RelevanceFormat = RelevanceFormat.Npy,
+        };
+        using ExplainJob job = ExplainJob.Prepare(options, () => ExplainModel.Load(ExplainModel.DemoName, demoFolder: demo.Folder));
+        File.WriteAllBytes(work.PathOf("in", "2.png"), "damaged after the checks"u8.ToArray());
+        var done = new List<string>();
+
+        var error = Assert.Throws<InvalidDataException>(() => job.Run(image => done.Add(Path.GetFileName(image.Input))));
+
+        Assert.Contains("2.png", error.Message, StringComparison.Ordinal);
+        Assert.Equal(["0.png", "1.png"], done);
+        Assert.Equal(["0.npy", "0.png", "1.npy", "1.png"], CliWorkspace.Entries(work.Output));
+    }
+}
