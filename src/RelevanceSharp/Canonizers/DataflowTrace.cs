@@ -15,11 +15,15 @@ public sealed class DataflowTrace
 {
     private readonly List<Node> nodes;
 
-    private DataflowTrace(List<Node> nodes, TensorKey outputKey)
+    private DataflowTrace(List<Node> nodes, TensorKey outputKey, Tensor outputValue)
     {
         this.nodes = nodes;
         ModelOutput = outputKey;
+        OutputValue = outputValue;
     }
+
+    /// <summary>A copy of the model's output in the traced pass.</summary>
+    public Tensor OutputValue { get; }
 
     /// <summary>Identity of a tensor's data: storage address, offset and size, and whether it is contiguous.</summary>
     public readonly record struct TensorKey(long Storage, long Offset, long Count, bool Contiguous)
@@ -149,7 +153,7 @@ public sealed class DataflowTrace
             {
                 node.IsModelOutput = node.OutputKey.SameData(outputKey) && ReferenceEquals(recorder.LastProducer(outputKey), node);
             }
-            return new DataflowTrace(recorder.Nodes, outputKey);
+            return new DataflowTrace(recorder.Nodes, outputKey, output.detach().clone().MoveToOuterDisposeScope());
         }
         finally
         {

@@ -137,7 +137,7 @@ public abstract class TracedCanonizer : ICanonizer
             using var scope = NewDisposeScope();
             Tensor sample = input.dim() > 0 && input.shape[0] > 1 ? input.narrow(0, 0, 1) : input;
             DataflowTrace dataflow = DataflowTrace.Record(model, sample);
-            Tensor before = model.forward(sample).clone();
+            Tensor before = dataflow.OutputValue;
             try
             {
                 owner.Rewrite(new ModelTrace(model, dataflow), undo);
