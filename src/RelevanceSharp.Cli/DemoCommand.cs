@@ -32,7 +32,7 @@ public static class DemoCommand
             // The demo model is small (28x28 inputs): splitting its operations over threads gains little, and on a
             // busy machine threads waiting for each other make it many times slower.
             using TorchThreads threadCount = TorchThreads.Use(1);
-            string folder = parse.GetValue(demoFolder) ?? DemoModel.FindFolder();
+            string folder = ExplainModel.DemoFolder(parse.GetValue(demoFolder));
             DemoReport report = DemoGrid.Write(parse.GetValue(output)!, folder);
             writer.WriteLine($"Demo model and samples from {folder}");
             foreach (DemoPrediction p in report.Predictions)

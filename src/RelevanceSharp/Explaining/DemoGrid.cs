@@ -70,7 +70,7 @@ public static class DemoGrid
         {
             throw new ArgumentException("The grid scale must be at least 1 and the spacing not negative.", nameof(options));
         }
-        string folder = demoFolder ?? DemoModel.FindFolder();
+        string folder = ExplainModel.DemoFolder(demoFolder);
         var samples = DemoModel.Samples(folder);
         if (samples.Count == 0)
         {

@@ -98,7 +98,7 @@ public sealed class ExplainModel : IDisposable
             {
                 throw new ArgumentException($"The demo model has 10 classes, not {numClasses}.");
             }
-            return new ExplainModel(DemoModel.Load(demoFolder), "the demo model (DenseNet for Fashion-MNIST)", DemoModel.Transform, DemoModel.ClassNames);
+            return new ExplainModel(DemoModel.Load(DemoFolder(demoFolder)), "the demo model (DenseNet for Fashion-MNIST)", DemoModel.Transform, DemoModel.ClassNames);
         }
         if (weights is null)
         {
@@ -129,6 +129,28 @@ public sealed class ExplainModel : IDisposable
             throw;
         }
         return new ExplainModel(model, $"{name.ToLowerInvariant()} ({classes} classes)", ImageTransform.ImageNet());
+    }
+
+    /// <summary>
+    /// The demo folder to use: <paramref name="folder"/> if given (it must hold the demo weights), else the one
+    /// <see cref="DemoModel.FindFolder"/> finds.
+    /// </summary>
+    /// <exception cref="FileNotFoundException">The folder has no demo weights, or none was found.</exception>
+    public static string DemoFolder(string? folder)
+    {
+        if (folder is null)
+        {
+            return DemoModel.FindFolder();
+        }
+        if (!File.Exists(Path.Combine(folder, DemoModel.WeightsFile)))
+        {
+            throw new FileNotFoundException(
+                Directory.Exists(folder)
+                    ? $"The demo folder '{folder}' holds no {DemoModel.WeightsFile}."
+                    : $"The demo folder '{folder}' does not exist.",
+                Path.Combine(folder, DemoModel.WeightsFile));
+        }
+        return folder;
     }
 
     /// <summary>Releases the network's tensors.</summary>
