@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.CommandLine.Invocation;
+using System.CommandLine.Parsing;
 
 namespace RelevanceSharp.Cli;
 
@@ -34,11 +35,15 @@ public static class Cli
         ArgumentNullException.ThrowIfNull(args);
         ArgumentNullException.ThrowIfNull(output);
         ArgumentNullException.ThrowIfNull(error);
-        ParseResult parse = Commands.BuildRoot().Parse(args);
+        // Without arguments the tool says what it can do.
+        ParseResult parse = Commands.BuildRoot().Parse(args.Count == 0 ? ["--help"] : args);
         if (parse.Action is ParseErrorAction && parse.Errors.Count > 0)
         {
+            // An unrecognized token explains the other errors (e.g. "Required command was not provided"), so it comes first.
+            ParseError first = parse.Errors.FirstOrDefault(e => parse.UnmatchedTokens.Any(t => e.Message.Contains(t, StringComparison.Ordinal)))
+                ?? parse.Errors[0];
             string command = string.Join(" ", CommandPath(parse.CommandResult.Command, parse.RootCommandResult.Command));
-            error.WriteLine($"error: {parse.Errors[0].Message.Split('\n')[0].Trim()} (see '{command} --help')");
+            error.WriteLine($"error: {first.Message.Split('\n')[0].Trim()} (see '{command} --help')");
             return 1;
         }
         return parse.Invoke(new InvocationConfiguration { Output = output, Error = error });

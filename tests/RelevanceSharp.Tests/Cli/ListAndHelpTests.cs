@@ -70,4 +70,20 @@ public sealed class ListAndHelpTests
             Assert.Contains(command, result.Output, StringComparison.Ordinal);
         }
     }
+
+    [Fact]
+    public void WithoutArgumentsTheToolShowsItsHelp()
+    {
+        CliResult result = CliWorkspace.Run();
+        Assert.Equal(0, result.Code);
+        Assert.Contains("explain", result.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void AnUnknownCommandIsNamedInOneLine()
+    {
+        CliResult result = CliWorkspace.Run("explian", "x.png");
+        Assert.NotEqual(0, result.Code);
+        Assert.Equal("error: Unrecognized command or argument 'explian'. (see 'relevance --help')", Assert.Single(result.ErrorLines));
+    }
 }
