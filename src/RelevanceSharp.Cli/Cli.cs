@@ -1,3 +1,7 @@
+using System.CommandLine;
+using System.CommandLine.Invocation;
+using System.CommandLine.Parsing;
+
 namespace RelevanceSharp.Cli;
 
 /// <summary>Runs a command's work and turns failures into a one-line message and a non-zero exit code.</summary>
@@ -6,6 +10,60 @@ public static class Cli
     /// <summary>Runs <paramref name="work"/>; returns 0, or prints <c>error: ...</c> to standard error and returns 1.</summary>
     public static int Run(Action work)
     {
+        ArgumentNullException.ThrowIfNull(work);
+        return Run(Console.Error, work);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="work"/> with the invocation's output writer; returns 0, or prints <c>error: ...</c> to the
+    /// invocation's error writer and returns 1.
+    /// </summary>
+    public static int Run(ParseResult parse, Action<TextWriter> work)
+    {
+        ArgumentNullException.ThrowIfNull(parse);
+        ArgumentNullException.ThrowIfNull(work);
+        TextWriter output = parse.InvocationConfiguration.Output;
+        return Run(parse.InvocationConfiguration.Error, () => work(output));
+    }
+
+    /// <summary>
+    /// Parses and runs a command line, writing to the given writers. A command line that does not parse gives one
+    /// <c>error: ...</c> line (the first problem, and where the help is) instead of the whole help text.
+    /// </summary>
+    public static int Invoke(IReadOnlyList<string> args, TextWriter output, TextWriter error)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        ArgumentNullException.ThrowIfNull(output);
+        ArgumentNullException.ThrowIfNull(error);
+        // Without arguments the tool says what it can do.
+        ParseResult parse = Commands.BuildRoot().Parse(args.Count == 0 ? ["--help"] : args);
+        if (parse.Action is ParseErrorAction && parse.Errors.Count > 0)
+        {
+            // An unrecognized token explains the other errors (e.g. "Required command was not provided"), so it comes first.
+            ParseError first = parse.Errors.FirstOrDefault(e => parse.UnmatchedTokens.Any(t => e.Message.Contains(t, StringComparison.Ordinal)))
+                ?? parse.Errors[0];
+            string command = string.Join(" ", CommandPath(parse.CommandResult.Command, parse.RootCommandResult.Command));
+            error.WriteLine($"error: {first.Message.Split('\n')[0].Trim()} (see '{command} --help')");
+            return 1;
+        }
+        return parse.Invoke(new InvocationConfiguration { Output = output, Error = error });
+    }
+
+    /// <summary>The first line of an exception's message (of the innermost meaningful exception).</summary>
+    public static string OneLine(Exception ex)
+    {
+        ArgumentNullException.ThrowIfNull(ex);
+        Exception shown = ex is AggregateException { InnerExceptions.Count: 1 } aggregate ? aggregate.InnerExceptions[0] : ex;
+        string message = shown.Message.Split('\n')[0].Trim();
+        if (shown is ArgumentException { ParamName: { } name })
+        {
+            message = message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal);
+        }
+        return message.Length == 0 ? shown.GetType().Name : message;
+    }
+
+    private static int Run(TextWriter error, Action work)
+    {
         try
         {
             work();
@@ -13,16 +71,17 @@ public static class Cli
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            Console.Error.WriteLine($"error: {OneLine(ex)}");
+            error.WriteLine($"error: {OneLine(ex)}");
             return 1;
         }
     }
 
-    /// <summary>The first line of an exception's message (of the innermost meaningful exception).</summary>
-    public static string OneLine(Exception ex)
+    private static IEnumerable<string> CommandPath(Command command, Command root)
     {
-        Exception shown = ex is AggregateException { InnerExceptions.Count: 1 } aggregate ? aggregate.InnerExceptions[0] : ex;
-        string message = shown.Message.Split('\n')[0].Trim();
-        return message.Length == 0 ? shown.GetType().Name : message;
+        yield return "relevance";
+        if (!ReferenceEquals(command, root))
+        {
+            yield return command.Name;
+        }
     }
 }

@@ -10,8 +10,18 @@ public static class Commands
     public static RootCommand BuildRoot()
     {
         var root = new RootCommand("RelevanceSharp: explain what neural networks see, with Layer-wise Relevance Propagation and related attributions.");
+        root.WithExamples("Run 'relevance COMMAND --help' for the options and examples of a command.",
+            "relevance demo",
+            "relevance explain photos/ --model resnet50 --weights resnet50.pth --canonizer resnet",
+            "relevance composites");
+        root.Subcommands.Add(DemoCommand.Create());
+        root.Subcommands.Add(ExplainCommand.Create());
+        root.Subcommands.Add(ListCommands.Models());
+        root.Subcommands.Add(ListCommands.Composites());
+        root.Subcommands.Add(ListCommands.Canonizers());
         root.Subcommands.Add(VerifyCommand.Create());
         root.Subcommands.Add(TrainDemoCommand.Create());
+        CommandHelp.Install(root);
         return root;
     }
 }
@@ -27,13 +37,12 @@ public static class VerifyCommand
             Description = "Conformance folders: model folders (with cases.json), the fullsize and pth folders, or folders of them.",
             Arity = ArgumentArity.OneOrMore,
         };
-        var command = new Command("verify",
-            "Run the reference cases of conformance folders and compare relevance and model outputs.\n\n" +
-            "Example:\n  relevance verify ../shared/conformance")
+        var command = new Command("verify", "Run the reference cases of conformance folders and compare relevance and model outputs.")
         {
             paths,
         };
-        command.SetAction(parse => Run(parse.GetValue(paths) ?? Array.Empty<string>(), Console.Out));
+        command.WithExamples("", "relevance verify ../shared/conformance");
+        command.SetAction(parse => Run(parse.GetValue(paths) ?? Array.Empty<string>(), parse.InvocationConfiguration.Output));
         return command;
     }
 

@@ -1,5 +1,3 @@
-using System.CommandLine;
 using RelevanceSharp.Cli;
 
-RootCommand root = Commands.BuildRoot();
-return root.Parse(args).Invoke();
+return Cli.Invoke(args, Console.Out, Console.Error);

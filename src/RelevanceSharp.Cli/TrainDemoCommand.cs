@@ -1,7 +1,6 @@
 using System.CommandLine;
 using RelevanceSharp.Data;
 using RelevanceSharp.Models;
-using TorchSharp;
 
 namespace RelevanceSharp.Cli;
 
@@ -23,13 +22,12 @@ public static class TrainDemoCommand
         };
         var epochs = new Option<int>("--epochs") { Description = "Training epochs.", DefaultValueFactory = _ => 6 };
         var seed = new Option<long>("--seed") { Description = "Random seed.", DefaultValueFactory = _ => 7 };
-        var command = new Command("train-demo",
-            "Train the built-in demo model (a small DenseNet) on Fashion-MNIST and print its test accuracy.\n\n" +
-            "Example:\n  relevance train-demo --output assets/demo")
+        var command = new Command("train-demo", "Train the built-in demo model (a small DenseNet) on Fashion-MNIST and print its test accuracy.")
         {
             data, output, epochs, seed,
         };
-        command.SetAction(parse => Cli.Run(() =>
+        command.WithExamples("", "relevance train-demo --output assets/demo");
+        command.SetAction(parse => Cli.Run(parse, writer =>
         {
             string folder = parse.GetValue(data)!;
             int count = parse.GetValue(epochs);
@@ -37,15 +35,15 @@ public static class TrainDemoCommand
             {
                 throw new ArgumentException("--epochs must be at least 1.");
             }
-            torch.set_num_threads(Environment.ProcessorCount);
-            Console.WriteLine($"Reading Fashion-MNIST from {folder}");
+            using TorchThreads threadCount = TorchThreads.Use(Environment.ProcessorCount);
+            writer.WriteLine($"Reading Fashion-MNIST from {folder}");
             FashionMnist train = FashionMnist.Load(folder, train: true);
             FashionMnist test = FashionMnist.Load(folder, train: false);
             var options = new DemoModel.TrainingOptions(Epochs: count, Seed: parse.GetValue(seed));
-            var (model, accuracy) = DemoModel.Train(train, test, options, Console.WriteLine);
+            var (model, accuracy) = DemoModel.Train(train, test, options, writer.WriteLine);
             string target = parse.GetValue(output)!;
             DemoModel.Save(model, test, target);
-            Console.WriteLine($"test accuracy {accuracy:P2}; weights and samples written to {Path.GetFullPath(target)}");
+            writer.WriteLine($"test accuracy {accuracy:P2}; weights and samples written to {Path.GetFullPath(target)}");
         }));
         return command;
     }

@@ -9,8 +9,12 @@ namespace RelevanceSharp.IO;
 public static class Npy
 {
     /// <summary>Writes a tensor; the file appears only when complete.</summary>
-    public static void Save(string path, Tensor tensor)
+    public static void Save(string path, Tensor tensor) => AtomicFile.Write(path, Encode(tensor));
+
+    /// <summary>The bytes of a <c>.npy</c> file holding <paramref name="tensor"/>.</summary>
+    public static byte[] Encode(Tensor tensor)
     {
+        ArgumentNullException.ThrowIfNull(tensor);
         using var scope = NewDisposeScope();
         Tensor cpu = tensor.detach().cpu().contiguous();
         (string descr, byte[] data) = cpu.dtype switch
@@ -32,15 +36,12 @@ public static class Npy
         // Magic (6) + version (2) + header length (2) + header, padded with spaces to a multiple of 64, ending in \n.
         int unpadded = 10 + header.Length + 1;
         header += new string(' ', (64 - unpadded % 64) % 64) + "\n";
-        string temporary = path + ".partial";
-        using (FileStream stream = File.Create(temporary))
-        {
-            stream.Write(new byte[] { 0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y', 1, 0 });
-            stream.Write(BitConverter.GetBytes((ushort)header.Length));
-            stream.Write(Encoding.ASCII.GetBytes(header));
-            stream.Write(data);
-        }
-        File.Move(temporary, path, overwrite: true);
+        using var stream = new MemoryStream(10 + header.Length + data.Length);
+        stream.Write(new byte[] { 0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y', 1, 0 });
+        stream.Write(BitConverter.GetBytes((ushort)header.Length));
+        stream.Write(Encoding.ASCII.GetBytes(header));
+        stream.Write(data);
+        return stream.ToArray();
     }
 
     /// <summary>Reads a <c>.npy</c> file written by <see cref="Save"/> (or NumPy, same restrictions).</summary>

@@ -69,8 +69,13 @@ public static class SafeTensors
     }
 
     /// <summary>Writes tensors (moved to the CPU, made contiguous) to a file; the file appears only when complete.</summary>
-    public static void Save(string path, IEnumerable<KeyValuePair<string, Tensor>> tensors, IReadOnlyDictionary<string, string>? metadata = null)
+    public static void Save(string path, IEnumerable<KeyValuePair<string, Tensor>> tensors, IReadOnlyDictionary<string, string>? metadata = null) =>
+        AtomicFile.Write(path, Encode(tensors, metadata));
+
+    /// <summary>The bytes of a safetensors file holding <paramref name="tensors"/> (and <paramref name="metadata"/>, if any).</summary>
+    public static byte[] Encode(IEnumerable<KeyValuePair<string, Tensor>> tensors, IReadOnlyDictionary<string, string>? metadata = null)
     {
+        ArgumentNullException.ThrowIfNull(tensors);
         var items = tensors.ToList();
         var header = new Dictionary<string, object>();
         if (metadata is not null && metadata.Count > 0)
@@ -95,23 +100,20 @@ public static class SafeTensors
         }
         byte[] json = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(header));
         int padding = (8 - json.Length % 8) % 8;
-        string temporary = path + ".partial";
-        using (var stream = File.Create(temporary))
+        using var stream = new MemoryStream();
+        Span<byte> length = stackalloc byte[8];
+        BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)(json.Length + padding));
+        stream.Write(length);
+        stream.Write(json);
+        for (int i = 0; i < padding; i++)
         {
-            Span<byte> length = stackalloc byte[8];
-            BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)(json.Length + padding));
-            stream.Write(length);
-            stream.Write(json);
-            for (int i = 0; i < padding; i++)
-            {
-                stream.WriteByte((byte)' ');
-            }
-            foreach (byte[] blob in blobs)
-            {
-                stream.Write(blob);
-            }
+            stream.WriteByte((byte)' ');
         }
-        File.Move(temporary, path, overwrite: true);
+        foreach (byte[] blob in blobs)
+        {
+            stream.Write(blob);
+        }
+        return stream.ToArray();
     }
 
     private static Tensor Decode(string name, string dtype, long[] shape, ReadOnlySpan<byte> data, string source)

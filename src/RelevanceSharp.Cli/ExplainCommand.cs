@@ -1,0 +1,265 @@
+using System.CommandLine;
+using System.Globalization;
+using RelevanceSharp.Explaining;
+using RelevanceSharp.Imaging;
+using Spectre.Console;
+using Spectre.Console.Rendering;
+
+namespace RelevanceSharp.Cli;
+
+/// <summary><c>relevance explain IMAGE|FOLDER...</c>: heatmaps (and relevance files) for images.</summary>
+public static class ExplainCommand
+{
+    private static readonly string[] Methods = ["gradient", "smoothgrad", "integrated-gradients", "occlusion"];
+    private static readonly string[] NoComposite = ["gradient", "none"];
+
+    /// <summary>Creates the command.</summary>
+    public static Command Create()
+    {
+        var inputs = new Argument<string[]>("inputs")
+        {
+            Description = $"Image files and folders (a folder means the {string.Join(", ", ImageFiles.Extensions.Select(e => e[1..]))} files directly inside, sorted by name).",
+            Arity = ArgumentArity.OneOrMore,
+        };
+        var model = new Option<string>("--model", "-m")
+        {
+            Description = $"'{ExplainModel.DemoName}' (the built-in demo model) or a model zoo architecture (see 'relevance models').",
+            DefaultValueFactory = _ => ExplainModel.DemoName,
+        };
+        var weights = new Option<string?>("--weights", "-w") { Description = "Weights of a zoo model: a .pth (torch.save of a state dict) or .safetensors file. Required for zoo models." };
+        var numClasses = new Option<int?>("--num-classes") { Description = "Outputs of a zoo model's classifier [default: 1000]." };
+        var demoFolder = new Option<string?>("--demo-folder") { Description = "Folder with the demo model's weights (as written by 'relevance train-demo') [default: the one shipped with the tool]." };
+        var method = new Option<string>("--method")
+        {
+            Description = "gradient (with a composite: LRP), smoothgrad, integrated-gradients or occlusion.",
+            DefaultValueFactory = _ => "gradient",
+        };
+        method.AcceptOnlyFromAmong(Methods);
+        var composite = new Option<string?>("--composite", "-c")
+        {
+            Description = "Composite (rule set) by name, see 'relevance composites'; 'gradient' or 'none' for no composite [default: epsilon_plus_flat with --method gradient, none otherwise].",
+        };
+        var arguments = new Option<string[]>("--arg", "-a")
+        {
+            Description = "A composite argument as name=value (repeatable), e.g. --arg epsilon=0.25 or --arg low=[-2.1,-2.0,-1.8]. For epsilon_gamma_box, low and high default to the normalized pixel range.",
+            DefaultValueFactory = _ => [],
+        };
+        var canonizers = new Option<string[]>("--canonizer")
+        {
+            Description = "A canonizer by name (repeatable, applied in order), see 'relevance canonizers'.",
+            DefaultValueFactory = _ => [],
+        };
+        var target = new Option<string>("--target", "-t")
+        {
+            Description = "Class index to explain, or 'predicted' for each image's top class.",
+            DefaultValueFactory = _ => "predicted",
+        };
+        var output = new Option<string>("--output", "-o") { Description = "Output folder.", DefaultValueFactory = _ => "out" };
+        var batchSize = new Option<int>("--batch-size", "-b") { Description = "Images per batch.", DefaultValueFactory = _ => 8 };
+        var relevanceFormat = new Option<string>("--relevance-format")
+        {
+            Description = "Also write the relevance, shaped (C, H, W): none, npy or safetensors.",
+            DefaultValueFactory = _ => "none",
+        };
+        relevanceFormat.AcceptOnlyFromAmong("none", "npy", "safetensors");
+        var colormap = new Option<string>("--colormap")
+        {
+            Description = $"Heatmap colors: {string.Join(", ", ColorMap.Names)}, or color-map notation such as 00f,80:fff,f00.",
+            DefaultValueFactory = _ => "bwr",
+        };
+        var overlay = new Option<bool>("--overlay") { Description = "Also write each heatmap laid over its image (<name>.overlay.png)." };
+        var size = new Option<int?>("--size") { Description = "Resize the shorter image side to this [default: 256 for zoo models, 28 for the demo]." };
+        var crop = new Option<int?>("--crop") { Description = "Center-crop a square of this side [default: 224 for zoo models (or --size if smaller), 28 for the demo]." };
+        var mean = new Option<string?>("--mean") { Description = "Normalization means, one or one per channel, comma-separated [default: ImageNet's for zoo models]." };
+        var std = new Option<string?>("--std") { Description = "Normalization standard deviations, like --mean." };
+        var grayscale = new Option<bool>("--grayscale") { Description = "Read images as one gray channel (the demo model always does)." };
+        var iterations = new Option<int>("--iterations") { Description = "SmoothGrad samples or Integrated Gradients steps.", DefaultValueFactory = _ => 20 };
+        var noiseLevel = new Option<double>("--noise-level") { Description = "SmoothGrad noise, relative to each image's value range.", DefaultValueFactory = _ => 0.1 };
+        var seed = new Option<long>("--seed") { Description = "Seed of SmoothGrad's noise.", DefaultValueFactory = _ => 0 };
+        var window = new Option<int>("--window") { Description = "Occlusion window side in pixels.", DefaultValueFactory = _ => 8 };
+        var stride = new Option<int?>("--stride") { Description = "Occlusion window step in pixels [default: the window side]." };
+        var threads = new Option<int>("--threads")
+        {
+            Description = "CPU threads for the model's operations.",
+            DefaultValueFactory = _ => Environment.ProcessorCount,
+        };
+
+        var command = new Command("explain", "Explain images with a model: a heatmap PNG per image, and on request overlays and the relevance.")
+        {
+            inputs, model, weights, numClasses, demoFolder, method, composite, arguments, canonizers, target, output, batchSize,
+            relevanceFormat, colormap, overlay, size, crop, mean, std, grayscale, iterations, noiseLevel, seed, window, stride, threads,
+        };
+        command.WithExamples(
+            "Outputs per input <name>.<ext>: <name>.png (the heatmap, the size of the model input), <name>.overlay.png (--overlay),\n" +
+            "<name>.npy or <name>.safetensors (--relevance-format). Everything is checked before anything is written, and each\n" +
+            "image's files appear complete or not at all. On a terminal a progress bar shows the rate and the time left.",
+            "relevance explain shirt.png",
+            "relevance explain photos/ --model resnet50 --weights resnet50.pth --canonizer resnet --output heatmaps",
+            "relevance explain cat.jpg -m vgg16 -w vgg16.safetensors -c epsilon_gamma_box --arg gamma=0.5 --target 281 --overlay",
+            "relevance explain photos/ -m resnet18 -w model.safetensors --num-classes 10 --relevance-format npy",
+            "relevance explain shirt.png --method smoothgrad --iterations 50");
+        command.SetAction(parse => Cli.Run(parse, writer =>
+        {
+            string[] given = parse.GetValue(inputs) ?? [];
+            if (given.FirstOrDefault(i => i.StartsWith('-') && !Path.Exists(i)) is { } unknown)
+            {
+                throw new ArgumentException($"Unknown option '{unknown}' (see 'relevance explain --help').");
+            }
+            string modelName = ExplainModel.CheckName(parse.GetValue(model)!);
+            string? weightsFile = parse.GetValue(weights);
+            int? classes = parse.GetValue(numClasses);
+            if (ExplainModel.IsDemo(modelName) && weightsFile is not null)
+            {
+                throw new ArgumentException("--weights is for zoo models; the demo model comes with its own weights (see --demo-folder).");
+            }
+            if (!ExplainModel.IsDemo(modelName) && parse.GetValue(demoFolder) is not null)
+            {
+                throw new ArgumentException("--demo-folder is only for the demo model.");
+            }
+            AttributionMethod chosenMethod = ParseMethod(parse.GetValue(method)!);
+            var options = new ExplainOptions
+            {
+                Inputs = given,
+                Transform = BuildTransform(ExplainModel.DefaultTransform(modelName), parse.GetValue(size), parse.GetValue(crop),
+                    parse.GetValue(mean), parse.GetValue(std), parse.GetValue(grayscale)),
+                OutputFolder = parse.GetValue(output)!,
+                Method = chosenMethod,
+                Composite = ResolveComposite(parse.GetValue(composite), chosenMethod),
+                CompositeArguments = parse.GetValue(arguments) ?? [],
+                Canonizers = parse.GetValue(canonizers) ?? [],
+                TargetClass = ParseTarget(parse.GetValue(target)!),
+                BatchSize = parse.GetValue(batchSize),
+                RelevanceFormat = Enum.Parse<RelevanceFormat>(parse.GetValue(relevanceFormat)!, ignoreCase: true),
+                ColorMap = parse.GetValue(colormap)!,
+                Overlay = parse.GetValue(overlay),
+                Iterations = parse.GetValue(iterations),
+                NoiseLevel = parse.GetValue(noiseLevel),
+                Seed = parse.GetValue(seed),
+                OcclusionWindow = parse.GetValue(window),
+                OcclusionStride = parse.GetValue(stride),
+            };
+            using TorchThreads threadCount = TorchThreads.Use(parse.GetValue(threads));
+            using ExplainJob job = ExplainJob.Prepare(options,
+                () => ExplainModel.Load(modelName, weightsFile, classes, parse.GetValue(demoFolder)));
+            Run(job, options, writer);
+        }));
+        return command;
+    }
+
+    /// <summary>Runs a prepared job: a progress bar on a terminal when there is more than one batch, plain lines otherwise.</summary>
+    private static void Run(ExplainJob job, ExplainOptions options, TextWriter writer)
+    {
+        int count = job.Images.Count;
+        writer.WriteLine($"Explaining {count} image{(count == 1 ? "" : "s")} with {job.Model.Description}: {job.Description}.");
+        using var cancel = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            e.Cancel = true;
+            cancel.Cancel();
+        };
+        Console.CancelKeyPress += onCancel;
+        try
+        {
+            ExplainSummary summary;
+            bool terminal = ReferenceEquals(writer, Console.Out) && !Console.IsOutputRedirected && job.BatchCount > 1
+                && AnsiConsole.Profile.Capabilities.Interactive;
+            if (terminal)
+            {
+                summary = AnsiConsole.Progress()
+                    .AutoClear(false)
+                    .HideCompleted(false)
+                    .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RateColumn(),
+                        new RemainingTimeColumn(), new SpinnerColumn())
+                    .Start(context =>
+                    {
+                        ProgressTask task = context.AddTask("explaining", maxValue: count);
+                        return job.Run(_ => task.Increment(1), cancel.Token);
+                    });
+            }
+            else
+            {
+                summary = job.Run(image => writer.WriteLine(Describe(image)), cancel.Token);
+            }
+            writer.WriteLine(
+                $"Explained {summary.Images} image{(summary.Images == 1 ? "" : "s")} in {summary.Elapsed.TotalSeconds:F1} s " +
+                $"({summary.ImagesPerSecond:F1} images/s); wrote {summary.Files} files to {options.OutputFolder}.");
+        }
+        catch (OperationCanceledException)
+        {
+            throw new OperationCanceledException("Cancelled; the images finished so far keep their files.");
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+        }
+    }
+
+    private static string Describe(ExplainedImage image) =>
+        string.Create(CultureInfo.InvariantCulture,
+            $"{Path.GetFileName(image.Input)}: predicted {image.PredictedName} ({image.Probability * 100:F1}%), target {image.TargetName} -> {image.Outputs[0]}");
+
+    /// <summary>The model's transform with the command line's changes.</summary>
+    private static ImageTransform BuildTransform(ImageTransform defaults, int? size, int? crop, string? mean, string? std, bool grayscale)
+    {
+        int side = size ?? defaults.Size;
+        return defaults with
+        {
+            Size = side,
+            CropSize = crop ?? (side > 0 ? Math.Min(defaults.CropSize, side) : defaults.CropSize),
+            Mean = mean is null ? defaults.Mean : ParseNumbers("--mean", mean),
+            Std = std is null ? defaults.Std : ParseNumbers("--std", std),
+            Grayscale = grayscale || defaults.Grayscale,
+        };
+    }
+
+    private static float[] ParseNumbers(string option, string text)
+    {
+        var values = new List<float>();
+        foreach (string part in text.Split(',', StringSplitOptions.TrimEntries))
+        {
+            if (!float.TryParse(part, NumberStyles.Float, CultureInfo.InvariantCulture, out float value))
+            {
+                throw new ArgumentException($"{option} takes comma-separated numbers; '{part}' is not a number.");
+            }
+            values.Add(value);
+        }
+        return values.ToArray();
+    }
+
+    private static AttributionMethod ParseMethod(string name) => name switch
+    {
+        "smoothgrad" => AttributionMethod.SmoothGrad,
+        "integrated-gradients" => AttributionMethod.IntegratedGradients,
+        "occlusion" => AttributionMethod.Occlusion,
+        _ => AttributionMethod.Gradient,
+    };
+
+    private static string? ResolveComposite(string? given, AttributionMethod method)
+    {
+        if (given is null)
+        {
+            return method == AttributionMethod.Gradient ? "epsilon_plus_flat" : null;
+        }
+        return NoComposite.Contains(given, StringComparer.OrdinalIgnoreCase) ? null : given;
+    }
+
+    private static long? ParseTarget(string text)
+    {
+        if (string.Equals(text, "predicted", StringComparison.OrdinalIgnoreCase))
+        {
+            return null;
+        }
+        if (long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out long index))
+        {
+            return index;
+        }
+        throw new ArgumentException($"--target must be a class index or 'predicted'; got '{text}'.");
+    }
+
+    /// <summary>Images per second, from the task's recent progress.</summary>
+    private sealed class RateColumn : ProgressColumn
+    {
+        public override IRenderable Render(RenderOptions options, ProgressTask task, TimeSpan deltaTime) =>
+            new Text(string.Create(CultureInfo.InvariantCulture, $"{task.Speed ?? 0:F1} images/s"));
+    }
+}

@@ -1,0 +1,28 @@
+using TorchSharp;
+
+namespace RelevanceSharp.Cli;
+
+/// <summary>Sets libtorch's number of intra-op threads for the duration of a command, and restores it afterwards.</summary>
+public sealed class TorchThreads : IDisposable
+{
+    private readonly int previous;
+
+    private TorchThreads(int threads)
+    {
+        previous = torch.get_num_threads();
+        torch.set_num_threads(threads);
+    }
+
+    /// <summary>Uses <paramref name="threads"/> threads until the result is disposed.</summary>
+    public static TorchThreads Use(int threads)
+    {
+        if (threads < 1)
+        {
+            throw new ArgumentException($"The number of threads must be at least 1; got {threads}.");
+        }
+        return new TorchThreads(threads);
+    }
+
+    /// <summary>Restores the previous number of threads.</summary>
+    public void Dispose() => torch.set_num_threads(previous);
+}

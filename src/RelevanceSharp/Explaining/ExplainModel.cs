@@ -1,0 +1,158 @@
+using System.Globalization;
+using RelevanceSharp.Imaging;
+using RelevanceSharp.IO;
+using RelevanceSharp.Models;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace RelevanceSharp.Explaining;
+
+/// <summary>
+/// A model to explain, with how its inputs are prepared and (where known) its class names: a model zoo
+/// architecture with a weights file, the built-in demo model, or any module.
+/// </summary>
+public sealed class ExplainModel : IDisposable
+{
+    /// <summary>The name of the built-in demo model.</summary>
+    public const string DemoName = "demo";
+
+    /// <summary>Wraps a module (put in evaluation mode); the model owns it from now on.</summary>
+    /// <param name="module">The network.</param>
+    /// <param name="description">What it is, for messages (e.g. <c>resnet18 (10 classes)</c>).</param>
+    /// <param name="transform">How image files become its inputs.</param>
+    /// <param name="classNames">Names of the outputs, or <c>null</c> to show class indices.</param>
+    public ExplainModel(nn.Module<Tensor, Tensor> module, string description, ImageTransform transform, IReadOnlyList<string>? classNames = null)
+    {
+        Module = module ?? throw new ArgumentNullException(nameof(module));
+        Description = description ?? throw new ArgumentNullException(nameof(description));
+        Transform = transform ?? throw new ArgumentNullException(nameof(transform));
+        ClassNames = classNames;
+        Module.eval();
+    }
+
+    /// <summary>The network.</summary>
+    public nn.Module<Tensor, Tensor> Module { get; }
+
+    /// <summary>What the model is, for messages.</summary>
+    public string Description { get; }
+
+    /// <summary>How image files become inputs of this model.</summary>
+    public ImageTransform Transform { get; }
+
+    /// <summary>Names of the outputs, or <c>null</c>.</summary>
+    public IReadOnlyList<string>? ClassNames { get; }
+
+    /// <summary>The names <see cref="Load"/> accepts: <see cref="DemoName"/> and the model zoo's architectures.</summary>
+    public static IEnumerable<string> Names => new[] { DemoName }.Concat(ModelZoo.Names);
+
+    /// <summary>The name of class <paramref name="index"/>, or the index itself when the model has no class names.</summary>
+    public string ClassName(long index) =>
+        ClassNames is not null && index >= 0 && index < ClassNames.Count
+            ? ClassNames[(int)index]
+            : index.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// How image files become inputs of the named model: <see cref="DemoModel.Transform"/> for the demo model,
+    /// torchvision's ImageNet evaluation transform (resize 256, crop 224, ImageNet mean and std) for zoo models.
+    /// </summary>
+    /// <exception cref="ArgumentException">The name is unknown; the message lists the known names.</exception>
+    public static ImageTransform DefaultTransform(string name) =>
+        IsDemo(CheckName(name)) ? DemoModel.Transform : ImageTransform.ImageNet();
+
+    /// <summary>Whether <paramref name="name"/> is the built-in demo model.</summary>
+    public static bool IsDemo(string name) => string.Equals(name, DemoName, StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Throws when <paramref name="name"/> is neither the demo model nor a zoo architecture; returns it otherwise.</summary>
+    public static string CheckName(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        if (!IsDemo(name) && !ModelZoo.IsKnown(name))
+        {
+            throw new ArgumentException($"Unknown model '{name}'; known models: {string.Join(", ", Names)}.");
+        }
+        return name;
+    }
+
+    /// <summary>
+    /// Loads a model by name. A zoo architecture needs a weights file (<c>.pth</c> or <c>.safetensors</c>), which
+    /// is loaded strictly; the demo model comes with its weights, from <paramref name="demoFolder"/> or the
+    /// folder <see cref="DemoModel.FindFolder"/> finds.
+    /// </summary>
+    /// <param name="name">A name of <see cref="Names"/>.</param>
+    /// <param name="weights">The weights file of a zoo model; must be <c>null</c> for the demo model.</param>
+    /// <param name="numClasses">Outputs of a zoo model's classifier (1000 when <c>null</c>); must be <c>null</c> or 10 for the demo model.</param>
+    /// <param name="demoFolder">Where the demo model's weights are, instead of the usual places.</param>
+    /// <exception cref="ArgumentException">The name is unknown, or an argument does not fit the model.</exception>
+    /// <exception cref="FileNotFoundException">The weights file does not exist.</exception>
+    /// <exception cref="InvalidDataException">The weights file is not a checkpoint, or does not fit the architecture.</exception>
+    public static ExplainModel Load(string name, string? weights = null, int? numClasses = null, string? demoFolder = null)
+    {
+        CheckName(name);
+        if (IsDemo(name))
+        {
+            if (weights is not null)
+            {
+                throw new ArgumentException("The demo model comes with its own weights; a weights file is only for zoo models.");
+            }
+            if (numClasses is not null and not 10)
+            {
+                throw new ArgumentException($"The demo model has 10 classes, not {numClasses}.");
+            }
+            return new ExplainModel(DemoModel.Load(DemoFolder(demoFolder)), "the demo model (DenseNet for Fashion-MNIST)", DemoModel.Transform, DemoModel.ClassNames);
+        }
+        if (weights is null)
+        {
+            throw new ArgumentException($"The zoo model '{name}' needs a weights file (.pth or .safetensors).");
+        }
+        if (!File.Exists(weights))
+        {
+            throw new FileNotFoundException($"Weights file '{weights}' does not exist.", weights);
+        }
+        int classes = numClasses ?? 1000;
+        if (classes < 1)
+        {
+            throw new ArgumentException($"The number of classes must be at least 1; got {classes}.");
+        }
+        ZooModel model = ModelZoo.Create(name, classes);
+        try
+        {
+            Checkpoint.Load(model, weights);
+        }
+        catch (StateDictMismatchException ex)
+        {
+            model.Dispose();
+            throw new InvalidDataException($"{ex.Message.TrimEnd('.')} ({name.ToLowerInvariant()} with {classes} classes).", ex);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+        return new ExplainModel(model, $"{name.ToLowerInvariant()} ({classes} classes)", ImageTransform.ImageNet());
+    }
+
+    /// <summary>
+    /// The demo folder to use: <paramref name="folder"/> if given (it must hold the demo weights), else the one
+    /// <see cref="DemoModel.FindFolder"/> finds.
+    /// </summary>
+    /// <exception cref="FileNotFoundException">The folder has no demo weights, or none was found.</exception>
+    public static string DemoFolder(string? folder)
+    {
+        if (folder is null)
+        {
+            return DemoModel.FindFolder();
+        }
+        if (!File.Exists(Path.Combine(folder, DemoModel.WeightsFile)))
+        {
+            throw new FileNotFoundException(
+                Directory.Exists(folder)
+                    ? $"The demo folder '{folder}' holds no {DemoModel.WeightsFile}."
+                    : $"The demo folder '{folder}' does not exist.",
+                Path.Combine(folder, DemoModel.WeightsFile));
+        }
+        return folder;
+    }
+
+    /// <summary>Releases the network's tensors.</summary>
+    public void Dispose() => Module.Dispose();
+}

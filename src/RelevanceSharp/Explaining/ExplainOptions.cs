@@ -1,0 +1,91 @@
+using RelevanceSharp.Imaging;
+
+namespace RelevanceSharp.Explaining;
+
+/// <summary>How relevance is computed.</summary>
+public enum AttributionMethod
+{
+    /// <summary>The gradient, modified by the composite's rules if there is a composite (that is LRP).</summary>
+    Gradient,
+
+    /// <summary>SmoothGrad: gradients averaged over noisy copies of the input.</summary>
+    SmoothGrad,
+
+    /// <summary>Integrated Gradients from a zero baseline.</summary>
+    IntegratedGradients,
+
+    /// <summary>Occlusion: how much of the target score a sliding window alone keeps.</summary>
+    Occlusion,
+}
+
+/// <summary>The file format the relevance of each image is written in, besides its heatmap.</summary>
+public enum RelevanceFormat
+{
+    /// <summary>No relevance file, only heatmaps.</summary>
+    None,
+
+    /// <summary>NumPy's <c>.npy</c>, one array shaped (C, H, W).</summary>
+    Npy,
+
+    /// <summary>A <c>.safetensors</c> file with one tensor named <c>relevance</c>, shaped (C, H, W).</summary>
+    SafeTensors,
+}
+
+/// <summary>What an <see cref="ExplainJob"/> does: which images, how they are explained and what is written.</summary>
+public sealed record ExplainOptions
+{
+    /// <summary>Image files and folders (a folder stands for the image files directly inside it, sorted by name).</summary>
+    public required IReadOnlyList<string> Inputs { get; init; }
+
+    /// <summary>How image files become model inputs (the model's own transform is <see cref="ExplainModel.Transform"/>).</summary>
+    public required ImageTransform Transform { get; init; }
+
+    /// <summary>The folder the outputs go to; created when the job runs.</summary>
+    public string OutputFolder { get; init; } = "out";
+
+    /// <summary>The attribution method.</summary>
+    public AttributionMethod Method { get; init; } = AttributionMethod.Gradient;
+
+    /// <summary>A composite name of <see cref="Composites.CompositeRegistry"/>, or <c>null</c> for none (the plain gradient).</summary>
+    public string? Composite { get; init; } = "epsilon_plus_flat";
+
+    /// <summary>
+    /// Composite arguments as <c>name=value</c>. For composites with <c>low</c> and <c>high</c> arguments (ZBox)
+    /// the defaults are the normalized pixel range of the transform: <c>(0 - mean) / std</c> and
+    /// <c>(1 - mean) / std</c> per channel.
+    /// </summary>
+    public IReadOnlyList<string> CompositeArguments { get; init; } = [];
+
+    /// <summary>Canonizer names of <see cref="Canonizers.CanonizerRegistry"/>, applied in order.</summary>
+    public IReadOnlyList<string> Canonizers { get; init; } = [];
+
+    /// <summary>The class to explain, or <c>null</c> for each image's predicted class.</summary>
+    public long? TargetClass { get; init; }
+
+    /// <summary>Images per forward and backward pass.</summary>
+    public int BatchSize { get; init; } = 8;
+
+    /// <summary>Whether and how the relevance itself is written.</summary>
+    public RelevanceFormat RelevanceFormat { get; init; } = RelevanceFormat.None;
+
+    /// <summary>The heatmaps' color map: a built-in name (<see cref="ColorMap.Names"/>) or color-map notation.</summary>
+    public string ColorMap { get; init; } = "bwr";
+
+    /// <summary>Whether to write the heatmap laid over the (resized and cropped) image as well.</summary>
+    public bool Overlay { get; init; }
+
+    /// <summary>Noisy samples (SmoothGrad) or path steps (Integrated Gradients).</summary>
+    public int Iterations { get; init; } = 20;
+
+    /// <summary>SmoothGrad's noise standard deviation relative to each image's value range.</summary>
+    public double NoiseLevel { get; init; } = 0.1;
+
+    /// <summary>Seed of SmoothGrad's noise, so that runs repeat exactly.</summary>
+    public long Seed { get; init; }
+
+    /// <summary>Side of the occlusion window in pixels.</summary>
+    public int OcclusionWindow { get; init; } = 8;
+
+    /// <summary>Step of the occlusion window in pixels; the window side when <c>null</c>.</summary>
+    public int? OcclusionStride { get; init; }
+}
