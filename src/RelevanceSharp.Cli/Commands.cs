@@ -12,6 +12,7 @@ public static class Commands
         var root = new RootCommand("RelevanceSharp: explain what neural networks see, with Layer-wise Relevance Propagation and related attributions.");
         root.Subcommands.Add(VerifyCommand.Create());
         root.Subcommands.Add(TrainDemoCommand.Create());
+        root.Subcommands.Add(EvaluateCommand.Create());
         return root;
     }
 }
