@@ -21,8 +21,9 @@ public static class EvaluateCommand
     /// <param name="Output">Folder for the plot and CSV files.</param>
     /// <param name="NumClasses">Classifier outputs of a zoo model.</param>
     /// <param name="DemoFolder">Folder of the demo model's weights and samples, instead of the usual places.</param>
+    /// <param name="Threads">Threads TorchSharp computes with, or <c>null</c> to leave the setting as it is.</param>
     public sealed record Request(string Model, string? Weights, IReadOnlyList<string> Inputs, IReadOnlyList<string> Configs,
-        EvaluationOptions Options, string Output, int? NumClasses = null, string? DemoFolder = null);
+        EvaluationOptions Options, string Output, int? NumClasses = null, string? DemoFolder = null, int? Threads = null);
 
     /// <summary>Creates the command.</summary>
     public static Command Create()
@@ -77,6 +78,11 @@ public static class EvaluateCommand
         var noRandomization = new Option<bool>("--no-randomization") { Description = "Skip the parameter randomization check." };
         var randomizationLayers = new Option<int?>("--randomization-layers") { Description = "Randomize at most this many layers, from the output (default all)." };
         var absolute = new Option<bool>("--absolute") { Description = "Compare absolute relevance in the randomization check." };
+        var threads = new Option<int?>("--threads")
+        {
+            Description = "Threads to compute with (default: 1 for the demo model, whose many small operations run fastest on one " +
+                "thread and slow down badly when threads wait for a busy core; all cores for zoo models).",
+        };
         var batchSize = new Option<int>("--batch-size") { Description = "Perturbed images per forward pass.", DefaultValueFactory = _ => 64 };
         var output = new Option<string>("--output", "-o")
         {
@@ -90,7 +96,7 @@ public static class EvaluateCommand
             "  relevance evaluate photos/ --model resnet50 --weights resnet50.pth --config epsilon_gamma_box+resnet --steps 40")
         {
             inputs, model, weights, numClasses, demoFolder, configs, patchSize, steps, baseline, sigma, seed, randomOrders, score,
-            randomization, noRandomization, randomizationLayers, absolute, batchSize, output,
+            randomization, noRandomization, randomizationLayers, absolute, batchSize, threads, output,
         };
         command.SetAction(parse => Cli.Run(() =>
         {
@@ -117,8 +123,14 @@ public static class EvaluateCommand
                     ? new RandomizationSettings { Seed = seedValue, Absolute = parse.GetValue(absolute), MaxLayers = parse.GetValue(randomizationLayers) }
                     : null,
             };
-            var request = new Request(parse.GetValue(model)!, parse.GetValue(weights), parse.GetValue(inputs) ?? [],
-                parse.GetValue(configs) ?? [], options, parse.GetValue(output)!, parse.GetValue(numClasses), parse.GetValue(demoFolder));
+            string modelName = parse.GetValue(model)!;
+            int threadCount = parse.GetValue(threads) ?? (EvaluationSetup.IsDemo(modelName) ? 1 : Environment.ProcessorCount);
+            if (threadCount < 1)
+            {
+                throw new ArgumentException($"--threads must be at least 1; got {threadCount}.");
+            }
+            var request = new Request(modelName, parse.GetValue(weights), parse.GetValue(inputs) ?? [],
+                parse.GetValue(configs) ?? [], options, parse.GetValue(output)!, parse.GetValue(numClasses), parse.GetValue(demoFolder), threadCount);
             Run(request, Console.Out, Console.Error);
         }));
         return command;
@@ -139,7 +151,10 @@ public static class EvaluateCommand
         EvaluationOptions options = request.Options;
         (options.Perturbation.PatchSize == 0 ? options.Perturbation with { PatchSize = 1 } : options.Perturbation).Validate();
         var configs = request.Configs.Count > 0 ? request.Configs.Select(EvaluationConfig.Parse).ToList() : EvaluationConfig.DemoDefaults.ToList();
-        torch.set_num_threads(Environment.ProcessorCount);
+        if (request.Threads is int count)
+        {
+            torch.set_num_threads(count);
+        }
         using EvaluationSetup setup = EvaluationSetup.Load(request.Model, request.Weights, request.Inputs, request.NumClasses, request.DemoFolder);
         if (options.Perturbation.PatchSize == 0)
         {

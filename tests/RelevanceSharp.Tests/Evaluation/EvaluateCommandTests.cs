@@ -4,6 +4,7 @@ using RelevanceSharp.Imaging;
 using RelevanceSharp.IO;
 using RelevanceSharp.Models;
 using static RelevanceSharp.Tests.Support;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace RelevanceSharp.Tests.Evaluation;
@@ -44,7 +45,9 @@ public sealed class EvaluateCommandTests : IDisposable
         Console.SetError(error);
         try
         {
-            int code = Commands.BuildRoot().Parse(args).Invoke();
+            // The command sets TorchSharp's thread count; keep the test process's own.
+            string[] all = [.. args, "--threads", torch.get_num_threads().ToString(System.Globalization.CultureInfo.InvariantCulture)];
+            int code = Commands.BuildRoot().Parse(all).Invoke();
             return (code, output.ToString(), error.ToString());
         }
         finally
