@@ -26,8 +26,8 @@ public sealed record PerturbationSettings
     public int PatchSize { get; init; } = 4;
 
     /// <summary>
-    /// Number of perturbation steps K (one patch per step), or <c>null</c> for the default: all patches when an
-    /// image has at most <see cref="AllPatchesUpTo"/>, else 20% of them (rounded up).
+    /// Number of perturbation steps K (one patch per step; capped at the number of patches), or <c>null</c> for the
+    /// default: all patches when an image has at most <see cref="AllPatchesUpTo"/>, else 20% of them (rounded up).
     /// </summary>
     public int? Steps { get; init; }
 
