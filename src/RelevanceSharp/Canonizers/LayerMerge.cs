@@ -26,8 +26,7 @@ public static class LayerMerge
     {
         long outputs = OutputChannels(layer);
         CheckLength(layer, scale, outputs, "output channels");
-        var undo = new UndoStack();
-        try
+        return Guarded(undo =>
         {
             BiasOverride previous = Install(layer, undo);
             Tensor scaleCopy = scale.detach().clone().DetachFromDisposeScope();
@@ -48,13 +47,7 @@ public static class LayerMerge
                 scaleCopy.Dispose();
                 shiftCopy.Dispose();
             });
-            return undo;
-        }
-        catch
-        {
-            undo.Dispose();
-            throw;
-        }
+        });
     }
 
     /// <summary>
@@ -77,8 +70,7 @@ public static class LayerMerge
                 $"Cannot fold a batch norm of {channels} channels into {layer.Describe()}, which has {inputs} input channels.");
         }
         long perChannel = inputs / channels;
-        var undo = new UndoStack();
-        try
+        return Guarded(undo =>
         {
             BiasOverride previous = Install(layer, undo);
             Tensor scaleCopy = Expand(scale, perChannel);
@@ -100,6 +92,16 @@ public static class LayerMerge
                 scaleCopy.Dispose();
                 shiftCopy.Dispose();
             });
+        });
+    }
+
+    /// <summary>Runs changes that push their undo actions; if one fails, the ones already made are undone.</summary>
+    private static IDisposable Guarded(Action<UndoStack> changes)
+    {
+        var undo = new UndoStack();
+        try
+        {
+            changes(undo);
             return undo;
         }
         catch

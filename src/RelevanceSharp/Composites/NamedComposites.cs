@@ -16,6 +16,22 @@ public static class BaseLayerMap
         (LayerTypes.AvgPool, new Norm(stabilizer)),
         (LayerTypes.BatchNorm, new Pass()),
     };
+
+    /// <summary>
+    /// The layer map of the epsilon composites: the user's entries first, then the base map, then
+    /// <paramref name="convolution"/> for convolutions and Epsilon for dense layers.
+    /// </summary>
+    internal static IEnumerable<(ModuleMatcher, Rule)> WithEpsilon(IEnumerable<(ModuleMatcher, Rule)>? user, Stabilizer? stabilizer,
+        Rule convolution, double epsilon, IReadOnlyList<string>? zeroParameters) =>
+        (user ?? Array.Empty<(ModuleMatcher, Rule)>()).Concat(Create(stabilizer)).Concat(new (ModuleMatcher, Rule)[]
+        {
+            (LayerTypes.Convolution, convolution),
+            (LayerTypes.Dense, new Epsilon(epsilon, zeroParameters)),
+        });
+
+    /// <summary>The user's first-layer entries, then <paramref name="rule"/> for the first layer of the given kind.</summary>
+    internal static IEnumerable<(ModuleMatcher, Rule)> First(IEnumerable<(ModuleMatcher, Rule)>? user, ModuleMatcher kind, Rule rule) =>
+        (user ?? Array.Empty<(ModuleMatcher, Rule)>()).Append((kind, rule));
 }
 
 /// <summary>
@@ -42,12 +58,8 @@ public sealed class EpsilonGammaBox : SpecialFirstLayerMapComposite
     private EpsilonGammaBox(ZBox box, double epsilon, double gamma, Stabilizer? stabilizer, IReadOnlyList<string>? zeroParameters,
         IEnumerable<ICanonizer>? canonizers, IEnumerable<(ModuleMatcher, Rule)>? layerMap, IEnumerable<(ModuleMatcher, Rule)>? firstMap)
         : base(
-            (layerMap ?? Array.Empty<(ModuleMatcher, Rule)>()).Concat(BaseLayerMap.Create(stabilizer)).Concat(new (ModuleMatcher, Rule)[]
-            {
-                (LayerTypes.Convolution, new Gamma(gamma, stabilizer, zeroParameters)),
-                (LayerTypes.Dense, new Epsilon(epsilon, zeroParameters)),
-            }),
-            (firstMap ?? Array.Empty<(ModuleMatcher, Rule)>()).Append((LayerTypes.Convolution, (Rule)box)),
+            BaseLayerMap.WithEpsilon(layerMap, stabilizer, new Gamma(gamma, stabilizer, zeroParameters), epsilon, zeroParameters),
+            BaseLayerMap.First(firstMap, LayerTypes.Convolution, box),
             canonizers)
     {
     }
@@ -60,11 +72,7 @@ public sealed class EpsilonPlus : LayerMapComposite
     public EpsilonPlus(double epsilon = 1e-6, Stabilizer? stabilizer = null, IReadOnlyList<string>? zeroParameters = null,
         IEnumerable<ICanonizer>? canonizers = null, IEnumerable<(ModuleMatcher, Rule)>? layerMap = null)
         : base(
-            (layerMap ?? Array.Empty<(ModuleMatcher, Rule)>()).Concat(BaseLayerMap.Create(stabilizer)).Concat(new (ModuleMatcher, Rule)[]
-            {
-                (LayerTypes.Convolution, new ZPlus(stabilizer, zeroParameters)),
-                (LayerTypes.Dense, new Epsilon(epsilon, zeroParameters)),
-            }),
+            BaseLayerMap.WithEpsilon(layerMap, stabilizer, new ZPlus(stabilizer, zeroParameters), epsilon, zeroParameters),
             canonizers)
     {
     }
@@ -77,11 +85,7 @@ public sealed class EpsilonAlpha2Beta1 : LayerMapComposite
     public EpsilonAlpha2Beta1(double epsilon = 1e-6, Stabilizer? stabilizer = null, IReadOnlyList<string>? zeroParameters = null,
         IEnumerable<ICanonizer>? canonizers = null, IEnumerable<(ModuleMatcher, Rule)>? layerMap = null)
         : base(
-            (layerMap ?? Array.Empty<(ModuleMatcher, Rule)>()).Concat(BaseLayerMap.Create(stabilizer)).Concat(new (ModuleMatcher, Rule)[]
-            {
-                (LayerTypes.Convolution, new AlphaBeta(2.0, 1.0, stabilizer, zeroParameters)),
-                (LayerTypes.Dense, new Epsilon(epsilon, zeroParameters)),
-            }),
+            BaseLayerMap.WithEpsilon(layerMap, stabilizer, new AlphaBeta(2.0, 1.0, stabilizer, zeroParameters), epsilon, zeroParameters),
             canonizers)
     {
     }
@@ -95,12 +99,8 @@ public sealed class EpsilonPlusFlat : SpecialFirstLayerMapComposite
         IEnumerable<ICanonizer>? canonizers = null, IEnumerable<(ModuleMatcher, Rule)>? layerMap = null,
         IEnumerable<(ModuleMatcher, Rule)>? firstMap = null)
         : base(
-            (layerMap ?? Array.Empty<(ModuleMatcher, Rule)>()).Concat(BaseLayerMap.Create(stabilizer)).Concat(new (ModuleMatcher, Rule)[]
-            {
-                (LayerTypes.Convolution, new ZPlus(stabilizer, zeroParameters)),
-                (LayerTypes.Dense, new Epsilon(epsilon, zeroParameters)),
-            }),
-            (firstMap ?? Array.Empty<(ModuleMatcher, Rule)>()).Append((LayerTypes.Linear, (Rule)new Flat(stabilizer, zeroParameters))),
+            BaseLayerMap.WithEpsilon(layerMap, stabilizer, new ZPlus(stabilizer, zeroParameters), epsilon, zeroParameters),
+            BaseLayerMap.First(firstMap, LayerTypes.Linear, new Flat(stabilizer, zeroParameters)),
             canonizers)
     {
     }
@@ -114,12 +114,8 @@ public sealed class EpsilonAlpha2Beta1Flat : SpecialFirstLayerMapComposite
         IEnumerable<ICanonizer>? canonizers = null, IEnumerable<(ModuleMatcher, Rule)>? layerMap = null,
         IEnumerable<(ModuleMatcher, Rule)>? firstMap = null)
         : base(
-            (layerMap ?? Array.Empty<(ModuleMatcher, Rule)>()).Concat(BaseLayerMap.Create(stabilizer)).Concat(new (ModuleMatcher, Rule)[]
-            {
-                (LayerTypes.Convolution, new AlphaBeta(2.0, 1.0, stabilizer, zeroParameters)),
-                (LayerTypes.Dense, new Epsilon(epsilon, zeroParameters)),
-            }),
-            (firstMap ?? Array.Empty<(ModuleMatcher, Rule)>()).Append((LayerTypes.Linear, (Rule)new Flat(stabilizer, zeroParameters))),
+            BaseLayerMap.WithEpsilon(layerMap, stabilizer, new AlphaBeta(2.0, 1.0, stabilizer, zeroParameters), epsilon, zeroParameters),
+            BaseLayerMap.First(firstMap, LayerTypes.Linear, new Flat(stabilizer, zeroParameters)),
             canonizers)
     {
     }
