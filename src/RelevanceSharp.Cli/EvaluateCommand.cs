@@ -183,14 +183,17 @@ public static class EvaluateCommand
         private readonly bool live = ReferenceEquals(log, Console.Error) && !Console.IsErrorRedirected;
         private string? stage;
         private TimeSpan stageStart;
+        private TimeSpan lastReport;
 
         public void Report(EvaluationProgress value)
         {
+            // A stage reports first when its first batch is done, so it began when the stage before it reported last.
             if (value.Stage != stage)
             {
                 stage = value.Stage;
-                stageStart = clock.Elapsed;
+                stageStart = lastReport;
             }
+            lastReport = clock.Elapsed;
             if (value.Done >= value.Total)
             {
                 log.WriteLine(string.Create(CultureInfo.InvariantCulture,
