@@ -21,6 +21,7 @@ public static class Commands
         root.Subcommands.Add(ListCommands.Canonizers());
         root.Subcommands.Add(VerifyCommand.Create());
         root.Subcommands.Add(TrainDemoCommand.Create());
+        root.Subcommands.Add(EvaluateCommand.Create());
         CommandHelp.Install(root);
         return root;
     }

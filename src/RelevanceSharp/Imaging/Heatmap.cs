@@ -293,6 +293,7 @@ public static class Heatmap
     {
         private readonly SKPaint _paint;
         private readonly SKTypeface? _typeface;
+        private readonly SKFont? _font;
         private readonly float _fontSize;
 
         private LabelPainter(SKTypeface? typeface, float fontSize, SKColor color)
@@ -302,8 +303,7 @@ public static class Heatmap
             _paint = new SKPaint { Color = color, IsAntialias = typeface is not null, Style = SKPaintStyle.Fill };
             if (typeface is not null)
             {
-                _paint.Typeface = typeface;
-                _paint.TextSize = fontSize;
+                _font = new SKFont(typeface, fontSize) { Edging = SKFontEdging.Antialias };
             }
         }
 
@@ -332,13 +332,13 @@ public static class Heatmap
         {
             canvas.Save();
             canvas.ClipRect(SKRect.Create(band.Left, band.Top, band.Width, band.Height));
-            if (_typeface is not null)
+            if (_font is not null)
             {
-                SKFontMetrics metrics = _paint.FontMetrics;
-                float textWidth = _paint.MeasureText(text);
+                SKFontMetrics metrics = _font.Metrics;
+                float textWidth = _font.MeasureText(text, _paint);
                 float x = band.Left + (band.Width - textWidth) / 2;
                 float baseline = band.Top + (band.Height - (metrics.Descent - metrics.Ascent)) / 2 - metrics.Ascent;
-                canvas.DrawText(text, x, baseline, _paint);
+                canvas.DrawText(text, x, baseline, SKTextAlign.Left, _font, _paint);
             }
             else
             {
@@ -350,6 +350,7 @@ public static class Heatmap
         public void Dispose()
         {
             _paint.Dispose();
+            _font?.Dispose();
             _typeface?.Dispose();
         }
     }

@@ -85,7 +85,7 @@ internal static class ImagingTestKit
     public static void Write(SKBitmap bitmap, string path, SKEncodedImageFormat format, int quality = 100)
     {
         using SKPixmap pixmap = bitmap.PeekPixels();
-        using SKData data = format == SKEncodedImageFormat.Webp
+        using SKData? data = format == SKEncodedImageFormat.Webp
             ? pixmap.Encode(new SKWebpEncoderOptions(SKWebpEncoderCompression.Lossless, quality))
             : pixmap.Encode(format, quality);
         Assert.NotNull(data);

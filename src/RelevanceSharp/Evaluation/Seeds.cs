@@ -1,0 +1,46 @@
+namespace RelevanceSharp.Evaluation;
+
+/// <summary>
+/// Derives independent, reproducible seeds from a user's seed and the position of a piece of work (an image's
+/// index, a random order's number, a layer's number), so that results do not depend on how work is batched.
+/// </summary>
+internal static class Seeds
+{
+    /// <summary>A seed for the piece of work at <paramref name="parts"/> under <paramref name="seed"/>.</summary>
+    public static ulong Derive(long seed, params long[] parts)
+    {
+        ulong state = Mix(unchecked((ulong)seed));
+        foreach (long part in parts)
+        {
+            state = Mix(state ^ unchecked((ulong)part) * 0x9E3779B97F4A7C15UL);
+        }
+        return state;
+    }
+
+    /// <summary>A random permutation of <c>0..count-1</c> (Fisher-Yates driven by SplitMix64).</summary>
+    public static int[] Permutation(int count, ulong seed)
+    {
+        var result = new int[count];
+        for (int i = 0; i < count; i++)
+        {
+            result[i] = i;
+        }
+        ulong state = seed;
+        for (int i = count - 1; i > 0; i--)
+        {
+            state += 0x9E3779B97F4A7C15UL;
+            // Multiply-shift maps the 64-bit draw onto 0..i without the bias of a modulo.
+            int j = (int)(((UInt128)Mix(state) * (ulong)(i + 1)) >> 64);
+            (result[i], result[j]) = (result[j], result[i]);
+        }
+        return result;
+    }
+
+    // The SplitMix64 finalizer: a bijection of 64-bit values that scrambles every input bit into every output bit.
+    private static ulong Mix(ulong z)
+    {
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return z ^ (z >> 31);
+    }
+}

@@ -1,0 +1,129 @@
+using RelevanceSharp.Evaluation;
+using RelevanceSharp.Imaging;
+using RelevanceSharp.Tests.Engine;
+using TorchSharp.Modules;
+using static RelevanceSharp.Tests.Support;
+using static TorchSharp.torch;
+
+namespace RelevanceSharp.Tests.Evaluation;
+
+/// <summary>Comparing several configurations on a small net, and the report's table, CSV files and plot.</summary>
+public sealed class EvaluatorTests : IDisposable
+{
+    private static readonly string[] Configs = { "gradient", "epsilon_plus_flat", "smoothgrad(iterations=2)", "integrated_gradients(iterations=3)" };
+    private readonly string folder = Path.Combine(Path.GetTempPath(), "rs-eval-" + Guid.NewGuid().ToString("N"));
+
+    public void Dispose()
+    {
+        if (Directory.Exists(folder))
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    private static EvaluationReport Run(Sequential model, Tensor inputs, RandomizationSettings? randomization, List<EvaluationProgress>? log = null)
+    {
+        var options = new EvaluationOptions
+        {
+            Perturbation = new PerturbationSettings { PatchSize = 2, RandomOrders = 2, BatchSize = 5 },
+            Randomization = randomization,
+            AttributionBatchSize = 2,
+        };
+        var progress = log is null ? null : new Recorder(log);
+        return Evaluator.Run(model, inputs, Configs.Select(EvaluationConfig.Parse).ToList(), options: options, progress: progress);
+    }
+
+    [Fact]
+    public void EveryConfigurationIsComparedAgainstOneControl()
+    {
+        using var scope = NewDisposeScope();
+        Sequential model = TestNets.ConvReLUNet(51);
+        model.eval();
+        Tensor inputs = TestNets.Input(52, batch: 3);
+        var log = new List<EvaluationProgress>();
+        EvaluationReport report = Run(model, inputs, new RandomizationSettings(), log);
+
+        Assert.Equal(Configs, report.Configurations.Select(c => c.Config.Name));
+        Assert.Equal(4, report.Steps);
+        Assert.Equal(Evaluator.Predict(model, inputs), report.Targets);
+        Assert.All(report.Configurations, c =>
+        {
+            Assert.Same(report.Random, c.Perturbation.Random);
+            Assert.Equal(3, c.Perturbation.MostRelevantFirst.Images);
+            Assert.Equal(4, c.Randomization!.Steps.Count);
+        });
+        // Progress ends every stage: the control, then perturbation and randomization of each configuration.
+        var finished = log.Where(p => p.Done == p.Total).Select(p => p.Stage).Distinct().ToList();
+        Assert.Equal(1 + 2 * Configs.Length, finished.Count);
+        Assert.Equal("random order", finished[0]);
+
+        string table = report.FormatTable();
+        foreach (string config in Configs)
+        {
+            Assert.Contains(config, table, StringComparison.Ordinal);
+        }
+        Assert.Contains("AOPC MoRF", table, StringComparison.Ordinal);
+        Assert.Contains("rand. rho (all)", table, StringComparison.Ordinal);
+        Assert.Contains("3 images of 4x4, 4 patches of 2x2, 4 steps", report.Describe(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TheFilesHoldOneRowPerConfigurationAndStep()
+    {
+        using var scope = NewDisposeScope();
+        Sequential model = TestNets.ConvReLUNet(53);
+        model.eval();
+        EvaluationReport report = Run(model, TestNets.Input(54, batch: 3), new RandomizationSettings { MaxLayers = 2 });
+        IReadOnlyList<string> written = report.WriteAll(folder);
+        Assert.Equal(new[] { "perturbation.csv", "perturbation_curves.csv", "perturbation.png", "randomization.csv" }, written.Select(Path.GetFileName));
+
+        string[] perturbation = File.ReadAllLines(Path.Combine(folder, "perturbation.csv"));
+        Assert.Equal("configuration,step,fraction_perturbed,morf_mean,morf_standard_error,random_mean,random_standard_error", perturbation[0]);
+        Assert.Equal(1 + Configs.Length * 5, perturbation.Length);
+        // Names with commas are quoted.
+        Assert.Contains(perturbation, line => line.StartsWith("\"integrated_gradients(iterations=3)\",4,1,", StringComparison.Ordinal)
+            || line.StartsWith("integrated_gradients(iterations=3),4,1,", StringComparison.Ordinal));
+        string[] first = perturbation[1].Split(',');
+        Assert.Equal(("gradient", "0", "0"), (first[0], first[1], first[2]));
+        Assert.Equal(report.Configurations[0].Perturbation.MostRelevantFirst.MeanCurve[0].Mean, double.Parse(first[3], System.Globalization.CultureInfo.InvariantCulture));
+
+        Assert.Equal(1 + Configs.Length * 2 * 3 * 5, File.ReadAllLines(Path.Combine(folder, "perturbation_curves.csv")).Length);
+        string[] randomization = File.ReadAllLines(Path.Combine(folder, "randomization.csv"));
+        Assert.Equal(1 + Configs.Length * 2, randomization.Length);
+        Assert.StartsWith("gradient,1,7,", randomization[1], StringComparison.Ordinal);
+
+        using Tensor plot = ImageIO.Load(Path.Combine(folder, "perturbation.png"));
+        Assert.Equal(new long[] { 3, 600, 900 }, plot.shape);
+    }
+
+    [Fact]
+    public void WithoutRandomizationThereIsNoRandomizationFile()
+    {
+        using var scope = NewDisposeScope();
+        Sequential model = TestNets.ConvReLUNet(55);
+        model.eval();
+        EvaluationReport report = Run(model, TestNets.Input(56, batch: 2), randomization: null);
+        Assert.All(report.Configurations, c => Assert.Null(c.Randomization));
+        Assert.DoesNotContain("rand. rho", report.FormatTable(), StringComparison.Ordinal);
+        Assert.DoesNotContain(report.WriteAll(folder), path => path.EndsWith("randomization.csv", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void AttributingInBatchesEqualsAttributingAtOnce()
+    {
+        using var scope = NewDisposeScope();
+        Sequential model = TestNets.ConvReLUNet(57);
+        model.eval();
+        Tensor inputs = TestNets.Input(58, batch: 5);
+        long[] targets = { 0, 1, 2, 1, 0 };
+        var attributor = EvaluationConfig.Parse("epsilon_plus_flat").CreateAttributor(model);
+        double[] whole = D(Evaluator.Attribute(attributor, inputs, targets, batchSize: 100));
+        AssertClose(whole, Evaluator.Attribute(attributor, inputs, targets, batchSize: 2), 1e-12, "batches of 2");
+        AssertClose(whole, Evaluator.Attribute(attributor, inputs, targets, batchSize: 1, shareRegistration: false), 1e-12, "one by one");
+    }
+
+    private sealed class Recorder(List<EvaluationProgress> log) : IProgress<EvaluationProgress>
+    {
+        public void Report(EvaluationProgress value) => log.Add(value);
+    }
+}
