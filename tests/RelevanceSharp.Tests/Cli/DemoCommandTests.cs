@@ -19,7 +19,7 @@ public sealed class DemoCommandTests : IClassFixture<ScratchDemoFolder>, IDispos
     /// pixels with a label band of ceil(11 * 1.5) = 17 pixels, 4 pixels of spacing, and a header band of
     /// ceil(14 * 1.5) = 21 pixels above each group.
     /// </summary>
-    private static (int Width, int Height) ExpectedSize(int samples)
+    internal static (int Width, int Height) ExpectedSize(int samples)
     {
         const int Cell = 140, Band = 17, Header = 21, Space = 4;
         int innerHeight = samples * (Band + Cell) + (samples + 1) * Space;
