@@ -153,8 +153,8 @@ internal static class Memory
         {
             if (line.StartsWith(key, StringComparison.Ordinal))
             {
-                string[] parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-                return double.Parse(parts[1], CultureInfo.InvariantCulture) / 1024.0;
+                string[] parts = line[key.Length..].Split(new[] { ' ', '\t' }, StringSplitOptions.RemoveEmptyEntries);
+                return double.Parse(parts[0], CultureInfo.InvariantCulture) / 1024.0;
             }
         }
         return double.NaN;

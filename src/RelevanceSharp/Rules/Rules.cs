@@ -67,11 +67,12 @@ public sealed class Gamma : BasicRule
 
     private static IReadOnlyList<Tensor> MapGradients(Tensor gradOutput, IReadOnlyList<Tensor> outputs, Stabilizer stabilizer)
     {
-        Tensor positiveMask = outputs[4].gt(0.0).to(gradOutput.dtype);
-        Tensor negativeMask = outputs[4].lt(0.0).to(gradOutput.dtype);
-        Tensor positive = positiveMask * gradOutput / stabilizer.Apply(outputs[0] + outputs[1]);
-        Tensor negative = negativeMask * gradOutput / stabilizer.Apply(outputs[2] + outputs[3]);
-        return new[] { positive, positive, negative, negative, zeros_like(gradOutput) };
+        // Each output sign takes its own pair of terms; the masks select in place on the quotients.
+        Tensor positive = gradOutput / stabilizer.Apply(outputs[0] + outputs[1]);
+        positive.mul_(outputs[4].gt(0.0));
+        Tensor negative = gradOutput / stabilizer.Apply(outputs[2] + outputs[3]);
+        negative.mul_(outputs[4].lt(0.0));
+        return new[] { positive, positive, negative, negative, zeros(1, gradOutput.dtype, gradOutput.device).expand(gradOutput.shape) };
     }
 
     internal static Tensor PositivePart(Tensor x) => x.clamp_min(0.0);

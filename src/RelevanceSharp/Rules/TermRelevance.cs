@@ -36,6 +36,9 @@ internal static class TermRelevance
         /// <summary>Terms skipped because their input was zero everywhere.</summary>
         public int ZeroInputTerms { get; set; }
 
+        /// <summary>Term inputs used as they are because the part (e.g. the positive one) was the whole input.</summary>
+        public int WholeInputs { get; set; }
+
         /// <summary>Layer calls made to compute terms (a stacked call counts once).</summary>
         public int LayerCalls { get; set; }
 
@@ -46,7 +49,7 @@ internal static class TermRelevance
         public int Gradients { get; set; }
 
         /// <summary>Sets every count to zero.</summary>
-        public void Reset() => NaturalTerms = ZeroInputTerms = LayerCalls = StackedCalls = Gradients = 0;
+        public void Reset() => NaturalTerms = ZeroInputTerms = WholeInputs = LayerCalls = StackedCalls = Gradients = 0;
     }
 
     public static Tensor Compute(BasicRule rule, IReadOnlyList<RuleTerm> terms, RuleCall call, Tensor gradOutput)
@@ -75,8 +78,9 @@ internal static class TermRelevance
             else if (signs.IsZero(term.Input))
             {
                 Stats.ZeroInputTerms++;
+                // Only the (modified) bias is left: a broadcast view of it, no tensor of the output's size.
                 Tensor? termBias = term.Parameters.ModifyOne("bias", bias);
-                outputs[k] = termBias is null ? zeros_like(y) : LayerCompute.AddBias(zeros_like(y), termBias, ChannelDim(module, y));
+                outputs[k] = BiasOnly(termBias, y, ChannelDim(module, y));
             }
             else
             {
@@ -96,7 +100,12 @@ internal static class TermRelevance
         {
             foreach (List<int> members in groups.Values)
             {
-                Tensor input = terms[members[0]].InputFor(x).detach().requires_grad_(true);
+                // Where the sign check showed the part to be the whole input (the positive part after a ReLU), the
+                // input serves as it is instead of a clamped copy.
+                RuleTerm first = terms[members[0]];
+                bool whole = signs.IsWhole(first.Input);
+                Stats.WholeInputs += whole ? 1 : 0;
+                Tensor input = (whole ? x : first.InputFor(x)).detach().requires_grad_(true);
                 var parameters = members.Select(k => terms[k].Parameters.Apply(module, effective)).ToList();
                 if (members.Count > 1 && Stacking.CanStack(module, parameters))
                 {
@@ -164,6 +173,23 @@ internal static class TermRelevance
 
     private static long ChannelDim(nn.Module module, Tensor output) => module is Linear ? output.dim() - 1 : 1;
 
+    /// <summary>What a term with a zero input outputs: its bias broadcast to the output's shape (zero without one).</summary>
+    private static Tensor BiasOnly(Tensor? bias, Tensor output, long channelDim)
+    {
+        if (bias is null)
+        {
+            return zeros(1, output.dtype, output.device).expand(output.shape);
+        }
+        long[] shape = Enumerable.Repeat(1L, (int)output.dim()).ToArray();
+        if (bias.dim() == 1)
+        {
+            shape[channelDim] = bias.shape[0];
+            return bias.view(shape).expand(output.shape);
+        }
+        // A map over output positions: (C, *spatial), broadcast over the batch.
+        return bias.unsqueeze(0).expand(output.shape);
+    }
+
     private static Tensor? Sum(IEnumerable<Tensor?> tensors)
     {
         Tensor? total = null;
@@ -189,6 +215,17 @@ internal static class TermRelevance
         {
             TermInput.NegativePart => nonNegative ??= !x.lt(0.0).any().item<bool>(),
             TermInput.PositivePart => nonPositive ??= !x.gt(0.0).any().item<bool>(),
+            _ => false,
+        };
+
+        /// <summary>
+        /// Whether a part of the input is known, from a check already made, to equal the whole input (the positive
+        /// part of a non-negative input). Makes no new check: a failed one would cost as much as the part itself.
+        /// </summary>
+        public bool IsWhole(TermInput kind) => kind switch
+        {
+            TermInput.PositivePart => nonNegative == true,
+            TermInput.NegativePart => nonPositive == true,
             _ => false,
         };
     }

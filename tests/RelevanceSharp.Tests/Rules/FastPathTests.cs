@@ -114,13 +114,14 @@ public class FastPathTests
     public void TermsWithAZeroInputCostNothing()
     {
         // After a ReLU the negative part vanishes: ZPlus needs one layer call instead of two.
+        // The remaining positive part is then the input itself and is used without a clamped copy.
         var stats = Count("zplus", "conv", "nonnegative");
-        Assert.Equal((1, 1, 1), (stats.ZeroInputTerms, stats.LayerCalls, stats.Gradients));
+        Assert.Equal((1, 1, 1, 1), (stats.ZeroInputTerms, stats.WholeInputs, stats.LayerCalls, stats.Gradients));
         stats = Count("zplus", "conv", "mixed");
-        Assert.Equal((0, 2), (stats.ZeroInputTerms, stats.LayerCalls));
+        Assert.Equal((0, 0, 2), (stats.ZeroInputTerms, stats.WholeInputs, stats.LayerCalls));
         // Only the negative part remains for a non-positive input.
         stats = Count("zplus", "linear", "nonpositive");
-        Assert.Equal((1, 1), (stats.ZeroInputTerms, stats.LayerCalls));
+        Assert.Equal((1, 1, 1), (stats.ZeroInputTerms, stats.WholeInputs, stats.LayerCalls));
     }
 
     [Fact]
