@@ -65,10 +65,10 @@ public sealed class Stabilizer
         using var scope = NewDisposeScope();
         if (!NormScale && !Clip)
         {
-            // The common case with few passes over the data: the shift is exactly +epsilon where the input is
-            // non-negative and -epsilon elsewhere (2e - e = e exactly), and the sum is input + shift.
-            Tensor shift = input.ge(0.0).to(input.dtype);
-            shift.mul_(2 * Epsilon).sub_(Epsilon).add_(input);
+            // The common case in one new tensor: sign(sign(x) + 1/2) is +1 where x >= 0 and -1 elsewhere, so the
+            // shift is exactly +epsilon or -epsilon, and the sum is input + shift.
+            Tensor shift = input.sign();
+            shift.add_(0.5).sign_().mul_(Epsilon).add_(input);
             return shift.MoveToOuterDisposeScope();
         }
         Tensor sign = input.eq(0.0).to(input.dtype) + input.sign();

@@ -68,11 +68,11 @@ public sealed class Gamma : BasicRule
     private static IReadOnlyList<Tensor> MapGradients(Tensor gradOutput, IReadOnlyList<Tensor> outputs, Stabilizer stabilizer)
     {
         // Each output sign takes its own pair of terms; the masks select in place on the quotients.
-        Tensor positive = gradOutput / stabilizer.Apply(outputs[0] + outputs[1]);
+        Tensor positive = gradOutput / stabilizer.Apply(TermOutputs.Sum(outputs[0], outputs[1]));
         positive.mul_(outputs[4].gt(0.0));
-        Tensor negative = gradOutput / stabilizer.Apply(outputs[2] + outputs[3]);
+        Tensor negative = gradOutput / stabilizer.Apply(TermOutputs.Sum(outputs[2], outputs[3]));
         negative.mul_(outputs[4].lt(0.0));
-        return new[] { positive, positive, negative, negative, zeros(1, gradOutput.dtype, gradOutput.device).expand(gradOutput.shape) };
+        return new[] { positive, positive, negative, negative, TermOutputs.Zero(gradOutput) };
     }
 
     internal static Tensor PositivePart(Tensor x) => x.clamp_min(0.0);
@@ -93,7 +93,7 @@ public sealed class ZPlus : BasicRule
             },
             (gradOutput, outputs) =>
             {
-                Tensor shared = gradOutput / (stabilizer ?? Stabilizer.Default).Apply(outputs[0] + outputs[1]);
+                Tensor shared = gradOutput / (stabilizer ?? Stabilizer.Default).Apply(TermOutputs.Sum(outputs[0], outputs[1]));
                 return new[] { shared, shared };
             },
             "ZPlus")
@@ -120,8 +120,8 @@ public sealed class AlphaBeta : BasicRule
             (gradOutput, outputs) =>
             {
                 Stabilizer s = stabilizer ?? Stabilizer.Default;
-                Tensor positive = gradOutput / s.Apply(outputs[0] + outputs[1]);
-                Tensor negative = gradOutput / s.Apply(outputs[2] + outputs[3]);
+                Tensor positive = gradOutput / s.Apply(TermOutputs.Sum(outputs[0], outputs[1]));
+                Tensor negative = gradOutput / s.Apply(TermOutputs.Sum(outputs[2], outputs[3]));
                 return new[] { positive, positive, negative, negative };
             },
             $"AlphaBeta(alpha={alpha.ToString(CultureInfo.InvariantCulture)}, beta={beta.ToString(CultureInfo.InvariantCulture)})")
