@@ -34,6 +34,14 @@ public abstract class Rule
     public virtual Tensor Backward(RuleCall call, Tensor gradInput, Tensor gradOutput) =>
         throw new NotSupportedException($"Rule {this} overrides neither Backward overload.");
 
+    /// <summary>
+    /// Whether <see cref="Backward(RuleCall, Tensor)"/> reads the values of the call's output. The engine hands the
+    /// model a copy of a module's output, to keep the recorded values intact if the model goes on to change the
+    /// result in place; rules that only transform the incoming gradient (<c>Pass</c>, <c>ReLUDeconvNet</c>) return
+    /// false and are spared the copy.
+    /// </summary>
+    public virtual bool ReadsCallTensors => true;
+
     /// <summary>Attaches this rule to a module; disposing the result detaches it.</summary>
     public IDisposable Register(nn.Module<Tensor, Tensor> module, HookActivity? activity = null)
     {
@@ -216,6 +224,8 @@ internal sealed class RuleHook : IForwardInterceptor
         }
         open.Push(call);
         // A module that may overwrite its input works on a copy, so the recorded input stays intact.
+        // (Also for rules that read nothing: working in place on the input itself would hang the module's own
+        // backward step onto the input's history, under the rule's.)
         return InPlace.MayModifyInput(module) ? input.clone() : input;
     }
 
@@ -353,8 +363,9 @@ internal sealed class RuleGate : autograd.SingleTensorFunction<RuleGate>
         var call = (RuleCall)vars[1];
         ctx.save_data("call", call);
         ctx.save_data("hook", vars[2]);
-        // A copy, not a view: the model may change the result in place (ResNet adds its residual in place).
-        return call.Output.detach().clone();
+        // A copy, not a view, for rules that read the output: the model may change the result in place (a ReLU
+        // working in place on a convolution's output).
+        return call.Rule.ReadsCallTensors ? call.Output.detach().clone() : call.Output.detach();
     }
 
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)

@@ -259,6 +259,9 @@ public sealed class Pass : Rule
         gradOutput.shape.SequenceEqual(call.Input.shape) ? gradOutput : call.NaturalGradient(gradOutput);
 
     /// <inheritdoc />
+    public override bool ReadsCallTensors => false;
+
+    /// <inheritdoc />
     public override string ToString() => "Pass";
 }
 
@@ -267,6 +270,9 @@ public sealed class ReLUDeconvNet : Rule
 {
     /// <inheritdoc />
     public override Tensor Backward(RuleCall call, Tensor gradOutput) => gradOutput.clamp_min(0.0);
+
+    /// <inheritdoc />
+    public override bool ReadsCallTensors => false;
 
     /// <inheritdoc />
     public override string ToString() => "ReLUDeconvNet";
