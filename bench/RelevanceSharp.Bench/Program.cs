@@ -194,11 +194,15 @@ internal static class Throughput
         return images / clock.Elapsed.TotalSeconds;
     }
 
-    /// <summary>Resident memory while attributing 1,000 images in batches of 8 (resnet18, 112x112, EpsilonPlusFlat).</summary>
+    /// <summary>
+    /// Resident memory while attributing 1,000 images in batches of 8 (resnet18, EpsilonPlusFlat; 112x112, or 64x64
+    /// with --quick: the size does not change whether memory stays flat).
+    /// </summary>
     public static void MemoryOverManyImages(BenchOptions options)
     {
         const int images = 1000;
         const int batch = 8;
+        int size = options.Quick ? 64 : 112;
         using ZooModel model = ModelZoo.Create("resnet18");
         model.eval();
         var attributor = new Gradient(model, new EpsilonPlusFlat(canonizers: new[] { CanonizerRegistry.Create("resnet") }), AttributionTarget.Predicted);
@@ -210,7 +214,7 @@ internal static class Throughput
             {
                 using (var scope = NewDisposeScope())
                 {
-                    attributor.Attribute(randn(batch, 3, 112, 112)).Dispose();
+                    attributor.Attribute(randn(batch, 3, size, size)).Dispose();
                 }
                 if (done % 200 == 0 || done + batch >= images)
                 {
@@ -218,7 +222,7 @@ internal static class Throughput
                 }
             }
         }
-        Console.WriteLine($"memory over {images} images (resnet18 112x112, batch {batch}, {clock.Elapsed.TotalSeconds:F0} s): " +
+        Console.WriteLine($"memory over {images} images (resnet18 {size}x{size}, batch {batch}, {clock.Elapsed.TotalSeconds:F0} s): " +
             string.Join(", ", samples.Select(s => $"{s.Images}: {s.Megabytes:F0} MB")) +
             $"; growth after the first batch {samples[^1].Megabytes - samples[0].Megabytes:F0} MB");
     }
