@@ -35,12 +35,13 @@ public abstract class Rule
         throw new NotSupportedException($"Rule {this} overrides neither Backward overload.");
 
     /// <summary>
-    /// Whether <see cref="Backward(RuleCall, Tensor)"/> reads the values of the call's output. The engine hands the
-    /// model a copy of a module's output, to keep the recorded values intact if the model goes on to change the
-    /// result in place; rules that only transform the incoming gradient (<c>Pass</c>, <c>ReLUDeconvNet</c>) return
-    /// false and are spared the copy.
+    /// Whether <see cref="Backward(RuleCall, Tensor)"/> reads the values of the call's output (its shape aside). The
+    /// engine hands the model a copy of such a module's output, to keep the recorded values intact if the model goes
+    /// on to change the result in place. Rules that only transform the incoming gradient (<c>Pass</c>,
+    /// <c>ReLUDeconvNet</c>) or recompute every term from the input (<c>ZPlus</c>, <c>AlphaBeta</c>, <c>Flat</c>)
+    /// return false and are spared the copy.
     /// </summary>
-    public virtual bool ReadsCallTensors => true;
+    public virtual bool ReadsOutput => true;
 
     /// <summary>Attaches this rule to a module; disposing the result detaches it.</summary>
     public IDisposable Register(nn.Module<Tensor, Tensor> module, HookActivity? activity = null)
@@ -365,7 +366,7 @@ internal sealed class RuleGate : autograd.SingleTensorFunction<RuleGate>
         ctx.save_data("hook", vars[2]);
         // A copy, not a view, for rules that read the output: the model may change the result in place (a ReLU
         // working in place on a convolution's output).
-        return call.Rule.ReadsCallTensors ? call.Output.detach().clone() : call.Output.detach();
+        return call.Rule.ReadsOutput ? call.Output.detach().clone() : call.Output.detach();
     }
 
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)

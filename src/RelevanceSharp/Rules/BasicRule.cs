@@ -114,6 +114,12 @@ public class BasicRule : Rule
     /// <summary>The terms, for rules built from them; <c>null</c> for rules given by arbitrary modifiers.</summary>
     public IReadOnlyList<RuleTerm>? Terms { get; }
 
+    /// <summary>
+    /// Only terms fed the layer's own input can take their output from the forward pass; rules without such terms
+    /// recompute everything from the input.
+    /// </summary>
+    public override bool ReadsOutput => Terms is null || Terms.Any(term => term.Input == TermInput.Same);
+
     /// <summary>The name shown by <see cref="ToString"/>.</summary>
     protected string DisplayName { get; }
 

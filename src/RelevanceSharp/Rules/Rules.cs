@@ -259,7 +259,7 @@ public sealed class Pass : Rule
         gradOutput.shape.SequenceEqual(call.Input.shape) ? gradOutput : call.NaturalGradient(gradOutput);
 
     /// <inheritdoc />
-    public override bool ReadsCallTensors => false;
+    public override bool ReadsOutput => false;
 
     /// <inheritdoc />
     public override string ToString() => "Pass";
@@ -272,7 +272,7 @@ public sealed class ReLUDeconvNet : Rule
     public override Tensor Backward(RuleCall call, Tensor gradOutput) => gradOutput.clamp_min(0.0);
 
     /// <inheritdoc />
-    public override bool ReadsCallTensors => false;
+    public override bool ReadsOutput => false;
 
     /// <inheritdoc />
     public override string ToString() => "ReLUDeconvNet";
