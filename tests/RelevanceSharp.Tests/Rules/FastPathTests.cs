@@ -125,13 +125,28 @@ public class FastPathTests
     }
 
     [Fact]
+    public void GammaOnANonNegativeInputNeedsOneLayerCall()
+    {
+        // After a ReLU both of Gamma's weight sets follow from the forward output and one call with W+.
+        var stats = Count("gamma", "conv", "nonnegative");
+        Assert.Equal((1, 1, 2, 0), (stats.GammaFromOutput, stats.LayerCalls, stats.Gradients, stats.StackedCalls));
+        stats = Count("gamma", "conv_transpose", "nonnegative");
+        Assert.Equal((1, 1), (stats.GammaFromOutput, stats.LayerCalls));
+        // With negative inputs the terms are computed one by one (stacked).
+        stats = Count("gamma", "conv", "mixed");
+        Assert.Equal(0, stats.GammaFromOutput);
+        stats = Count("gamma", "linear", "nonpositive");
+        Assert.Equal(0, stats.GammaFromOutput);
+    }
+
+    [Fact]
     public void TermsSharingAnInputRunAsOneStackedCall()
     {
-        // Gamma after a ReLU: two terms on x+ in one call, two zero terms, the sign term from the forward pass.
-        var stats = Count("gamma", "conv", "nonnegative");
-        Assert.Equal((1, 2, 1, 1), (stats.NaturalTerms, stats.ZeroInputTerms, stats.LayerCalls, stats.StackedCalls));
+        // AlphaBeta after a ReLU: its two terms on x+ in one call, the two on x- skipped.
+        var stats = Count("alphabeta", "conv", "nonnegative");
+        Assert.Equal((0, 2, 1, 1), (stats.NaturalTerms, stats.ZeroInputTerms, stats.LayerCalls, stats.StackedCalls));
         Assert.Equal(1, stats.Gradients);
-        // The sign term has coefficient zero: its gradient is never taken, although its output is used.
+        // The sign term of Gamma has coefficient zero: its gradient is never taken, although its output is used.
         stats = Count("gamma", "conv", "mixed");
         Assert.Equal((2, 2, 2), (stats.LayerCalls, stats.StackedCalls, stats.Gradients));
         // Grouped convolutions are not stacked: one call per term.
