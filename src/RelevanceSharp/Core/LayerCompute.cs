@@ -133,20 +133,22 @@ public static class LayerCompute
     }
 
     /// <summary>Adds a bias vector along <paramref name="channelDim"/>, or a bias map (channels first) per sample.</summary>
-    public static Tensor AddBias(Tensor output, Tensor? bias, long channelDim)
+    public static Tensor AddBias(Tensor output, Tensor? bias, long channelDim) =>
+        bias is null ? output : output + BroadcastBias(bias, output.dim(), channelDim);
+
+    /// <summary>
+    /// A view of a bias that broadcasts against an output of <paramref name="outputDims"/> dimensions: a vector along
+    /// <paramref name="channelDim"/>, or a map over output positions (C, *spatial) with a leading batch dimension.
+    /// </summary>
+    public static Tensor BroadcastBias(Tensor bias, long outputDims, long channelDim)
     {
-        if (bias is null)
-        {
-            return output;
-        }
         if (bias.dim() == 1)
         {
-            long[] shape = Enumerable.Repeat(1L, (int)output.dim()).ToArray();
+            long[] shape = Enumerable.Repeat(1L, (int)outputDims).ToArray();
             shape[channelDim] = bias.shape[0];
-            return output + bias.view(shape);
+            return bias.view(shape);
         }
-        // A map over output positions: (C, *spatial) broadcast over the batch.
-        return output + bias.unsqueeze(0);
+        return bias.unsqueeze(0);
     }
 
     /// <summary>The zero-based spatial padding of a convolution as (left, right) pairs, one per spatial dimension.</summary>

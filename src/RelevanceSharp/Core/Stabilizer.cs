@@ -63,28 +63,19 @@ public sealed class Stabilizer
             return custom(input);
         }
         using var scope = NewDisposeScope();
-        if (!NormScale && !Clip)
-        {
-            // The common case in one new tensor: sign(sign(x) + 1/2) is +1 where x >= 0 and -1 elsewhere, so the
-            // shift is exactly +epsilon or -epsilon, and the sum is input + shift.
-            Tensor shift = input.sign();
-            shift.add_(0.5).sign_().mul_(Epsilon).add_(input);
-            return shift.MoveToOuterDisposeScope();
-        }
-        Tensor sign = input.eq(0.0).to(input.dtype) + input.sign();
-        Tensor result;
-        if (NormScale)
-        {
-            long[] dims = Dimensions?.ToArray() ?? Enumerable.Range(1, (int)input.dim() - 1).Select(d => (long)d).ToArray();
-            Tensor scale = dims.Length == 0 ? input.abs() : input.square().mean(dims, keepdim: true).sqrt();
-            Tensor epsilon = scale * Epsilon;
-            result = Clip ? sign * input.abs().maximum(epsilon) : input + sign * epsilon;
-        }
-        else
-        {
-            result = Clip ? sign * input.abs().clamp_min(Epsilon) : input + sign * Epsilon;
-        }
+        // sign(sign(x) + 1/2) is +1 where x >= 0 and -1 elsewhere (sign(0) = +1), in one new tensor.
+        Tensor sign = input.sign();
+        sign.add_(0.5).sign_();
+        Tensor epsilon = NormScale ? RootMeanSquare(input) * Epsilon : tensor(Epsilon, input.dtype, input.device);
+        // Shifted: input + sign * epsilon, built in place on the sign tensor (exactly +epsilon or -epsilon).
+        Tensor result = Clip ? sign * input.abs().maximum(epsilon) : sign.mul_(epsilon).add_(input);
         return result.MoveToOuterDisposeScope();
+    }
+
+    private Tensor RootMeanSquare(Tensor input)
+    {
+        long[] dims = Dimensions?.ToArray() ?? Enumerable.Range(1, (int)input.dim() - 1).Select(d => (long)d).ToArray();
+        return dims.Length == 0 ? input.abs() : input.square().mean(dims, keepdim: true).sqrt();
     }
 
     /// <inheritdoc />

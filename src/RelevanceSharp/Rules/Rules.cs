@@ -74,10 +74,6 @@ public sealed class Gamma : BasicRule
         negative.mul_(outputs[4].lt(0.0));
         return new[] { positive, positive, negative, negative, TermOutputs.Zero(gradOutput) };
     }
-
-    internal static Tensor PositivePart(Tensor x) => x.clamp_min(0.0);
-
-    internal static Tensor NegativePart(Tensor x) => x.clamp_max(0.0);
 }
 
 /// <summary>LRP-z+ (alpha 1, beta 0 for arbitrary input signs): only positive contributions carry relevance.</summary>

@@ -63,11 +63,12 @@ internal static class TermRelevance
         Tensor y = call.Output.detach();
         IReadOnlyDictionary<string, Tensor?> effective = LayerParameters.Effective(module, x.shape);
         Tensor? bias = effective.TryGetValue("bias", out Tensor? b) ? b : null;
+        long channelDim = module is Linear ? y.dim() - 1 : 1;
         var signs = new SignCheck(x);
 
-        if (rule is Gamma gamma && GammaFromOutput.Applies(gamma, terms, effective) && signs.IsZero(TermInput.NegativePart))
+        if (rule is Gamma gamma && GammaFromOutput.Applies(terms, effective) && signs.IsZero(TermInput.NegativePart))
         {
-            return GammaFromOutput.Compute(gamma, terms, call, gradOutput, x, y, effective, ChannelDim(module, y))
+            return GammaFromOutput.Compute(gamma, terms, call, gradOutput, x, y, bias, effective["weight"]!, channelDim)
                 .detach().MoveToOuterDisposeScope();
         }
 
@@ -80,7 +81,7 @@ internal static class TermRelevance
             RuleTerm term = terms[k];
             if (term.Input == TermInput.Same && UsesOwnWeights(term.Parameters))
             {
-                outputs[k] = term.Parameters.Zeroes("bias") && bias is not null ? LayerCompute.AddBias(y, -bias, ChannelDim(module, y)) : y;
+                outputs[k] = term.Parameters.Zeroes("bias") ? WithoutBias(y, bias, channelDim) : y;
                 natural.Add(k);
                 Stats.NaturalTerms++;
             }
@@ -89,7 +90,7 @@ internal static class TermRelevance
                 Stats.ZeroInputTerms++;
                 // Only the (modified) bias is left: a broadcast view of it, no tensor of the output's size.
                 Tensor? termBias = term.Parameters.ModifyOne("bias", bias);
-                outputs[k] = BiasOnly(termBias, y, ChannelDim(module, y));
+                outputs[k] = BiasOnly(termBias, y, channelDim);
             }
             else
             {
@@ -142,8 +143,7 @@ internal static class TermRelevance
 
         IReadOnlyList<Tensor> mapped = rule.GradientMapper(gradOutput, outputs);
         Tensor? relevance = null;
-        Tensor? Weighted(int k) => terms[k].Coefficient == 0.0 ? null
-            : terms[k].Coefficient == 1.0 ? mapped[k] : mapped[k] * terms[k].Coefficient;
+        Tensor? Weighted(int k) => Weight(terms[k], mapped[k]);
 
         Tensor? naturalWeight = Sum(natural.Select(Weighted));
         if (naturalWeight is not null)
@@ -177,27 +177,24 @@ internal static class TermRelevance
     }
 
     /// <summary>Whether a term keeps the layer's weights (zeroing at most the bias), so the forward pass serves it.</summary>
-    private static bool UsesOwnWeights(ParameterModifier parameters) =>
-        parameters.KeepsValues && (parameters.ZeroParameters is null || parameters.ZeroParameters.All(name => name == "bias"));
+    private static bool UsesOwnWeights(ParameterModifier parameters) => parameters.KeepsValues && ZeroesAtMostBias(parameters);
 
-    internal static long ChannelDim(nn.Module module, Tensor output) => module is Linear ? output.dim() - 1 : 1;
+    /// <summary>Whether a modifier zeroes no parameter other than the bias.</summary>
+    internal static bool ZeroesAtMostBias(ParameterModifier parameters) =>
+        parameters.ZeroParameters is null || parameters.ZeroParameters.All(name => name == "bias");
+
+    /// <summary>The output gradient of a term weighted by its coefficient; <c>null</c> for coefficient zero.</summary>
+    internal static Tensor? Weight(RuleTerm term, Tensor mapped) =>
+        term.Coefficient == 0.0 ? null : term.Coefficient == 1.0 ? mapped : mapped * term.Coefficient;
+
+    /// <summary>A layer's output less its bias (the output itself for a layer without one).</summary>
+    internal static Tensor WithoutBias(Tensor output, Tensor? bias, long channelDim) =>
+        bias is null ? output : output - LayerCompute.BroadcastBias(bias, output.dim(), channelDim);
 
     /// <summary>What a term with a zero input outputs: its bias broadcast to the output's shape (zero without one).</summary>
-    internal static Tensor BiasOnly(Tensor? bias, Tensor output, long channelDim)
-    {
-        if (bias is null)
-        {
-            return TermOutputs.Zero(output);
-        }
-        long[] shape = Enumerable.Repeat(1L, (int)output.dim()).ToArray();
-        if (bias.dim() == 1)
-        {
-            shape[channelDim] = bias.shape[0];
-            return bias.view(shape).expand(output.shape);
-        }
-        // A map over output positions: (C, *spatial), broadcast over the batch.
-        return bias.unsqueeze(0).expand(output.shape);
-    }
+    internal static Tensor BiasOnly(Tensor? bias, Tensor output, long channelDim) => bias is null
+        ? TermOutputs.Zero(output)
+        : LayerCompute.BroadcastBias(bias, output.dim(), channelDim).expand(output.shape);
 
     private static Tensor? Sum(IEnumerable<Tensor?> tensors)
     {
@@ -347,19 +344,17 @@ internal static class TermOutputs
 internal static class GammaFromOutput
 {
     /// <summary>Whether the rule's terms are Gamma's own (weights not zeroed) and the layer has a weight.</summary>
-    public static bool Applies(Gamma rule, IReadOnlyList<RuleTerm> terms, IReadOnlyDictionary<string, Tensor?> effective) =>
+    public static bool Applies(IReadOnlyList<RuleTerm> terms, IReadOnlyDictionary<string, Tensor?> effective) =>
         terms.Count == 5 && terms[0].Input == TermInput.PositivePart && terms[2].Input == TermInput.PositivePart
         && terms[4].Input == TermInput.Same && terms[4].Coefficient == 0.0
-        && terms.Take(4).All(t => t.Parameters.ZeroParameters is null || t.Parameters.ZeroParameters.All(name => name == "bias"))
-        && effective.TryGetValue("weight", out Tensor? weight) && weight is not null
-        && !double.IsNaN(rule.GammaValue);
+        && terms.Take(4).All(t => TermRelevance.ZeroesAtMostBias(t.Parameters))
+        && effective.TryGetValue("weight", out Tensor? weight) && weight is not null;
 
     public static Tensor Compute(Gamma rule, IReadOnlyList<RuleTerm> terms, RuleCall call, Tensor gradOutput, Tensor x, Tensor y,
-        IReadOnlyDictionary<string, Tensor?> effective, long channelDim)
+        Tensor? bias, Tensor weight, long channelDim)
     {
         double gamma = rule.GammaValue;
         nn.Module<Tensor, Tensor> module = call.Module;
-        Tensor? bias = effective.TryGetValue("bias", out Tensor? b) ? b : null;
         TermRelevance.Stats.GammaFromOutput++;
 
         Tensor input;
@@ -369,13 +364,13 @@ internal static class GammaFromOutput
             input = x.detach().requires_grad_(true);
             positive = LayerCompute.Forward(module, input, new Dictionary<string, Tensor?>
             {
-                ["weight"] = effective["weight"]!.clamp_min(0.0),
+                ["weight"] = weight.clamp_min(0.0),
                 ["bias"] = null,
             });
         }
         TermRelevance.Stats.LayerCalls++;
         Tensor p = positive.detach();
-        Tensor linear = bias is null ? y : LayerCompute.AddBias(y, -bias, channelDim);
+        Tensor linear = TermRelevance.WithoutBias(y, bias, channelDim);
         var outputs = new Tensor[5];
         outputs[0] = LayerCompute.AddBias(linear + p * gamma, terms[0].Parameters.ModifyOne("bias", bias), channelDim);
         outputs[2] = LayerCompute.AddBias(linear * (1 + gamma) - p * gamma, terms[2].Parameters.ModifyOne("bias", bias), channelDim);
@@ -387,8 +382,8 @@ internal static class GammaFromOutput
         TermRelevance.Stats.ZeroInputTerms += 2;
 
         IReadOnlyList<Tensor> mapped = rule.GradientMapper(gradOutput, outputs);
-        Tensor first = terms[0].Coefficient == 1.0 ? mapped[0] : mapped[0] * terms[0].Coefficient;
-        Tensor second = terms[2].Coefficient == 1.0 ? mapped[2] : mapped[2] * terms[2].Coefficient;
+        Tensor first = TermRelevance.Weight(terms[0], mapped[0]) ?? zeros_like(mapped[0]);
+        Tensor second = TermRelevance.Weight(terms[2], mapped[2]) ?? zeros_like(mapped[2]);
         Tensor throughLayer = call.NaturalGradient(first + second * (1 + gamma));
         Tensor throughPositive = autograd.grad(new[] { positive }, new[] { input }, new[] { (first - second) * gamma }, allow_unused: true)[0];
         TermRelevance.Stats.Gradients += 2;
