@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using RelevanceSharp.Evaluation;
+using RelevanceSharp.Explaining;
 using TorchSharp;
 
 namespace RelevanceSharp.Cli;
@@ -36,7 +37,7 @@ public static class EvaluateCommand
         var model = new Option<string>("--model", "-m")
         {
             Description = "'demo' or a model zoo architecture (see 'relevance models').",
-            DefaultValueFactory = _ => EvaluationSetup.DemoName,
+            DefaultValueFactory = _ => ExplainModel.DemoName,
         };
         var weights = new Option<string?>("--weights", "-w") { Description = "Weights file (.pth or .safetensors) of a zoo model." };
         var numClasses = new Option<int?>("--num-classes") { Description = "Outputs of a zoo model's classifier (default 1000)." };
@@ -124,7 +125,7 @@ public static class EvaluateCommand
                     : null,
             };
             string modelName = parse.GetValue(model)!;
-            int threadCount = parse.GetValue(threads) ?? (EvaluationSetup.IsDemo(modelName) ? 1 : Environment.ProcessorCount);
+            int threadCount = parse.GetValue(threads) ?? (ExplainModel.IsDemo(modelName) ? 1 : Environment.ProcessorCount);
             if (threadCount < 1)
             {
                 throw new ArgumentException($"--threads must be at least 1; got {threadCount}.");

@@ -1,5 +1,5 @@
+using RelevanceSharp.Explaining;
 using RelevanceSharp.Imaging;
-using RelevanceSharp.IO;
 using RelevanceSharp.Models;
 using static TorchSharp.torch;
 
@@ -12,12 +12,6 @@ namespace RelevanceSharp.Evaluation;
 /// </summary>
 public sealed class EvaluationSetup : IDisposable
 {
-    /// <summary>The name of the built-in demo model.</summary>
-    public const string DemoName = "demo";
-
-    /// <summary>The file extensions taken from folders.</summary>
-    public static IReadOnlyList<string> ImageExtensions { get; } = [".png", ".jpg", ".jpeg", ".webp", ".bmp"];
-
     private EvaluationSetup(nn.Module<Tensor, Tensor> model, string description, ImageTransform transform, InputBounds bounds,
         Tensor inputs, IReadOnlyList<string> imagePaths)
     {
@@ -47,128 +41,44 @@ public sealed class EvaluationSetup : IDisposable
     /// <summary>The image files, in the order of <see cref="Inputs"/>.</summary>
     public IReadOnlyList<string> ImagePaths { get; }
 
-    /// <summary>Whether <paramref name="name"/> means the built-in demo model.</summary>
-    public static bool IsDemo(string name) => string.Equals(name, DemoName, StringComparison.OrdinalIgnoreCase);
-
     /// <summary>
-    /// Loads the model and the images. The demo model takes no weights file (its own come from
-    /// <paramref name="demoFolder"/> or where <see cref="DemoModel.FindFolder"/> finds them) and, without inputs,
-    /// its sample images; a zoo model needs <paramref name="weights"/> and inputs, and reads images with
-    /// torchvision's ImageNet transform.
+    /// Loads the model and the images. The model is loaded as <see cref="ExplainModel.Load"/> loads it (with its
+    /// checks and messages); the images are found as <see cref="ImageFiles.Find"/> finds them. The demo model takes no
+    /// weights file and, without inputs, evaluates its sample images; a zoo model needs <paramref name="weights"/>
+    /// and inputs, and reads images with torchvision's ImageNet transform.
     /// </summary>
-    /// <param name="model"><see cref="DemoName"/> or a model zoo name.</param>
+    /// <param name="model"><see cref="ExplainModel.DemoName"/> or a model zoo name.</param>
     /// <param name="weights">The weights file of a zoo model.</param>
     /// <param name="inputs">Image files and folders (a folder stands for its image files, sorted by name).</param>
     /// <param name="numClasses">Outputs of a zoo model's classifier (1000 when <c>null</c>).</param>
     /// <param name="demoFolder">The demo folder, instead of the usual places.</param>
     public static EvaluationSetup Load(string model, string? weights, IReadOnlyList<string> inputs, int? numClasses = null, string? demoFolder = null)
     {
-        ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(inputs);
-        nn.Module<Tensor, Tensor> module;
-        string description;
-        ImageTransform transform;
-        InputBounds bounds;
-        IReadOnlyList<string> files;
-        if (IsDemo(model))
+        ExplainModel loaded = ExplainModel.Load(model, weights, numClasses, demoFolder);
+        try
         {
-            if (weights is not null)
-            {
-                throw new ArgumentException("The demo model comes with its own weights; --weights is for zoo models.");
-            }
-            if (numClasses is not null and not 10)
-            {
-                throw new ArgumentException($"The demo model has 10 classes, not {numClasses}.");
-            }
-            string folder = demoFolder ?? DemoModel.FindFolder();
-            files = inputs.Count > 0 ? FindImages(inputs) : DemoModel.Samples(folder).Select(s => s.Path).ToArray();
-            module = DemoModel.Load(folder);
-            description = "the demo model (DenseNet for Fashion-MNIST)";
-            transform = DemoModel.Transform;
-            var (low, high) = DemoModel.InputBounds;
-            bounds = new InputBounds([low], [high]);
-        }
-        else
-        {
-            if (!ModelZoo.IsKnown(model))
-            {
-                throw new ArgumentException($"Unknown model '{model}'; known: {DemoName}, {string.Join(", ", ModelZoo.Names)}.");
-            }
-            if (weights is null)
-            {
-                throw new ArgumentException($"The zoo model '{model}' needs a weights file (--weights, .pth or .safetensors).");
-            }
-            if (inputs.Count == 0)
+            bool demo = ExplainModel.IsDemo(model);
+            if (!demo && inputs.Count == 0)
             {
                 throw new ArgumentException("Give the images to evaluate on (files or folders); only the demo model has images of its own.");
             }
-            int classes = numClasses ?? 1000;
-            files = FindImages(inputs);
-            ZooModel zoo = ModelZoo.Create(model, classes);
-            try
-            {
-                Checkpoint.Load(zoo, weights);
-            }
-            catch
-            {
-                zoo.Dispose();
-                throw;
-            }
-            module = zoo;
-            description = $"{model.ToLowerInvariant()} ({classes} classes)";
-            transform = ImageTransform.ImageNet();
-            bounds = InputBounds.FromNormalization(transform.Mean, transform.Std);
-        }
-        module.eval();
-        try
-        {
+            IReadOnlyList<string> files = inputs.Count > 0
+                ? ImageFiles.Find(inputs)
+                : DemoModel.Samples(ExplainModel.DemoFolder(demoFolder)).Select(sample => sample.Path).ToArray();
+            var (low, high) = DemoModel.InputBounds;
+            InputBounds bounds = demo
+                ? new InputBounds([low], [high])
+                : InputBounds.FromNormalization(loaded.Transform.Mean, loaded.Transform.Std);
             using var scope = NewDisposeScope();
-            Tensor batch = cat(files.Select(f => ImageIO.LoadInput(f, transform)).ToList(), 0);
-            return new EvaluationSetup(module, description, transform, bounds, batch.MoveToOuterDisposeScope(), files);
+            Tensor batch = cat(files.Select(f => ImageIO.LoadInput(f, loaded.Transform)).ToList(), 0);
+            return new EvaluationSetup(loaded.Module, loaded.Description, loaded.Transform, bounds, batch.MoveToOuterDisposeScope(), files);
         }
         catch
         {
-            module.Dispose();
+            loaded.Dispose();
             throw;
         }
-    }
-
-    /// <summary>
-    /// The image files of <paramref name="inputs"/>: a file stands for itself, a folder for the files with an image
-    /// extension directly inside it, sorted by name; a file named twice is listed once.
-    /// </summary>
-    /// <exception cref="FileNotFoundException">An input does not exist.</exception>
-    /// <exception cref="InvalidDataException">A folder holds no image files.</exception>
-    public static IReadOnlyList<string> FindImages(IEnumerable<string> inputs)
-    {
-        ArgumentNullException.ThrowIfNull(inputs);
-        var files = new List<string>();
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        foreach (string input in inputs)
-        {
-            IEnumerable<string> found;
-            if (File.Exists(input))
-            {
-                found = [input];
-            }
-            else if (Directory.Exists(input))
-            {
-                found = Directory.EnumerateFiles(input)
-                    .Where(f => ImageExtensions.Contains(Path.GetExtension(f).ToLowerInvariant()))
-                    .Order(StringComparer.Ordinal)
-                    .ToList();
-                if (!found.Any())
-                {
-                    throw new InvalidDataException($"The folder '{input}' holds no image files ({string.Join(", ", ImageExtensions)}).");
-                }
-            }
-            else
-            {
-                throw new FileNotFoundException($"Input '{input}' does not exist.", input);
-            }
-            files.AddRange(found.Where(f => seen.Add(Path.GetFullPath(f))));
-        }
-        return files;
     }
 
     /// <summary>Releases the model and the inputs.</summary>
