@@ -152,10 +152,8 @@ public static class EvaluateCommand
         EvaluationOptions options = request.Options;
         (options.Perturbation.PatchSize == 0 ? options.Perturbation with { PatchSize = 1 } : options.Perturbation).Validate();
         var configs = request.Configs.Count > 0 ? request.Configs.Select(EvaluationConfig.Parse).ToList() : EvaluationConfig.DemoDefaults.ToList();
-        if (request.Threads is int count)
-        {
-            torch.set_num_threads(count);
-        }
+        // The thread count holds for this evaluation only, as in the other commands.
+        using TorchThreads? threadCount = request.Threads is int count ? TorchThreads.Use(count) : null;
         using EvaluationSetup setup = EvaluationSetup.Load(request.Model, request.Weights, request.Inputs, request.NumClasses, request.DemoFolder);
         if (options.Perturbation.PatchSize == 0)
         {
