@@ -115,6 +115,7 @@ public sealed class CompositeRegistration : IDisposable
         {
             pending.ReleasePending();
         }
+        HandedBack.Release();
     }
 
     internal void AddRule(string name, Rule rule, IDisposable registration)

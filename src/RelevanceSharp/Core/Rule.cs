@@ -373,37 +373,76 @@ internal sealed class RuleGate : autograd.SingleTensorFunction<RuleGate>
     {
         var call = (RuleCall)ctx.get_data("call");
         var hook = (RuleHook)ctx.get_data("hook");
+        // The handle handed back on this thread's previous call has been copied by libtorch by now.
+        HandedBack.Release();
         if (call.Released)
         {
+            gradOutput.Dispose();
             return new List<Tensor> { null!, null!, null! };
         }
         bool recordsGraph = is_grad_enabled();
-        try
+        Tensor result;
+        // Everything the rule makes lives in this scope, and TorchSharp's handle of the incoming gradient is dropped
+        // here: left to the caller's scope, every layer's gradient and relevance would stay in memory until the
+        // attribution ends.
+        using (var scope = NewDisposeScope())
         {
-            Tensor relevance = call.Activity.IsActive ? call.Rule.Backward(call, gradOutput) : call.NaturalGradient(gradOutput);
-            if (!relevance.shape.SequenceEqual(call.Input.shape))
+            try
             {
-                throw new InvalidOperationException(
-                    $"Rule {call.Rule} returned relevance of shape [{string.Join(", ", relevance.shape)}] for a " +
-                    $"{call.Module.Describe()} input of shape [{string.Join(", ", call.Input.shape)}].");
+                Tensor relevance = call.Activity.IsActive ? call.Rule.Backward(call, gradOutput) : call.NaturalGradient(gradOutput);
+                if (!relevance.shape.SequenceEqual(call.Input.shape))
+                {
+                    throw new InvalidOperationException(
+                        $"Rule {call.Rule} returned relevance of shape [{string.Join(", ", relevance.shape)}] for a " +
+                        $"{call.Module.Describe()} input of shape [{string.Join(", ", call.Input.shape)}].");
+                }
+                // A fresh handle: the rule may return one of the call's own tensors, which are released below.
+                result = relevance.alias();
             }
-            // A fresh handle: the rule may return one of the call's own tensors, which are released below.
-            return new List<Tensor> { relevance.alias(), null!, null! };
-        }
-        catch (Exception ex)
-        {
-            // An exception must not cross the native autograd engine; it is reported after the backward pass.
-            BackwardFailures.Record(ex);
-            return new List<Tensor> { zeros_like(call.Input), null!, null! };
-        }
-        finally
-        {
-            // A backward pass that records a graph (create_graph) may be differentiated again, which runs this
-            // function once more: keep the call until its registration ends. Otherwise it is done.
-            if (!recordsGraph)
+            catch (Exception ex)
             {
-                hook.Complete(call);
+                // An exception must not cross the native autograd engine; it is reported after the backward pass.
+                BackwardFailures.Record(ex);
+                result = zeros_like(call.Input);
             }
+            finally
+            {
+                // A backward pass that records a graph (create_graph) may be differentiated again, which runs this
+                // function once more: keep the call until its registration ends. Otherwise it is done.
+                if (!recordsGraph)
+                {
+                    hook.Complete(call);
+                }
+            }
+            result.DetachFromDisposeScope();
         }
+        gradOutput.Dispose();
+        HandedBack.Hold(result);
+        return new List<Tensor> { result, null!, null! };
+    }
+}
+
+/// <summary>
+/// The tensor a rule's backward step hands to libtorch. TorchSharp's custom functions give libtorch a copy of the
+/// returned handle once the backward function has returned, and leave the handle itself to its owner: it is kept
+/// here and released when the next backward step starts on the same thread (the copy has been made by then) or when
+/// the attribution ends.
+/// </summary>
+internal static class HandedBack
+{
+    [ThreadStatic]
+    private static Tensor? held;
+
+    public static void Hold(Tensor tensor)
+    {
+        Release();
+        held = tensor;
+    }
+
+    /// <summary>Drops the handle held on this thread, if any.</summary>
+    public static void Release()
+    {
+        held?.Dispose();
+        held = null;
     }
 }

@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using RelevanceSharp.Attribution;
 using RelevanceSharp.Composites;
+using RelevanceSharp.Core;
+using RelevanceSharp.Rules;
 using TorchSharp;
 using TorchSharp.Modules;
 using Xunit.Abstractions;
@@ -102,5 +104,60 @@ public class MemoryTests
         // A leak grows with the number of calls: the second 500 must not add much more than a few MB.
         Assert.True(end - middle < 32 * MB, $"resident memory still grew by {(end - middle) / MB:F1} MB over the last 500 attributions");
         ModelSnapshot.AssertNoHooks(model, "after the loop");
+    }
+
+    [Theory]
+    [InlineData(10)]
+    [InlineData(40)]
+    public void ABackwardPassKeepsNoTensorsOfTheLayersItHasPassed(int depth)
+    {
+        // Each rule's backward step gets a TorchSharp handle of the incoming gradient and returns one for its
+        // result. Were they left to the caller's dispose scope, every layer's gradient would stay in memory until
+        // the attribution ends; the probe at the first layer would then see two more live tensors per layer.
+        manual_seed(3);
+        var layers = new List<(string, nn.Module<Tensor, Tensor>)>();
+        for (int i = 0; i < depth; i++)
+        {
+            layers.Add(($"{2 * i}", nn.Linear(16, 16)));
+            layers.Add(($"{2 * i + 1}", nn.ReLU()));
+        }
+        Sequential model = nn.Sequential(layers);
+        var linears = model.children().OfType<Linear>().ToList();
+        var last = new LiveTensorProbe();
+        var first = new LiveTensorProbe();
+        var registrations = new List<IDisposable> { last.Register(linears[^1]), first.Register(linears[0]) };
+        registrations.AddRange(linears.Skip(1).SkipLast(1).Select(layer => new Epsilon().Register(layer)));
+        try
+        {
+            using var scope = NewDisposeScope();
+            using var grad = enable_grad();
+            Tensor x = randn(4, 16).requires_grad_(true);
+            Tensor y = model.call(x);
+            autograd.grad(new[] { y }, new[] { x }, new[] { ones_like(y) });
+            BackwardFailures.ThrowIfAny();
+            output.WriteLine($"depth {depth}: live tensors at the last layer {last.Live}, at the first {first.Live}");
+            Assert.True(first.Live - last.Live <= 6,
+                $"{first.Live - last.Live} more live tensors at the first layer than at the last, over {depth} layers");
+        }
+        finally
+        {
+            registrations.ForEach(r => r.Dispose());
+        }
+    }
+
+    /// <summary>The ordinary gradient, noting how many TorchSharp tensors are alive when the backward step runs.</summary>
+    private sealed class LiveTensorProbe : Rule
+    {
+        public long Live { get; private set; }
+
+        public override bool ReadsOutput => false;
+
+        public override Tensor Backward(RuleCall call, Tensor gradOutput)
+        {
+            Live = Tensor.TotalCount;
+            return call.NaturalGradient(gradOutput);
+        }
+
+        public override string ToString() => "LiveTensorProbe";
     }
 }
