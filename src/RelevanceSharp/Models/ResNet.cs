@@ -20,13 +20,14 @@ public enum ResNetBlockKind
 public interface IResidualBlock
 {
     /// <summary>
-    /// Whether the residual addition runs through <see cref="Sum"/> on the summands stacked along a new last
-    /// dimension (<c>sum(stack([identity, out], -1))</c>) instead of torchvision's in-place <c>out += identity</c>
-    /// (the default). Both compute the same values.
+    /// Whether the residual addition runs through <see cref="Sum"/> on the summands stacked along a new first
+    /// dimension (<c>sum(stack([identity, out], 0))</c>) instead of torchvision's in-place <c>out += identity</c>
+    /// (the default). Both compute the same values. (zennit stacks along a new last dimension; the first keeps both
+    /// the stacking and the sum contiguous copies, several times faster on large feature maps.)
     /// </summary>
     bool UseSumModule { get; set; }
 
-    /// <summary>The registered child <c>sum</c> (sums over the last dimension).</summary>
+    /// <summary>The registered child <c>sum</c> (sums over the first dimension).</summary>
     Sum Sum { get; }
 
     /// <summary>The registered child <c>downsample</c> (1x1 convolution and batch norm) on the shortcut, if any.</summary>
@@ -44,7 +45,7 @@ public abstract class ResidualBlock : ExplicitModule, IResidualBlock
         : base(name)
     {
         ReLU = nn.ReLU(inplace: true);
-        Sum = new Sum(-1);
+        Sum = new Sum(0);
         if (stride != 1 || inputChannels != outputChannels)
         {
             Downsample = nn.Sequential(
@@ -79,7 +80,7 @@ public abstract class ResidualBlock : ExplicitModule, IResidualBlock
     protected Tensor AddShortcut(Tensor input, Tensor branch)
     {
         Tensor identity = Downsample is null ? input : Downsample.call(input);
-        Tensor merged = UseSumModule ? Sum.call(stack(new[] { identity, branch }, -1)) : branch.add_(identity);
+        Tensor merged = UseSumModule ? Sum.call(stack(new[] { identity, branch }, 0)) : branch.add_(identity);
         return ReLU.call(merged);
     }
 

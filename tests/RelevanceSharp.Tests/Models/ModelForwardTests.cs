@@ -93,7 +93,7 @@ public class ModelForwardTests
         {
             block.Sum.register_forward_hook((m, i, o) =>
             {
-                Assert.Equal(2, i.shape[^1]);
+                Assert.Equal(2, i.shape[0]);
                 sums++;
                 return o;
             });
@@ -127,7 +127,7 @@ public class ModelForwardTests
         Assert.Equal(16, resnet.Blocks.Count);
         Assert.IsType<Bottleneck>(first);
         Assert.Same(first.Sum, children["sum"]);
-        Assert.Equal(-1, first.Sum.Dim);
+        Assert.Equal(0, first.Sum.Dim);
         Assert.Same(first.Downsample, children["downsample"]);
         Assert.Null(resnet.Blocks[1].Downsample);
         Assert.Equal(new[] { "conv1", "bn1", "conv2", "bn2", "conv3", "bn3", "relu", "downsample", "sum" }, children.Keys);
