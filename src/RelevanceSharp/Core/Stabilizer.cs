@@ -63,14 +63,28 @@ public sealed class Stabilizer
             return custom(input);
         }
         using var scope = NewDisposeScope();
-        // sign(sign(x) + 1/2) is +1 where x >= 0 and -1 elsewhere (sign(0) = +1), in one new tensor.
-        Tensor sign = input.sign();
-        sign.add_(0.5).sign_();
         Tensor epsilon = NormScale ? RootMeanSquare(input) * Epsilon : tensor(Epsilon, input.dtype, input.device);
-        // Shifted: input + sign * epsilon, built in place on the sign tensor (exactly +epsilon or -epsilon).
-        Tensor result = Clip ? sign * input.abs().maximum(epsilon) : sign.mul_(epsilon).add_(input);
+        // sign(0) = +1: only entries below zero move down.
+        Tensor negative = input.lt(0.0);
+        Tensor result;
+        if (Clip)
+        {
+            Tensor magnitude = input.abs().maximum(epsilon);
+            result = where(negative, -magnitude, magnitude);
+        }
+        else
+        {
+            result = where(negative, input - epsilon, input + epsilon);
+        }
         return result.MoveToOuterDisposeScope();
     }
+
+    /// <summary>
+    /// The constant this stabilizer adds to a denominator that is non-negative everywhere (and subtracts from one
+    /// that is negative everywhere): epsilon for the plain form, <c>null</c> for the clipped, norm-scaled and custom
+    /// forms, which depend on the values. Lets a rule fold the stabilizer into a layer's bias.
+    /// </summary>
+    internal double? ConstantShift => custom is null && !Clip && !NormScale ? Epsilon : null;
 
     private Tensor RootMeanSquare(Tensor input)
     {

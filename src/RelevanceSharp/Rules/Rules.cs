@@ -60,10 +60,14 @@ public sealed class Gamma : BasicRule
             throw new ArgumentOutOfRangeException(nameof(gamma), "gamma must be a number.");
         }
         GammaValue = gamma;
+        Stabilizer = stabilizer ?? Stabilizer.Default;
     }
 
     /// <summary>The gamma parameter.</summary>
     public double GammaValue { get; }
+
+    /// <summary>The stabilizer of the denominators.</summary>
+    public Stabilizer Stabilizer { get; }
 
     private static IReadOnlyList<Tensor> MapGradients(Tensor gradOutput, IReadOnlyList<Tensor> outputs, Stabilizer stabilizer)
     {
@@ -94,7 +98,11 @@ public sealed class ZPlus : BasicRule
             },
             "ZPlus")
     {
+        Stabilizer = stabilizer ?? Stabilizer.Default;
     }
+
+    /// <summary>The stabilizer of the denominator.</summary>
+    public Stabilizer Stabilizer { get; }
 }
 
 /// <summary>

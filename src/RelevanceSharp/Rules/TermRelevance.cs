@@ -42,6 +42,9 @@ internal static class TermRelevance
         /// <summary>Gamma calls computed from the forward output and one convolution with the positive weights.</summary>
         public int GammaFromOutput { get; set; }
 
+        /// <summary>ZPlus calls on a non-negative input computed from one layer call with the stabilizer in its bias.</summary>
+        public int ZPlusOnNonNegative { get; set; }
+
         /// <summary>Layer calls made to compute terms (a stacked call counts once).</summary>
         public int LayerCalls { get; set; }
 
@@ -52,7 +55,8 @@ internal static class TermRelevance
         public int Gradients { get; set; }
 
         /// <summary>Sets every count to zero.</summary>
-        public void Reset() => NaturalTerms = ZeroInputTerms = WholeInputs = GammaFromOutput = LayerCalls = StackedCalls = Gradients = 0;
+        public void Reset() =>
+            NaturalTerms = ZeroInputTerms = WholeInputs = GammaFromOutput = ZPlusOnNonNegative = LayerCalls = StackedCalls = Gradients = 0;
     }
 
     public static Tensor Compute(BasicRule rule, IReadOnlyList<RuleTerm> terms, RuleCall call, Tensor gradOutput)
@@ -66,9 +70,14 @@ internal static class TermRelevance
         long channelDim = module is Linear ? y.dim() - 1 : 1;
         var signs = new SignCheck(x);
 
-        if (rule is Gamma gamma && GammaFromOutput.Applies(terms, effective) && signs.IsZero(TermInput.NegativePart))
+        if (rule is Gamma gamma && GammaFromOutput.Applies(gamma, terms, module, effective) && signs.IsZero(TermInput.NegativePart))
         {
-            return GammaFromOutput.Compute(gamma, terms, call, gradOutput, x, y, bias, effective["weight"]!, channelDim)
+            return GammaFromOutput.Compute(gamma, call, gradOutput, x, y, bias, effective["weight"]!, channelDim)
+                .detach().MoveToOuterDisposeScope();
+        }
+        if (rule is ZPlus zPlus && ZPlusOnNonNegative.Applies(zPlus, module, effective) && signs.IsZero(TermInput.NegativePart))
+        {
+            return ZPlusOnNonNegative.Compute(zPlus, terms, call, gradOutput, x, y, effective, channelDim)
                 .detach().MoveToOuterDisposeScope();
         }
 
@@ -219,8 +228,9 @@ internal static class TermRelevance
 
         public bool IsZero(TermInput kind) => kind switch
         {
-            TermInput.NegativePart => nonNegative ??= !x.lt(0.0).any().item<bool>(),
-            TermInput.PositivePart => nonPositive ??= !x.gt(0.0).any().item<bool>(),
+            // One reduction, no mask tensor. (A NaN makes the extreme NaN, so neither shortcut is taken.)
+            TermInput.NegativePart => nonNegative ??= x.numel() == 0 || x.min().ge(0.0).item<bool>(),
+            TermInput.PositivePart => nonPositive ??= x.numel() == 0 || x.max().le(0.0).item<bool>(),
             _ => false,
         };
 
@@ -333,60 +343,109 @@ internal static class TermOutputs
 }
 
 /// <summary>
-/// The Gamma rule on a non-negative input (the usual case, after a ReLU) with one modified layer call instead of
-/// two. Its two weight sets are <c>W + g W+</c> and <c>W + g W-</c> with <c>W- = W - W+</c>, so with
-/// <c>P = W+ x</c> and the forward output <c>Wx</c> (the layer's output less its bias) the two term outputs are
-/// <c>Wx + g P</c> and <c>(1 + g) Wx - g P</c> plus their biases, and the relevance
-/// <c>x * ((W + g W+)^T a + (W + g W-)^T b)</c> is <c>x * (W^T (a + (1 + g) b) + g W+^T (a - b))</c>: one backward
-/// step through the forward pass's graph and one through <c>P</c>. Equal to the term-by-term computation up to
-/// rounding.
+/// Layers whose output is their weight applied to the input plus the bias (dense layers and convolutions): with
+/// non-negative weights, bias and input, the output is non-negative, so the sign of a denominator is known
+/// without looking at it.
+/// </summary>
+internal static class KnownSign
+{
+    public static bool IsAffine(nn.Module module, IReadOnlyDictionary<string, Tensor?> effective) =>
+        module is Linear or Convolution && effective.TryGetValue("weight", out Tensor? weight) && weight is not null;
+
+    /// <summary>
+    /// <paramref name="bias"/> (a vector over output channels or a map, or none) plus <paramref name="shift"/>: the
+    /// bias that makes the layer add the stabilizer of a denominator known to be non-negative.
+    /// </summary>
+    public static Tensor ShiftedBias(Tensor? bias, double shift, Tensor output, long channelDim) => bias is null
+        ? full(output.shape[channelDim], shift, output.dtype, output.device)
+        : bias + shift;
+}
+
+/// <summary>
+/// ZPlus on a non-negative input (after a ReLU). Its negative-input term vanishes (its bias is always zeroed) and
+/// its denominator <c>W+ x + b+</c> is non-negative, so the stabilizer adds exactly epsilon: that goes into the
+/// bias of the one layer call, and the relevance is <c>x * W+^T (g / z)</c> from one backward step.
+/// </summary>
+internal static class ZPlusOnNonNegative
+{
+    public static bool Applies(ZPlus rule, nn.Module module, IReadOnlyDictionary<string, Tensor?> effective) =>
+        rule.Stabilizer.ConstantShift is not null && KnownSign.IsAffine(module, effective);
+
+    public static Tensor Compute(ZPlus rule, IReadOnlyList<RuleTerm> terms, RuleCall call, Tensor gradOutput, Tensor x, Tensor y,
+        IReadOnlyDictionary<string, Tensor?> effective, long channelDim)
+    {
+        var stats = TermRelevance.Stats;
+        stats.ZPlusOnNonNegative++;
+        stats.ZeroInputTerms++;
+        stats.WholeInputs++;
+        var positive = new Dictionary<string, Tensor?>(terms[0].Parameters.Apply(call.Module, effective));
+        positive["bias"] = KnownSign.ShiftedBias(positive.GetValueOrDefault("bias"), rule.Stabilizer.ConstantShift!.Value, y, channelDim);
+        Tensor input = x.detach().requires_grad_(true);
+        Tensor denominator;
+        using (enable_grad())
+        {
+            denominator = LayerCompute.Forward(call.Module, input, positive);
+        }
+        stats.LayerCalls++;
+        Tensor seed = gradOutput / denominator.detach();
+        Tensor gradient = autograd.grad(new[] { denominator }, new[] { input }, new[] { seed })[0];
+        stats.Gradients++;
+        return gradient.mul_(x);
+    }
+}
+
+/// <summary>
+/// The Gamma rule on a non-negative input (the usual case, after a ReLU) from the forward output and one layer call.
+/// Its weights are <c>W + g W+</c> for positive outputs and <c>W + g W-</c> for negative ones (biases alike), and
+/// the negative-input terms vanish. With <c>y = Wx + b</c> (the forward output) and <c>P = g (W+ x + b+)</c>, the
+/// denominators are <c>y + P</c> where <c>y &gt; 0</c> (so positive) and <c>(1 + g) y - P</c> where <c>y &lt; 0</c>
+/// (so negative): the stabilizer adds epsilon to <c>P</c>, in its bias. With <c>s</c> the output gradient over the
+/// denominator, zero where <c>y = 0</c>, the relevance <c>x * ((W + g W+)^T s+ + (W + g W-)^T s-)</c> is
+/// <c>x * (W^T (s + g s-) + g W+^T (s+ - s-))</c>: one backward step through the forward pass's graph and one
+/// through <c>P</c>. Equal to the term-by-term computation up to rounding.
 /// </summary>
 internal static class GammaFromOutput
 {
-    /// <summary>Whether the rule's terms are Gamma's own (weights not zeroed) and the layer has a weight.</summary>
-    public static bool Applies(IReadOnlyList<RuleTerm> terms, IReadOnlyDictionary<string, Tensor?> effective) =>
-        terms.Count == 5 && terms[0].Input == TermInput.PositivePart && terms[2].Input == TermInput.PositivePart
+    /// <summary>
+    /// Whether the rule's terms are Gamma's own with the bias kept (zeroing it would leave the denominators' signs
+    /// unknown), the stabilizer is a plain shift and the layer is a dense layer or a convolution.
+    /// </summary>
+    public static bool Applies(Gamma rule, IReadOnlyList<RuleTerm> terms, nn.Module module, IReadOnlyDictionary<string, Tensor?> effective) =>
+        rule.Stabilizer.ConstantShift is not null && KnownSign.IsAffine(module, effective)
+        && terms.Count == 5 && terms[0].Input == TermInput.PositivePart && terms[2].Input == TermInput.PositivePart
         && terms[4].Input == TermInput.Same && terms[4].Coefficient == 0.0
         && terms.Take(4).All(t => TermRelevance.ZeroesAtMostBias(t.Parameters))
-        && effective.TryGetValue("weight", out Tensor? weight) && weight is not null;
+        && (effective.GetValueOrDefault("bias") is null || !terms[0].Parameters.Zeroes("bias") && !terms[2].Parameters.Zeroes("bias"));
 
-    public static Tensor Compute(Gamma rule, IReadOnlyList<RuleTerm> terms, RuleCall call, Tensor gradOutput, Tensor x, Tensor y,
-        Tensor? bias, Tensor weight, long channelDim)
+    public static Tensor Compute(Gamma rule, RuleCall call, Tensor gradOutput, Tensor x, Tensor y, Tensor? bias, Tensor weight, long channelDim)
     {
         double gamma = rule.GammaValue;
-        nn.Module<Tensor, Tensor> module = call.Module;
-        TermRelevance.Stats.GammaFromOutput++;
+        var stats = TermRelevance.Stats;
+        stats.GammaFromOutput++;
+        stats.NaturalTerms++;
+        stats.ZeroInputTerms += 2;
 
-        Tensor input;
-        Tensor positive;
+        var scaledPositive = new Dictionary<string, Tensor?>
+        {
+            ["weight"] = weight.clamp_min(0.0).mul_(gamma),
+            ["bias"] = KnownSign.ShiftedBias(bias?.clamp_min(0.0).mul_(gamma), rule.Stabilizer.ConstantShift!.Value, y, channelDim),
+        };
+        Tensor input = x.detach().requires_grad_(true);
+        Tensor positivePart;
         using (enable_grad())
         {
-            input = x.detach().requires_grad_(true);
-            positive = LayerCompute.Forward(module, input, new Dictionary<string, Tensor?>
-            {
-                ["weight"] = weight.clamp_min(0.0),
-                ["bias"] = null,
-            });
+            positivePart = LayerCompute.Forward(call.Module, input, scaledPositive);
         }
-        TermRelevance.Stats.LayerCalls++;
-        Tensor p = positive.detach();
-        Tensor linear = TermRelevance.WithoutBias(y, bias, channelDim);
-        var outputs = new Tensor[5];
-        outputs[0] = LayerCompute.AddBias(linear + p * gamma, terms[0].Parameters.ModifyOne("bias", bias), channelDim);
-        outputs[2] = LayerCompute.AddBias(linear * (1 + gamma) - p * gamma, terms[2].Parameters.ModifyOne("bias", bias), channelDim);
-        // The negative-input terms see a zero input: only their bias remains.
-        outputs[1] = TermRelevance.BiasOnly(terms[1].Parameters.ModifyOne("bias", bias), y, channelDim);
-        outputs[3] = TermRelevance.BiasOnly(terms[3].Parameters.ModifyOne("bias", bias), y, channelDim);
-        outputs[4] = y;
-        TermRelevance.Stats.NaturalTerms++;
-        TermRelevance.Stats.ZeroInputTerms += 2;
-
-        IReadOnlyList<Tensor> mapped = rule.GradientMapper(gradOutput, outputs);
-        Tensor first = TermRelevance.Weight(terms[0], mapped[0]) ?? zeros_like(mapped[0]);
-        Tensor second = TermRelevance.Weight(terms[2], mapped[2]) ?? zeros_like(mapped[2]);
-        Tensor throughLayer = call.NaturalGradient(first + second * (1 + gamma));
-        Tensor throughPositive = autograd.grad(new[] { positive }, new[] { input }, new[] { (first - second) * gamma }, allow_unused: true)[0];
-        TermRelevance.Stats.Gradients += 2;
-        return x * (throughPositive is null || throughPositive.IsInvalid ? throughLayer : throughLayer + throughPositive);
+        stats.LayerCalls++;
+        Tensor p = positivePart.detach();
+        Tensor positive = y.gt(0.0);
+        Tensor negative = y.lt(0.0);
+        Tensor denominator = where(positive, y + p, y * (1.0 + gamma) - p);
+        Tensor quotient = gradOutput / denominator;
+        quotient.masked_fill_(y.eq(0.0), 0.0);
+        Tensor throughLayer = call.NaturalGradient(where(negative, quotient * (1.0 + gamma), quotient));
+        Tensor throughPositive = autograd.grad(new[] { positivePart }, new[] { input }, new[] { where(positive, quotient, -quotient) })[0];
+        stats.Gradients += 2;
+        return throughLayer.add_(throughPositive).mul_(x);
     }
 }

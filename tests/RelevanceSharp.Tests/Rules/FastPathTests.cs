@@ -17,7 +17,7 @@ public class FastPathTests
     public static TheoryData<string, string, string> Cases()
     {
         var data = new TheoryData<string, string, string>();
-        foreach (string rule in new[] { "epsilon", "epsilon_nobias", "zplus", "alphabeta", "gamma", "zbox", "flat", "wsquare" })
+        foreach (string rule in new[] { "epsilon", "epsilon_nobias", "zplus", "zplus_clip", "alphabeta", "gamma", "gamma_nobias", "gamma_clip", "zbox", "flat", "wsquare" })
         {
             foreach (string layer in new[] { "linear", "conv", "conv_grouped", "conv_transpose" })
             {
@@ -35,8 +35,11 @@ public class FastPathTests
         "epsilon" => new Epsilon(),
         "epsilon_nobias" => new Epsilon(1e-6, new[] { "bias" }),
         "zplus" => new ZPlus(),
+        "zplus_clip" => new ZPlus(new Stabilizer(1e-6, clip: true)),
         "alphabeta" => new AlphaBeta(),
         "gamma" => new Gamma(),
+        "gamma_nobias" => new Gamma(zeroParameters: new[] { "bias" }),
+        "gamma_clip" => new Gamma(stabilizer: new Stabilizer(0.5, clip: true)),
         "zbox" => new ZBox(-2.0, 2.5),
         "flat" => new Flat(),
         "wsquare" => new WSquare(),
@@ -125,6 +128,20 @@ public class FastPathTests
     }
 
     [Fact]
+    public void ZPlusOnANonNegativeInputFoldsItsStabilizerIntoTheBias()
+    {
+        // The denominator W+ x + b+ cannot be negative there: the plain stabilizer adds epsilon, inside the layer call.
+        var stats = Count("zplus", "conv", "nonnegative");
+        Assert.Equal((1, 1, 1), (stats.ZPlusOnNonNegative, stats.LayerCalls, stats.Gradients));
+        stats = Count("zplus", "conv_transpose", "nonnegative");
+        Assert.Equal(1, stats.ZPlusOnNonNegative);
+        // Not with negative inputs, nor with a stabilizer that depends on the values (clipping).
+        Assert.Equal(0, Count("zplus", "linear", "mixed").ZPlusOnNonNegative);
+        Assert.Equal(0, Count("zplus", "linear", "nonpositive").ZPlusOnNonNegative);
+        Assert.Equal(0, Count("zplus_clip", "conv", "nonnegative").ZPlusOnNonNegative);
+    }
+
+    [Fact]
     public void GammaOnANonNegativeInputNeedsOneLayerCall()
     {
         // After a ReLU both of Gamma's weight sets follow from the forward output and one call with W+.
@@ -137,6 +154,9 @@ public class FastPathTests
         Assert.Equal(0, stats.GammaFromOutput);
         stats = Count("gamma", "linear", "nonpositive");
         Assert.Equal(0, stats.GammaFromOutput);
+        // Nor with the bias zeroed (the denominators' signs are then unknown) or a clipping stabilizer.
+        Assert.Equal(0, Count("gamma_nobias", "conv", "nonnegative").GammaFromOutput);
+        Assert.Equal(0, Count("gamma_clip", "conv", "nonnegative").GammaFromOutput);
     }
 
     [Fact]
