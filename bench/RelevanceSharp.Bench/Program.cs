@@ -3,19 +3,23 @@ using System.Globalization;
 using RelevanceSharp.Attribution;
 using RelevanceSharp.Canonizers;
 using RelevanceSharp.Composites;
+using RelevanceSharp.Core;
 using RelevanceSharp.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
 // Timings of LRP against the plain gradient on full-size models (random weights: speed does not depend on them).
 // Usage: dotnet run -c Release --project bench/RelevanceSharp.Bench -- [--quick] [--models densenet121,resnet50,vgg16_bn]
-//        [--batches 1,8] [--threads N] [--skip-throughput] [--skip-memory]
+//        [--batches 1,8] [--threads N] [--skip-throughput] [--skip-memory] [--default-allocator]
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 var options = BenchOptions.Parse(args);
 set_num_threads(options.Threads);
+// As the relevance command does; --default-allocator leaves glibc's settings alone to show what they cost.
+bool keepsMemory = !options.DefaultAllocator && NativeAllocator.KeepFreedMemory();
 Console.WriteLine($"RelevanceSharp benchmark: {(options.Quick ? "quick" : "full")}, {get_num_threads()} threads, " +
-    $"{Environment.ProcessorCount} logical cores, float32, 224x224, {options.Warmup} warm-up + {options.Repeats} timed runs each");
+    $"{Environment.ProcessorCount} logical cores, float32, 224x224, {options.Warmup} warm-up + {options.Repeats} timed runs each, " +
+    $"freed native memory {(keepsMemory ? "kept for reuse" : "returned to the system (default glibc settings)")}");
 
 var summary = new List<string>();
 foreach (string name in options.Models)
@@ -65,7 +69,7 @@ foreach (string line in summary)
 
 /// <summary>Command-line settings of the benchmark.</summary>
 internal sealed record BenchOptions(bool Quick, IReadOnlyList<string> Models, IReadOnlyList<int> Batches, int Threads,
-    int Warmup, int Repeats, bool SkipThroughput, bool SkipMemory)
+    int Warmup, int Repeats, bool SkipThroughput, bool SkipMemory, bool DefaultAllocator)
 {
     public static BenchOptions Parse(string[] args)
     {
@@ -79,7 +83,7 @@ internal sealed record BenchOptions(bool Quick, IReadOnlyList<string> Models, IR
         var batches = (Value("--batches") ?? "1,8").Split(',').Select(b => int.Parse(b, CultureInfo.InvariantCulture)).ToArray();
         int threads = int.Parse(Value("--threads") ?? Environment.ProcessorCount.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
         return new BenchOptions(quick, models, batches, threads, Warmup: 1, Repeats: quick ? 2 : 5,
-            args.Contains("--skip-throughput"), args.Contains("--skip-memory"));
+            args.Contains("--skip-throughput"), args.Contains("--skip-memory"), args.Contains("--default-allocator"));
     }
 }
 
