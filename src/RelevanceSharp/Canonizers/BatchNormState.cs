@@ -77,6 +77,8 @@ public static class BatchNormState
         batchNorm.eps = 0.0;
         Merged.GetValue(batchNorm, _ => new StrongBox<int>(0)).Value++;
         var undo = new UndoStack();
+        // The identity's Jacobian is the identity: the backward pass skips the batch norm's own backward step.
+        undo.Push(ModuleHooks.Add(batchNorm, HookStage.Inner, new IdentityBackward()));
         undo.Push(() =>
         {
             using (no_grad())
@@ -94,5 +96,35 @@ public static class BatchNormState
             }
         });
         return undo;
+    }
+
+    /// <summary>
+    /// Computes the merged batch norm's identity as a copy of its input with a backward step that passes the gradient
+    /// through, instead of a per-channel affine map of ones and zeros and its backward step. The batch norm itself
+    /// runs on an empty batch (its checks of the input's shape still apply). A copy, not the input itself: the model
+    /// may change the result in place (an in-place ReLU), which must not reach the input.
+    /// </summary>
+    private sealed class IdentityBackward : IForwardInterceptor
+    {
+        [ThreadStatic]
+        private static Stack<Tensor?>? originals;
+
+        public Tensor PreForward(nn.Module<Tensor, Tensor> module, Tensor input)
+        {
+            originals ??= new Stack<Tensor?>();
+            bool shortcut = !module.training && input.dim() >= 2 && input.shape[0] > 0;
+            originals.Push(shortcut ? input : null);
+            return shortcut ? input.narrow(0, 0, 0) : input;
+        }
+
+        public Tensor PostForward(nn.Module<Tensor, Tensor> module, Tensor input, Tensor output)
+        {
+            Tensor? original = originals is { Count: > 0 } ? originals.Pop() : null;
+            if (original is null)
+            {
+                return output;
+            }
+            return is_grad_enabled() && original.requires_grad ? PassGradient.apply(original) : original.clone();
+        }
     }
 }

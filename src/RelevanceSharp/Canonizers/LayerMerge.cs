@@ -287,7 +287,9 @@ public static class LayerMerge
                 return output;
             }
             long channelDim = module is Linear ? output.dim() - 1 : 1;
-            return LayerCompute.AddBias(output, bias.Resolve(input.shape), channelDim);
+            // In place: the layer's output is a fresh tensor that its own backward step does not need (dense layers and
+            // convolutions keep their input and weight), so no second tensor of the output's size is made.
+            return output.add_(LayerCompute.BroadcastBias(bias.Resolve(input.shape), output.dim(), channelDim));
         }
     }
 

@@ -63,19 +63,13 @@ public sealed class Stabilizer
             return custom(input);
         }
         using var scope = NewDisposeScope();
+        // sign(sign(x) + 1/2) is +1 where x >= 0 and -1 elsewhere (sign(0) = +1), built in place on one new tensor:
+        // fresh tensors cost more than the passes over them.
+        Tensor sign = input.sign();
+        sign.add_(0.5).sign_();
         Tensor epsilon = NormScale ? RootMeanSquare(input) * Epsilon : tensor(Epsilon, input.dtype, input.device);
-        // sign(0) = +1: only entries below zero move down.
-        Tensor negative = input.lt(0.0);
-        Tensor result;
-        if (Clip)
-        {
-            Tensor magnitude = input.abs().maximum(epsilon);
-            result = where(negative, -magnitude, magnitude);
-        }
-        else
-        {
-            result = where(negative, input - epsilon, input + epsilon);
-        }
+        // Shifted: input + sign * epsilon (exactly +epsilon or -epsilon added); clipped: sign * max(|input|, epsilon).
+        Tensor result = Clip ? sign.mul_(input.abs().maximum(epsilon)) : sign.mul_(epsilon).add_(input);
         return result.MoveToOuterDisposeScope();
     }
 

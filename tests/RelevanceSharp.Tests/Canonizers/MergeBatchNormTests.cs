@@ -112,6 +112,44 @@ public class MergeBatchNormTests
     }
 
     [Fact]
+    public void AMergedBatchNormIsSkippedInTheBackwardPassUnlessItTrains()
+    {
+        var (model, shapes, _) = BuildSequential("conv2d_strided_dilated");
+        var batchNorm = model.children().OfType<BatchNorm>().Single();
+        Tensor input = Input(2, shapes[0]);
+        Tensor expected = InputGradient(model, input);
+        using (new SequentialMergeBatchNorm(Input(1, shapes[0])).Apply(model))
+        {
+            // The identity is a copy of the input with a pass-through backward step: the batch norm's own backward
+            // step never runs (it would give its weight a gradient), and the input gradient is unchanged.
+            Tensor merged = InputGradient(model, input);
+            Assert.True((merged - expected).abs().max().item<double>() < 1e-10);
+            Assert.False(HasGradient(batchNorm.weight!));
+            // Switched to training after the merge, it normalizes with batch statistics: no shortcut then.
+            model.train();
+            InputGradient(model, input);
+            model.eval();
+            Assert.True(HasGradient(batchNorm.weight));
+        }
+    }
+
+    private static bool HasGradient(Tensor parameter) =>
+        parameter.grad is { IsInvalid: false } grad && grad.abs().max().item<double>() > 0;
+
+    /// <summary>
+    /// The input gradient of the summed output, by a backward pass that also fills parameter gradients (cleared
+    /// first).
+    /// </summary>
+    private static Tensor InputGradient(nn.Module<Tensor, Tensor> model, Tensor input)
+    {
+        model.zero_grad();
+        using var grad = enable_grad();
+        Tensor x = input.detach().requires_grad_(true);
+        model.call(x).sum().backward();
+        return x.grad!.detach().clone();
+    }
+
+    [Fact]
     public void ABatchNormInTrainingModeIsRefusedAndTheModelIsUnchanged()
     {
         var (model, shapes, _) = BuildSequential("conv2d_strided_dilated");
