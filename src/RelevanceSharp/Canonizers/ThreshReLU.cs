@@ -29,10 +29,51 @@ public static class ThreshReLU
         view[input.dim() > 1 ? 1 : 0] = scale.shape[0];
         Tensor s = scale.to(input.dtype, input.device).view(view);
         Tensor b = shift.to(input.dtype, input.device).view(view);
+        if (s.gt(0.0).all().item<bool>())
+        {
+            // Every scale positive (the usual case): keeping x where s x + b > 0 and -b / s elsewhere is the larger of
+            // the two (equal where they meet), one pass instead of a mask and a selection; the backward step keeps
+            // the mask's gradient exactly.
+            return PositiveScale.apply(input, s, b);
+        }
         Tensor alive = s.ne(0.0);
         Tensor threshold = where(alive, -b / where(alive, s, ones_like(s)), zeros_like(s));
-        Tensor keep = (input * s + b).gt(0.0).logical_and(alive);
+        // A channel with scale 0 never keeps its input: a shift of -1 there makes its test fail (instead of a second
+        // mask over the whole input).
+        Tensor tested = where(alive, b, full_like(b, -1.0));
+        Tensor keep = input.mul(s).add_(tested).gt(0.0);
         return where(keep, input, threshold);
+    }
+
+    /// <summary>
+    /// The ThreshReLU with positive scales: <c>max(x, -b / s)</c> forward; backward the gradient where
+    /// <c>s x + b &gt; 0</c> and zero elsewhere, as the masked form has it (also where <c>x</c> equals the threshold,
+    /// which <c>max</c> itself would split).
+    /// </summary>
+    private sealed class PositiveScale : autograd.SingleTensorFunction<PositiveScale>
+    {
+        public override string Name => "RelevanceSharpThreshReLU";
+
+        public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
+        {
+            var (input, s, b) = ((Tensor)vars[0], (Tensor)vars[1], (Tensor)vars[2]);
+            ctx.save_for_backward(new List<Tensor> { input, s, b });
+            return input.detach().maximum(-b / s);
+        }
+
+        public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
+        {
+            List<Tensor> saved = ctx.get_saved_variables();
+            // The mask as 0/1 in the input's type (a float comparison in place, no boolean tensor).
+            Tensor keep = saved[0].detach().mul(saved[1]).add_(saved[2]).gt_(0.0);
+            Tensor gradient = keep.mul_(gradOutput);
+            // TorchSharp's handles of the saved tensors and of the incoming gradient would otherwise live as long as
+            // the caller's dispose scope.
+            saved.ForEach(t => t.Dispose());
+            gradOutput.Dispose();
+            HandedBack.Hold(gradient);
+            return new List<Tensor> { gradient, null!, null! };
+        }
     }
 
     /// <summary>Attaches the rewrite; disposing the result detaches it.</summary>
@@ -124,8 +165,9 @@ public static class ThreshReLU
             }
             link.Open.Push((true, input));
             RuleSuppression.Enter(module);
-            // The in-place ReLU gets a copy to destroy; its result is replaced below.
-            return input.clone();
+            // The in-place ReLU must not destroy the input, and its result is replaced below: it runs on an empty
+            // slice outside the graph (a copy of the whole input would cost a pass over it for nothing).
+            return input.dim() >= 1 && input.shape[0] > 0 ? input.detach().narrow(0, 0, 0) : input.clone();
         }
 
         public Tensor PostForward(nn.Module<Tensor, Tensor> module, Tensor input, Tensor output)
