@@ -99,8 +99,8 @@ public static class BatchNormState
     }
 
     /// <summary>
-    /// Computes the merged batch norm's identity as a copy of its input with a backward step that passes the gradient
-    /// through, instead of a per-channel affine map of ones and zeros and its backward step. The batch norm itself
+    /// Computes the merged batch norm's identity as a copy of its input (whose backward step passes the gradient
+    /// through), instead of a per-channel affine map of ones and zeros and its backward step. The batch norm itself
     /// runs on an empty batch (its checks of the input's shape still apply). A copy, not the input itself: the model
     /// may change the result in place (an in-place ReLU), which must not reach the input.
     /// </summary>
@@ -124,7 +124,8 @@ public static class BatchNormState
             {
                 return output;
             }
-            return is_grad_enabled() && original.requires_grad ? PassGradient.apply(original) : original.clone();
+            // clone() is its own identity step for autograd: the gradient passes back unchanged, without a copy.
+            return original.clone();
         }
     }
 }

@@ -446,21 +446,3 @@ internal static class HandedBack
         held = null;
     }
 }
-
-/// <summary>
-/// The identity as an autograd function whose output is a copy of its input (not a view, so the model may change
-/// it in place) and whose backward step hands the gradient on unchanged, without a copy. For layers that compute
-/// the identity (a merged batch norm), whose own backward step would make one.
-/// </summary>
-internal sealed class PassGradient : autograd.SingleTensorFunction<PassGradient>
-{
-    public override string Name => "RelevanceSharpPassGradient";
-
-    public override Tensor forward(autograd.AutogradContext ctx, params object[] vars) => ((Tensor)vars[0]).detach().clone();
-
-    public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
-    {
-        HandedBack.Hold(gradOutput);
-        return new List<Tensor> { gradOutput };
-    }
-}

@@ -438,13 +438,16 @@ internal static class GammaFromOutput
         }
         stats.LayerCalls++;
         Tensor p = positivePart.detach();
-        Tensor positive = y.gt(0.0);
-        Tensor negative = y.lt(0.0);
-        Tensor denominator = where(positive, y + p, y * (1.0 + gamma) - p);
-        Tensor quotient = gradOutput / denominator;
-        quotient.masked_fill_(y.eq(0.0), 0.0);
-        Tensor throughLayer = call.NaturalGradient(where(negative, quotient * (1.0 + gamma), quotient));
-        Tensor throughPositive = autograd.grad(new[] { positivePart }, new[] { input }, new[] { where(positive, quotient, -quotient) })[0];
+        // Selections by the sign of y in float arithmetic (boolean masks and where() cost several times a plain
+        // pass): with sign = sign(y) and nonzero = |sign|, the denominator is y + sign * P + g * min(y, 0), that is
+        // y + P where y > 0 and (1 + g) y - P where y < 0; where y = 0 it is set to 1 and the gradient to 0.
+        Tensor sign = y.sign();
+        Tensor nonzero = sign.abs();
+        Tensor denominator = sign.mul(p).add_(y).add_(y.clamp_max(0.0), gamma).add_(nonzero.neg().add_(1.0));
+        Tensor quotient = gradOutput.mul(nonzero).div_(denominator);
+        // Seeds: s (1 + g) where y < 0 and s elsewhere through the layer; s where y > 0 and -s where y < 0 through P.
+        Tensor throughLayer = call.NaturalGradient(quotient.add(quotient.mul(sign.clamp_max(0.0)), -gamma));
+        Tensor throughPositive = autograd.grad(new[] { positivePart }, new[] { input }, new[] { quotient.mul_(sign) })[0];
         stats.Gradients += 2;
         return throughLayer.add_(throughPositive).mul_(x);
     }

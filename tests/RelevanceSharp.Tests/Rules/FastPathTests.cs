@@ -160,6 +160,37 @@ public class FastPathTests
     }
 
     [Fact]
+    public void GammaFromTheOutputGivesNothingWhereTheOutputIsZero()
+    {
+        // Output 0 of the first sample cancels exactly (1 * 1 - 1 * 1): Gamma gives it no relevance, although its
+        // inputs and weights are not zero; the second sample's output 0 is negative.
+        using var scope = NewDisposeScope();
+        var layer = nn.Linear(2, 2, hasBias: false);
+        layer.to(ScalarType.Float64);
+        using (no_grad())
+        {
+            layer.weight!.copy_(tensor(new[,] { { 1.0, -1.0 }, { 0.5, 0.25 } }, ScalarType.Float64));
+        }
+        Tensor input = tensor(new[,] { { 1.0, 1.0 }, { 2.0, 3.0 } }, ScalarType.Float64);
+        var fast = new Gamma();
+        var general = new BasicRule(fast.InputModifiers, fast.ParameterModifiers, fast.OutputModifiers, fast.GradientMapper, fast.Reducer);
+        // A one-hot target on output 0, so that the gradient arriving where the output is zero is not zero itself.
+        Tensor Attribute(Rule rule)
+        {
+            var composite = new LayerMapComposite(new (ModuleMatcher, Rule)[] { (LayerTypes.Linear, rule) });
+            using AttributionResult result = new Gradient(layer, composite, AttributionTarget.Class(0)).Attribute(input);
+            return result.Relevance.clone();
+        }
+        TermRelevance.Stats.Reset();
+        Tensor actual = Attribute(fast);
+        Assert.Equal(1, TermRelevance.Stats.GammaFromOutput);
+        Tensor expected = Attribute(general);
+        Assert.True(actual[0].eq(0.0).all().item<bool>(), $"relevance {actual[0].str()} where the output is zero");
+        Assert.True(actual[1].abs().sum().item<double>() > 0.1);
+        Assert.True((actual - expected).abs().max().item<double>() <= 1e-12, $"{actual.str()} vs {expected.str()}");
+    }
+
+    [Fact]
     public void TermsSharingAnInputRunAsOneStackedCall()
     {
         // AlphaBeta after a ReLU: its two terms on x+ in one call, the two on x- skipped.
