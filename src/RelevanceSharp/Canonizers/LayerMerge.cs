@@ -271,7 +271,13 @@ public static class LayerMerge
             ? shift.view(1, shift.shape[0]).expand(single)
             : shift.view(ChannelShape(single.Length, 1, shift.shape[0])).expand(single);
         var parameters = new Dictionary<string, Tensor?> { ["weight"] = oldWeight, ["bias"] = null };
-        return LayerCompute.Forward(layer, input.contiguous(), parameters).squeeze(0);
+        Tensor contribution = LayerCompute.Forward(layer, input.contiguous(), parameters).squeeze(0);
+        // Without padding every output position of a convolution sees whole kernels of the constant input: the map
+        // is one value per channel, and as a vector it goes into the convolution call itself instead of a pass of
+        // its own after it.
+        bool unpadded = layer is Convolution convolution and not ConvolutionTranspose
+            && LayerCompute.SpatialPadding(convolution).All(p => p.Left == 0 && p.Right == 0);
+        return unpadded ? contribution.flatten(1)[.., 0].contiguous() : contribution;
     }
 
     /// <summary>Adds a layer's bias override to what the (bias-zeroed) layer computed.</summary>

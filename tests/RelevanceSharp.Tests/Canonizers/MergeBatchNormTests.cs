@@ -19,6 +19,7 @@ public class MergeBatchNormTests
     {
         "linear", "flatten_linear", "conv1d_padded", "conv2d_zero_padding_strided", "conv2d_dilated_grouped_nobias",
         "conv2d_reflect", "conv2d_replicate", "conv2d_circular", "conv3d_padded", "conv_transpose2d", "conv2d_same",
+        "conv2d_unpadded_grouped",
     };
 
     public static TheoryData<string> ThreshCases() => new()
@@ -45,6 +46,7 @@ public class MergeBatchNormTests
         "conv1d_padded" => (Seq(nn.Conv1d(3, 4, 3), nn.ReLU(), nn.BatchNorm1d(4), nn.Conv1d(4, 5, 3, padding: 1, stride: 2)), new[] { new long[] { 2, 3, 11 }, new long[] { 1, 3, 6 } }, 1),
         "conv2d_zero_padding_strided" => (Seq(nn.BatchNorm2d(3), nn.Conv2d(3, 5, 3, stride: 2, padding: 1)), new[] { new long[] { 2, 3, 8, 8 }, new long[] { 1, 3, 9, 13 } }, 1),
         "conv2d_dilated_grouped_nobias" => (Seq(nn.BatchNorm2d(4), nn.Conv2d(4, 6, 3, padding: 2, dilation: 2, groups: 2, bias: false)), new[] { new long[] { 2, 4, 9, 8 } }, 1),
+        "conv2d_unpadded_grouped" => (Seq(nn.BatchNorm2d(4), nn.Conv2d(4, 6, 3, stride: 2, dilation: 2, groups: 2)), new[] { new long[] { 2, 4, 9, 8 }, new long[] { 1, 4, 7, 11 } }, 1),
         "conv2d_reflect" => (Seq(nn.BatchNorm2d(3), nn.Conv2d(3, 4, 3, padding: 1, padding_mode: PaddingModes.Reflect)), new[] { new long[] { 2, 3, 6, 7 } }, 1),
         "conv2d_replicate" => (Seq(nn.BatchNorm2d(3), nn.Conv2d(3, 4, 3, padding: 2, padding_mode: PaddingModes.Replicate)), new[] { new long[] { 2, 3, 6, 7 } }, 1),
         "conv2d_circular" => (Seq(nn.BatchNorm2d(3), nn.Conv2d(3, 4, 3, padding: 1, stride: 2, padding_mode: PaddingModes.Circular)), new[] { new long[] { 2, 3, 6, 7 } }, 1),
@@ -109,6 +111,18 @@ public class MergeBatchNormTests
         // Interior positions see every kernel tap; the top-left corner misses the padded row and column.
         Assert.True((map[.., 1, 1] - map[.., 2, 2]).abs().max().item<double>() < 1e-12);
         Assert.True((map[.., 0, 0] - map[.., 2, 2]).abs().max().item<double>() > 1e-6);
+    }
+
+    [Fact]
+    public void RightMergeOfAnUnpaddedConvolutionMakesABiasVector()
+    {
+        // Every output position sees whole kernels: one bias value per channel, for every input size.
+        var (model, shapes, _) = BuildRight("conv2d_unpadded_grouped");
+        using var handle = new MergeBatchNormToRight(Input(1, shapes[0])).Apply(model);
+        var conv = (Conv2d)model.children().Last();
+        var bias = RelevanceSharp.Core.LayerParameters.GetBiasOverride(conv)!;
+        Assert.Equal(new long[] { 6 }, bias.Resolve(shapes[0]).shape);
+        Assert.Equal(new long[] { 6 }, bias.Resolve(shapes[1]).shape);
     }
 
     [Fact]
