@@ -158,6 +158,9 @@ public sealed class RuleCall
 
     internal bool Released { get; private set; }
 
+    /// <summary>Whether the module is an in-place ReLU whose result the hook computes out of place.</summary>
+    internal bool OutOfPlaceReLU { get; set; }
+
     /// <summary>
     /// The ordinary vector-Jacobian product of the module at this call: the gradient with respect to
     /// <see cref="Input"/> of <see cref="Output"/> weighted by <paramref name="gradOutput"/>. It reuses the graph of the
@@ -224,6 +227,13 @@ internal sealed class RuleHook : IForwardInterceptor
             pending.Add(call);
         }
         open.Push(call);
+        if (module.GetType() == typeof(TorchSharp.Modules.ReLU) && InPlace.MayModifyInput(module) && input.dim() >= 1 && input.shape[0] > 0)
+        {
+            // An in-place ReLU would need a copy to destroy: it runs on an empty slice instead, and its result is
+            // computed out of place from the recorded input below (one pass instead of a copy and a pass).
+            call.OutOfPlaceReLU = true;
+            return input.detach().narrow(0, 0, 0);
+        }
         // A module that may overwrite its input works on a copy, so the recorded input stays intact.
         // (Also for rules that read nothing: working in place on the input itself would hang the module's own
         // backward step onto the input's history, under the rule's.)
@@ -236,6 +246,10 @@ internal sealed class RuleHook : IForwardInterceptor
         if (call is null)
         {
             return output;
+        }
+        if (call.OutOfPlaceReLU)
+        {
+            output = call.Input.relu();
         }
         if (!output.requires_grad)
         {

@@ -41,6 +41,40 @@ public class InactiveHooksTests
     }
 
     [Fact]
+    public void AnInPlaceReLUUnderARuleActsAsAnOutOfPlaceOne()
+    {
+        // The hook computes an in-place ReLU's result out of place (the module itself runs on an empty slice): the
+        // same relevance as with an out-of-place ReLU, the input left intact, and the module's own gradient when the
+        // hooks are inactive.
+        using var scope = NewDisposeScope();
+        TorchSharp.Modules.Sequential Net(bool inplace)
+        {
+            manual_seed(81);
+            return nn.Sequential(("0", nn.Linear(4, 5, dtype: ScalarType.Float64)), ("1", nn.ReLU(inplace)),
+                ("2", nn.Linear(5, 3, dtype: ScalarType.Float64)));
+        }
+        var inPlace = Net(true);
+        var outOfPlace = Net(false);
+        manual_seed(82);
+        Tensor x = randn(new long[] { 6, 4 }, ScalarType.Float64);
+        Tensor seed = randn(new long[] { 6, 3 }, ScalarType.Float64);
+        double[] plain = GradientOf(outOfPlace, x, seed);
+
+        using CompositeRegistration reference = new EpsilonPlus().Register(outOfPlace);
+        double[] expected = GradientOf(outOfPlace, x, seed);
+        using CompositeRegistration registration = new EpsilonPlus().Register(inPlace);
+        AssertClose(expected, GradientOf(inPlace, x, seed), 0.0, "relevance");
+        using (registration.Inactive())
+        {
+            AssertClose(plain, GradientOf(inPlace, x, seed), 0.0, "inactive");
+        }
+        using (no_grad())
+        {
+            Assert.True(inPlace.call(x).eq(outOfPlace.call(x)).all().item<bool>());
+        }
+    }
+
+    [Fact]
     public void InactiveNests()
     {
         using var scope = NewDisposeScope();
