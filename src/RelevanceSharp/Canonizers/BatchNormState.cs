@@ -112,9 +112,9 @@ public static class BatchNormState
         public Tensor PreForward(nn.Module<Tensor, Tensor> module, Tensor input)
         {
             originals ??= new Stack<Tensor?>();
-            bool shortcut = !module.training && input.dim() >= 2 && input.shape[0] > 0;
-            originals.Push(shortcut ? input : null);
-            return shortcut ? input.narrow(0, 0, 0) : input;
+            Tensor? empty = module.training || input.dim() < 2 ? null : InPlace.EmptyBatch(input);
+            originals.Push(empty is null ? null : input);
+            return empty ?? input;
         }
 
         public Tensor PostForward(nn.Module<Tensor, Tensor> module, Tensor input, Tensor output)

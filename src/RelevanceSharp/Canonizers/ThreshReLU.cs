@@ -167,7 +167,7 @@ public static class ThreshReLU
             RuleSuppression.Enter(module);
             // The in-place ReLU must not destroy the input, and its result is replaced below: it runs on an empty
             // slice outside the graph (a copy of the whole input would cost a pass over it for nothing).
-            return input.dim() >= 1 && input.shape[0] > 0 ? input.detach().narrow(0, 0, 0) : input.clone();
+            return InPlace.EmptyBatch(input) ?? input.clone();
         }
 
         public Tensor PostForward(nn.Module<Tensor, Tensor> module, Tensor input, Tensor output)

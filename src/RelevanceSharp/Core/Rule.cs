@@ -227,12 +227,12 @@ internal sealed class RuleHook : IForwardInterceptor
             pending.Add(call);
         }
         open.Push(call);
-        if (module.GetType() == typeof(TorchSharp.Modules.ReLU) && InPlace.MayModifyInput(module) && input.dim() >= 1 && input.shape[0] > 0)
+        if (module.GetType() == typeof(TorchSharp.Modules.ReLU) && InPlace.MayModifyInput(module) && InPlace.EmptyBatch(input) is { } empty)
         {
             // An in-place ReLU would need a copy to destroy: it runs on an empty slice instead, and its result is
             // computed out of place from the recorded input below (one pass instead of a copy and a pass).
             call.OutOfPlaceReLU = true;
-            return input.detach().narrow(0, 0, 0);
+            return empty;
         }
         // A module that may overwrite its input works on a copy, so the recorded input stays intact.
         // (Also for rules that read nothing: working in place on the input itself would hang the module's own
@@ -304,6 +304,14 @@ internal static class InPlace
             type => type.GetProperty("inplace") is { } property && property.PropertyType == typeof(bool) ? property : null);
         return flag is null || (bool)flag.GetValue(module)!;
     }
+
+    /// <summary>
+    /// An empty slice (no samples) of <paramref name="input"/>, outside the graph, for a module call whose result is
+    /// computed elsewhere: the module still runs, cheaply, and cannot destroy or extend the input's history;
+    /// <c>null</c> for an input without a batch dimension or samples, which the module must get as it is.
+    /// </summary>
+    public static Tensor? EmptyBatch(Tensor input) =>
+        input.dim() >= 1 && input.shape[0] > 0 ? input.detach().narrow(0, 0, 0) : null;
 }
 
 /// <summary>
