@@ -43,6 +43,12 @@ public abstract class Rule
     /// </summary>
     public virtual bool ReadsOutput => true;
 
+    /// <summary>
+    /// Whether this rule would hand on exactly the module's ordinary gradient at any call of
+    /// <paramref name="module"/> in its current state; the engine then attaches nothing to the call.
+    /// </summary>
+    internal virtual bool ChangesNothing(nn.Module module) => false;
+
     /// <summary>Attaches this rule to a module; disposing the result detaches it.</summary>
     public IDisposable Register(nn.Module<Tensor, Tensor> module, HookActivity? activity = null)
     {
@@ -216,7 +222,7 @@ internal sealed class RuleHook : IForwardInterceptor
 
     public Tensor PreForward(nn.Module<Tensor, Tensor> module, Tensor input)
     {
-        if (!is_grad_enabled() || !input.requires_grad || RuleSuppression.IsSuppressed(module))
+        if (!is_grad_enabled() || !input.requires_grad || RuleSuppression.IsSuppressed(module) || rule.ChangesNothing(module))
         {
             open.Push(null);
             return input;

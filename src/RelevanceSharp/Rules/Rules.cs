@@ -265,6 +265,13 @@ public sealed class Pass : Rule
     /// <inheritdoc />
     public override bool ReadsOutput => false;
 
+    /// <summary>
+    /// A batch norm merged into a neighbouring layer computes the identity, whose gradient is already what Pass hands
+    /// on: no rule step is needed for it.
+    /// </summary>
+    internal override bool ChangesNothing(nn.Module module) =>
+        module is TorchSharp.Modules.BatchNorm batchNorm && !batchNorm.training && Canonizers.BatchNormState.IsMerged(batchNorm);
+
     /// <inheritdoc />
     public override string ToString() => "Pass";
 }

@@ -147,6 +147,32 @@ public class MergeBatchNormTests
         }
     }
 
+    [Fact]
+    public void PassLeavesAMergedBatchNormWithoutARuleStepOnlyWhileItIsTheIdentity()
+    {
+        var (model, shapes, _) = BuildSequential("conv2d_strided_dilated");
+        var batchNorm = model.children().OfType<BatchNorm>().Single();
+        var pass = new RelevanceSharp.Rules.Pass();
+        Tensor input = Input(2, shapes[0]);
+        Assert.False(pass.ChangesNothing(batchNorm));
+        using (new SequentialMergeBatchNorm(Input(1, shapes[0])).Apply(model))
+        {
+            Tensor expected = InputGradient(model, input);
+            Assert.True(pass.ChangesNothing(batchNorm));
+            // With Pass attached the gradient is the one the identity gives.
+            using (pass.Register(batchNorm))
+            {
+                Assert.True(MaxDiff(InputGradient(model, input), expected) < 1e-12);
+            }
+            model.train();
+            Assert.False(pass.ChangesNothing(batchNorm));
+            model.eval();
+        }
+        Assert.False(pass.ChangesNothing(batchNorm));
+        // Other rules are not told they may skip anything.
+        Assert.False(new RelevanceSharp.Rules.Epsilon().ChangesNothing(batchNorm));
+    }
+
     private static bool HasGradient(Tensor parameter) =>
         parameter.grad is { IsInvalid: false } grad && grad.abs().max().item<double>() > 0;
 
