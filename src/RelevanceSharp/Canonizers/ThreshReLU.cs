@@ -25,24 +25,66 @@ public static class ThreshReLU
     /// <summary>The ThreshReLU function itself.</summary>
     public static Tensor Compute(Tensor input, Tensor scale, Tensor shift)
     {
-        long[] view = Enumerable.Repeat(1L, (int)input.dim()).ToArray();
-        view[input.dim() > 1 ? 1 : 0] = scale.shape[0];
-        Tensor s = scale.to(input.dtype, input.device).view(view);
-        Tensor b = shift.to(input.dtype, input.device).view(view);
-        if (s.gt(0.0).all().item<bool>())
+        using var form = new ChannelForm(input, scale, shift);
+        return form.Apply(input);
+    }
+
+    /// <summary>
+    /// A merge's scale and shift laid out along the channel dimension of inputs of one rank, type and device, with
+    /// the threshold <c>-shift / scale</c> and whether every scale is positive: worked out once, not per call.
+    /// </summary>
+    private sealed class ChannelForm : IDisposable
+    {
+        private readonly Tensor s;
+        private readonly Tensor b;
+        private readonly Tensor? threshold;
+
+        public ChannelForm(Tensor like, Tensor scale, Tensor shift)
         {
-            // Every scale positive (the usual case): keeping x where s x + b > 0 and -b / s elsewhere is the larger of
-            // the two (equal where they meet), one pass instead of a mask and a selection; the backward step keeps
-            // the mask's gradient exactly.
-            return PositiveScale.apply(input, s, b);
+            Rank = like.dim();
+            Type = like.dtype;
+            Device = like.device;
+            long[] view = Enumerable.Repeat(1L, (int)Rank).ToArray();
+            view[Rank > 1 ? 1 : 0] = scale.shape[0];
+            using var noGrad = no_grad();
+            s = scale.detach().to(Type, Device).reshape(view).DetachFromDisposeScope();
+            b = shift.detach().to(Type, Device).reshape(view).DetachFromDisposeScope();
+            threshold = s.gt(0.0).all().item<bool>() ? b.neg().div_(s).DetachFromDisposeScope() : null;
         }
-        Tensor alive = s.ne(0.0);
-        Tensor threshold = where(alive, -b / where(alive, s, ones_like(s)), zeros_like(s));
-        // A channel with scale 0 never keeps its input: a shift of -1 there makes its test fail (instead of a second
-        // mask over the whole input).
-        Tensor tested = where(alive, b, full_like(b, -1.0));
-        Tensor keep = input.mul(s).add_(tested).gt(0.0);
-        return where(keep, input, threshold);
+
+        public long Rank { get; }
+
+        public ScalarType Type { get; }
+
+        public Device Device { get; }
+
+        /// <summary>Whether this form serves an input of the given rank, type and device.</summary>
+        public bool Fits(Tensor input) => input.dim() == Rank && input.dtype == Type && input.device.Equals(Device);
+
+        public Tensor Apply(Tensor input)
+        {
+            if (threshold is not null)
+            {
+                // Every scale positive (the usual case): keeping x where s x + b > 0 and -b / s elsewhere is the
+                // larger of the two (equal where they meet), one pass instead of a mask and a selection; the backward
+                // step keeps the mask's gradient exactly.
+                return PositiveScale.apply(input, s, b, threshold);
+            }
+            Tensor alive = s.ne(0.0);
+            Tensor cut = where(alive, -b / where(alive, s, ones_like(s)), zeros_like(s));
+            // A channel with scale 0 never keeps its input: a shift of -1 there makes its test fail (instead of a
+            // second mask over the whole input).
+            Tensor tested = where(alive, b, full_like(b, -1.0));
+            Tensor keep = input.mul(s).add_(tested).gt(0.0);
+            return where(keep, input, cut);
+        }
+
+        public void Dispose()
+        {
+            s.Dispose();
+            b.Dispose();
+            threshold?.Dispose();
+        }
     }
 
     /// <summary>
@@ -56,9 +98,9 @@ public static class ThreshReLU
 
         public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
         {
-            var (input, s, b) = ((Tensor)vars[0], (Tensor)vars[1], (Tensor)vars[2]);
+            var (input, s, b, threshold) = ((Tensor)vars[0], (Tensor)vars[1], (Tensor)vars[2], (Tensor)vars[3]);
             ctx.save_for_backward(new List<Tensor> { input, s, b });
-            return input.detach().maximum(-b / s);
+            return input.detach().maximum(threshold);
         }
 
         public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
@@ -72,7 +114,7 @@ public static class ThreshReLU
             saved.ForEach(t => t.Dispose());
             gradOutput.Dispose();
             HandedBack.Hold(gradient);
-            return new List<Tensor> { gradient, null!, null! };
+            return new List<Tensor> { gradient, null!, null!, null! };
         }
     }
 
@@ -81,11 +123,7 @@ public static class ThreshReLU
     {
         var link = new Link(scale.detach().clone().DetachFromDisposeScope(), shift.detach().clone().DetachFromDisposeScope(), relu.inplace);
         var undo = new UndoStack();
-        undo.Push(() =>
-        {
-            link.Scale.Dispose();
-            link.Shift.Dispose();
-        });
+        undo.Push(link.Dispose);
         undo.Push(ModuleHooks.Add(batchNorm, HookStage.Outer, new Tagger(link)));
         undo.Push(ModuleHooks.Add(relu, HookStage.Outer, new Matcher(link)));
         if (!link.OutsideRules)
@@ -96,8 +134,10 @@ public static class ThreshReLU
     }
 
     /// <summary>State shared by the interceptors of one merge.</summary>
-    private sealed class Link
+    private sealed class Link : IDisposable
     {
+        private ChannelForm? form;
+
         public Link(Tensor scale, Tensor shift, bool outsideRules)
         {
             Scale = scale;
@@ -111,6 +151,25 @@ public static class ThreshReLU
         public Tensor Scale { get; }
 
         public Tensor Shift { get; }
+
+        /// <summary>The ThreshReLU of this merge's scale and shift (laid out once per kind of input).</summary>
+        public Tensor Compute(Tensor input)
+        {
+            if (form is null || !form.Fits(input))
+            {
+                form?.Dispose();
+                form = new ChannelForm(input, Scale, Shift);
+            }
+            return form.Apply(input);
+        }
+
+        public void Dispose()
+        {
+            form?.Dispose();
+            form = null;
+            Scale.Dispose();
+            Shift.Dispose();
+        }
 
         /// <summary>What the batch norm last handed to the model, to recognize the ReLU call reading it.</summary>
         public WeakReference<Tensor>? LastOutput { get; set; }
@@ -178,7 +237,7 @@ public static class ThreshReLU
                 return output;
             }
             RuleSuppression.Exit(module);
-            return Compute(original, link.Scale, link.Shift);
+            return link.Compute(original);
         }
     }
 
@@ -199,7 +258,7 @@ public static class ThreshReLU
         public Tensor PostForward(nn.Module<Tensor, Tensor> module, Tensor input, Tensor output)
         {
             Tensor? original = link.Inner.Count > 0 ? link.Inner.Pop() : null;
-            return original is null ? output : Compute(original, link.Scale, link.Shift);
+            return original is null ? output : link.Compute(original);
         }
     }
 }
