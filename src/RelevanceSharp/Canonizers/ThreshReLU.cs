@@ -31,13 +31,16 @@ public static class ThreshReLU
 
     /// <summary>
     /// A merge's scale and shift laid out along the channel dimension of inputs of one rank, type and device, with
-    /// the threshold <c>-shift / scale</c> and whether every scale is positive: worked out once, not per call.
+    /// everything else the function needs that does not depend on the input, worked out once instead of per call: the
+    /// value where the input is cut (<c>-shift / scale</c>, 0 in channels with scale 0), the shift the test adds
+    /// (-1 in channels with scale 0, so that their test always fails) and whether every scale is positive.
     /// </summary>
     private sealed class ChannelForm : IDisposable
     {
         private readonly Tensor s;
-        private readonly Tensor b;
-        private readonly Tensor? threshold;
+        private readonly Tensor tested;
+        private readonly Tensor cut;
+        private readonly bool allPositive;
 
         public ChannelForm(Tensor like, Tensor scale, Tensor shift)
         {
@@ -47,9 +50,13 @@ public static class ThreshReLU
             long[] view = Enumerable.Repeat(1L, (int)Rank).ToArray();
             view[Rank > 1 ? 1 : 0] = scale.shape[0];
             using var noGrad = no_grad();
+            using var scope = NewDisposeScope();
             s = scale.detach().to(Type, Device).reshape(view).DetachFromDisposeScope();
-            b = shift.detach().to(Type, Device).reshape(view).DetachFromDisposeScope();
-            threshold = s.gt(0.0).all().item<bool>() ? b.neg().div_(s).DetachFromDisposeScope() : null;
+            Tensor b = shift.detach().to(Type, Device).reshape(view);
+            Tensor alive = s.ne(0.0);
+            cut = where(alive, -b / where(alive, s, ones_like(s)), zeros_like(s)).DetachFromDisposeScope();
+            tested = where(alive, b, full_like(b, -1.0)).DetachFromDisposeScope();
+            allPositive = s.gt(0.0).all().item<bool>();
         }
 
         public long Rank { get; }
@@ -63,18 +70,13 @@ public static class ThreshReLU
 
         public Tensor Apply(Tensor input)
         {
-            if (threshold is not null)
+            if (allPositive)
             {
                 // Every scale positive (the usual case): keeping x where s x + b > 0 and -b / s elsewhere is the
                 // larger of the two (equal where they meet), one pass instead of a mask and a selection; the backward
                 // step keeps the mask's gradient exactly.
-                return PositiveScale.apply(input, s, b, threshold);
+                return PositiveScale.apply(input, s, tested, cut);
             }
-            Tensor alive = s.ne(0.0);
-            Tensor cut = where(alive, -b / where(alive, s, ones_like(s)), zeros_like(s));
-            // A channel with scale 0 never keeps its input: a shift of -1 there makes its test fail (instead of a
-            // second mask over the whole input).
-            Tensor tested = where(alive, b, full_like(b, -1.0));
             Tensor keep = input.mul(s).add_(tested).gt(0.0);
             return where(keep, input, cut);
         }
@@ -82,8 +84,8 @@ public static class ThreshReLU
         public void Dispose()
         {
             s.Dispose();
-            b.Dispose();
-            threshold?.Dispose();
+            tested.Dispose();
+            cut.Dispose();
         }
     }
 

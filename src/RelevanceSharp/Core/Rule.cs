@@ -233,7 +233,8 @@ internal sealed class RuleHook : IForwardInterceptor
             pending.Add(call);
         }
         open.Push(call);
-        if (module.GetType() == typeof(TorchSharp.Modules.ReLU) && InPlace.MayModifyInput(module) && InPlace.EmptyBatch(input) is { } empty)
+        bool mayModify = InPlace.MayModifyInput(module);
+        if (mayModify && module.GetType() == typeof(TorchSharp.Modules.ReLU) && InPlace.EmptyBatch(input) is { } empty)
         {
             // An in-place ReLU would need a copy to destroy: it runs on an empty slice instead, and its result is
             // computed out of place from the recorded input below (one pass instead of a copy and a pass).
@@ -243,7 +244,7 @@ internal sealed class RuleHook : IForwardInterceptor
         // A module that may overwrite its input works on a copy, so the recorded input stays intact.
         // (Also for rules that read nothing: working in place on the input itself would hang the module's own
         // backward step onto the input's history, under the rule's.)
-        return InPlace.MayModifyInput(module) ? input.clone() : input;
+        return mayModify ? input.clone() : input;
     }
 
     public Tensor PostForward(nn.Module<Tensor, Tensor> module, Tensor input, Tensor output)
