@@ -16,6 +16,9 @@ namespace RelevanceSharp.Rules;
 /// <item>Terms that share an input run as one layer call with their weights stacked along the output channels, and
 /// their gradients come back from one backward step.</item>
 /// <item>Terms with coefficient zero take no gradient.</item>
+/// <item>ZPlus and Gamma on dense layers and convolutions need only the sum <c>W+ x+ + W- x-</c> besides the forward
+/// pass: one layer call with both parts of the input stacked along the channels, each part restricted to the
+/// channels that hold values of its sign (<see cref="SignSplit"/>).</item>
 /// </list>
 /// </summary>
 internal static class TermRelevance
@@ -42,8 +45,14 @@ internal static class TermRelevance
         /// <summary>Gamma calls computed from the forward output and one convolution with the positive weights.</summary>
         public int GammaFromOutput { get; set; }
 
-        /// <summary>ZPlus calls on a non-negative input computed from one layer call with the stabilizer in its bias.</summary>
-        public int ZPlusOnNonNegative { get; set; }
+        /// <summary>ZPlus calls computed from one layer call with the stabilizer in its bias.</summary>
+        public int ZPlusInOneCall { get; set; }
+
+        /// <summary>Layer calls whose input stacked the positive and the negative part of a layer input.</summary>
+        public int SignSplitCalls { get; set; }
+
+        /// <summary>Channels that entered such calls with their negative part.</summary>
+        public int SplitNegativeChannels { get; set; }
 
         /// <summary>Layer calls made to compute terms (a stacked call counts once).</summary>
         public int LayerCalls { get; set; }
@@ -56,7 +65,8 @@ internal static class TermRelevance
 
         /// <summary>Sets every count to zero.</summary>
         public void Reset() =>
-            NaturalTerms = ZeroInputTerms = WholeInputs = GammaFromOutput = ZPlusOnNonNegative = LayerCalls = StackedCalls = Gradients = 0;
+            NaturalTerms = ZeroInputTerms = WholeInputs = GammaFromOutput = ZPlusInOneCall = SignSplitCalls = SplitNegativeChannels =
+            LayerCalls = StackedCalls = Gradients = 0;
     }
 
     public static Tensor Compute(BasicRule rule, IReadOnlyList<RuleTerm> terms, RuleCall call, Tensor gradOutput)
@@ -70,14 +80,14 @@ internal static class TermRelevance
         long channelDim = module is Linear ? y.dim() - 1 : 1;
         var signs = new SignCheck(x);
 
-        if (rule is Gamma gamma && GammaFromOutput.Applies(gamma, terms, module, effective) && signs.IsZero(TermInput.NegativePart))
+        if (rule is Gamma gamma && GammaFromOutput.Applies(gamma, terms, module, effective))
         {
             return GammaFromOutput.Compute(gamma, call, gradOutput, x, y, bias, effective["weight"]!, channelDim)
                 .detach().MoveToOuterDisposeScope();
         }
-        if (rule is ZPlus zPlus && ZPlusOnNonNegative.Applies(zPlus, module, effective) && signs.IsZero(TermInput.NegativePart))
+        if (rule is ZPlus zPlus && ZPlusInOneCall.Applies(zPlus, module, effective))
         {
-            return ZPlusOnNonNegative.Compute(zPlus, terms, call, gradOutput, x, y, effective, channelDim)
+            return ZPlusInOneCall.Compute(zPlus, terms, call, gradOutput, x, y, effective, channelDim)
                 .detach().MoveToOuterDisposeScope();
         }
 
@@ -362,11 +372,13 @@ internal static class KnownSign
 }
 
 /// <summary>
-/// ZPlus on a non-negative input (after a ReLU). Its negative-input term vanishes (its bias is always zeroed) and
-/// its denominator <c>W+ x + b+</c> is non-negative, so the stabilizer adds exactly epsilon: that goes into the
-/// bias of the one layer call, and the relevance is <c>x * W+^T (g / z)</c> from one backward step.
+/// ZPlus on a dense layer or convolution. Its denominator <c>W+ x+ + W- x- + b+</c> is a sum of non-negative
+/// products and a non-negative bias (the negative-input term's bias is always zeroed), so the plain stabilizer adds
+/// exactly epsilon: that goes into the bias of one layer call (<see cref="SignSplit"/>: both parts of the input
+/// stacked, or the one part there is after a ReLU), and the relevance <c>x+ * W+^T (g / z) + x- * W-^T (g / z)</c>
+/// comes from one backward step.
 /// </summary>
-internal static class ZPlusOnNonNegative
+internal static class ZPlusInOneCall
 {
     public static bool Applies(ZPlus rule, nn.Module module, IReadOnlyDictionary<string, Tensor?> effective) =>
         rule.Stabilizer.ConstantShift is not null && KnownSign.IsAffine(module, effective);
@@ -374,44 +386,42 @@ internal static class ZPlusOnNonNegative
     public static Tensor Compute(ZPlus rule, IReadOnlyList<RuleTerm> terms, RuleCall call, Tensor gradOutput, Tensor x, Tensor y,
         IReadOnlyDictionary<string, Tensor?> effective, long channelDim)
     {
-        var stats = TermRelevance.Stats;
-        stats.ZPlusOnNonNegative++;
-        stats.ZeroInputTerms++;
-        stats.WholeInputs++;
-        var positive = new Dictionary<string, Tensor?>(terms[0].Parameters.Apply(call.Module, effective));
-        positive["bias"] = KnownSign.ShiftedBias(positive.GetValueOrDefault("bias"), rule.Stabilizer.ConstantShift!.Value, y, channelDim);
-        Tensor input = x.detach().requires_grad_(true);
-        Tensor denominator;
-        using (enable_grad())
-        {
-            denominator = LayerCompute.Forward(call.Module, input, positive);
-        }
-        stats.LayerCalls++;
-        Tensor seed = gradOutput / denominator.detach();
-        Tensor gradient = autograd.grad(new[] { denominator }, new[] { input }, new[] { seed })[0];
-        stats.Gradients++;
-        return gradient.mul_(x);
+        TermRelevance.Stats.ZPlusInOneCall++;
+        nn.Module<Tensor, Tensor> module = call.Module;
+        IReadOnlyDictionary<string, Tensor?> positive = terms[0].Parameters.Apply(module, effective);
+        Tensor bias = KnownSign.ShiftedBias(positive.GetValueOrDefault("bias"), rule.Stabilizer.ConstantShift!.Value, y, channelDim);
+        var split = SignSplit.Run(module, x, ChannelSigns.Of(x, InputChannelDim(module, x)),
+            () => positive["weight"]!, () => terms[1].Parameters.Apply(module, effective)["weight"]!, bias);
+        return split.Relevance(gradOutput / split.Output.detach());
     }
+
+    /// <summary>The channel dimension of a dense layer's or convolution's input.</summary>
+    internal static long InputChannelDim(nn.Module module, Tensor x) => module is Convolution convolution
+        ? x.dim() - convolution.kernel_size.Length - 1
+        : x.dim() - 1;
 }
 
 /// <summary>
-/// The Gamma rule on a non-negative input (the usual case, after a ReLU) from the forward output and one layer call.
-/// Its weights are <c>W + g W+</c> for positive outputs and <c>W + g W-</c> for negative ones (biases alike), and
-/// the negative-input terms vanish. With <c>y = Wx + b</c> (the forward output) and <c>P = g (W+ x + b+)</c>, the
-/// denominators are <c>y + P</c> where <c>y &gt; 0</c> (so positive) and <c>(1 + g) y - P</c> where <c>y &lt; 0</c>
-/// (so negative): the stabilizer adds epsilon to <c>P</c>, in its bias. With <c>s</c> the output gradient over the
-/// denominator, zero where <c>y = 0</c>, the relevance <c>x * ((W + g W+)^T s+ + (W + g W-)^T s-)</c> is
-/// <c>x * (W^T (s + g s-) + g W+^T (s+ - s-))</c>: one backward step through the forward pass's graph and one
-/// through <c>P</c>. Equal to the term-by-term computation up to rounding.
+/// The Gamma rule on a dense layer or convolution from the forward output and one more layer call. Its weights are
+/// <c>W + g W+</c> on <c>x+</c> and <c>W + g W-</c> on <c>x-</c> for positive outputs, the other way round for
+/// negative ones (biases alike, the negative-input terms' zeroed). With <c>y = Wx + b</c> (the forward output) and
+/// <c>P = g (W+ x+ + W- x- + b+)</c>, which cannot be negative, the denominators are <c>y + P</c> where
+/// <c>y &gt; 0</c> (so positive) and <c>(1 + g) y - P</c> where <c>y &lt; 0</c> (so negative), because
+/// <c>W- x+ + W+ x- = Wx - (W+ x+ + W- x-)</c>: the stabilizer adds epsilon to <c>P</c>, in its bias. With <c>s</c>
+/// the output gradient over the denominator, zero where <c>y = 0</c>, the relevance is
+/// <c>x * W^T (s + g s-) + g (x+ * W+^T u + x- * W-^T u)</c> with <c>u = s+ - s-</c>: one backward step through the
+/// forward pass's graph and one through <c>P</c> (<see cref="SignSplit"/>, which computes it in one call, or with the
+/// one part there is after a ReLU). Equal to the term-by-term computation up to rounding.
 /// </summary>
 internal static class GammaFromOutput
 {
     /// <summary>
     /// Whether the rule's terms are Gamma's own with the bias kept (zeroing it would leave the denominators' signs
-    /// unknown), the stabilizer is a plain shift and the layer is a dense layer or a convolution.
+    /// unknown), gamma is not negative (a negative one would not keep <c>P</c> non-negative), the stabilizer is a
+    /// plain shift and the layer is a dense layer or a convolution.
     /// </summary>
     public static bool Applies(Gamma rule, IReadOnlyList<RuleTerm> terms, nn.Module module, IReadOnlyDictionary<string, Tensor?> effective) =>
-        rule.Stabilizer.ConstantShift is not null && KnownSign.IsAffine(module, effective)
+        rule.GammaValue >= 0.0 && rule.Stabilizer.ConstantShift is not null && KnownSign.IsAffine(module, effective)
         && terms.Count == 5 && terms[0].Input == TermInput.PositivePart && terms[2].Input == TermInput.PositivePart
         && terms[4].Input == TermInput.Same && terms[4].Coefficient == 0.0
         && terms.Take(4).All(t => TermRelevance.ZeroesAtMostBias(t.Parameters))
@@ -423,21 +433,12 @@ internal static class GammaFromOutput
         var stats = TermRelevance.Stats;
         stats.GammaFromOutput++;
         stats.NaturalTerms++;
-        stats.ZeroInputTerms += 2;
 
-        var scaledPositive = new Dictionary<string, Tensor?>
-        {
-            ["weight"] = weight.clamp_min(0.0).mul_(gamma),
-            ["bias"] = KnownSign.ShiftedBias(bias?.clamp_min(0.0).mul_(gamma), rule.Stabilizer.ConstantShift!.Value, y, channelDim),
-        };
-        Tensor input = x.detach().requires_grad_(true);
-        Tensor positivePart;
-        using (enable_grad())
-        {
-            positivePart = LayerCompute.Forward(call.Module, input, scaledPositive);
-        }
-        stats.LayerCalls++;
-        Tensor p = positivePart.detach();
+        nn.Module<Tensor, Tensor> module = call.Module;
+        Tensor shiftedBias = KnownSign.ShiftedBias(bias?.clamp_min(0.0).mul_(gamma), rule.Stabilizer.ConstantShift!.Value, y, channelDim);
+        var split = SignSplit.Run(module, x, ChannelSigns.Of(x, ZPlusInOneCall.InputChannelDim(module, x)),
+            () => weight.clamp_min(0.0).mul_(gamma), () => weight.clamp_max(0.0).mul_(gamma), shiftedBias);
+        Tensor p = split.Output.detach();
         // Selections by the sign of y in float arithmetic (boolean masks and where() cost several times a plain
         // pass): with sign = sign(y) and nonzero = |sign|, the denominator is y + sign * P + g * min(y, 0), that is
         // y + P where y > 0 and (1 + g) y - P where y < 0; where y = 0 it is set to 1 and the gradient to 0.
@@ -447,8 +448,7 @@ internal static class GammaFromOutput
         Tensor quotient = gradOutput.mul(nonzero).div_(denominator);
         // Seeds: s (1 + g) where y < 0 and s elsewhere through the layer; s where y > 0 and -s where y < 0 through P.
         Tensor throughLayer = call.NaturalGradient(quotient.add(quotient.mul(sign.clamp_max(0.0)), -gamma));
-        Tensor throughPositive = autograd.grad(new[] { positivePart }, new[] { input }, new[] { quotient.mul_(sign) })[0];
-        stats.Gradients += 2;
-        return throughLayer.add_(throughPositive).mul_(x);
+        stats.Gradients++;
+        return throughLayer.mul_(x).add_(split.Relevance(quotient.mul_(sign)));
     }
 }

@@ -17,11 +17,11 @@ public class FastPathTests
     public static TheoryData<string, string, string> Cases()
     {
         var data = new TheoryData<string, string, string>();
-        foreach (string rule in new[] { "epsilon", "epsilon_nobias", "zplus", "zplus_clip", "alphabeta", "gamma", "gamma_nobias", "gamma_clip", "zbox", "flat", "wsquare" })
+        foreach (string rule in new[] { "epsilon", "epsilon_nobias", "zplus", "zplus_clip", "alphabeta", "gamma", "gamma_nobias", "gamma_clip", "gamma_negative", "zbox", "flat", "wsquare" })
         {
             foreach (string layer in new[] { "linear", "conv", "conv_grouped", "conv_transpose" })
             {
-                foreach (string sign in new[] { "mixed", "nonnegative", "nonpositive" })
+                foreach (string sign in new[] { "mixed", "nonnegative", "nonpositive", "channels" })
                 {
                     data.Add(rule, layer, sign);
                 }
@@ -40,6 +40,7 @@ public class FastPathTests
         "gamma" => new Gamma(),
         "gamma_nobias" => new Gamma(zeroParameters: new[] { "bias" }),
         "gamma_clip" => new Gamma(stabilizer: new Stabilizer(0.5, clip: true)),
+        "gamma_negative" => new Gamma(-0.1),
         "zbox" => new ZBox(-2.0, 2.5),
         "flat" => new Flat(),
         "wsquare" => new WSquare(),
@@ -65,7 +66,15 @@ public class FastPathTests
     {
         manual_seed(5);
         Tensor x = randn(shape, ScalarType.Float64);
-        return sign switch { "nonnegative" => x.relu(), "nonpositive" => -x.relu(), _ => x };
+        return sign switch
+        {
+            "nonnegative" => x.relu(),
+            "nonpositive" => -x.relu(),
+            // Channel 0 non-negative, channel 1 non-positive, the others mixed (channels: dimension 1 of every
+            // input here), as after a ThreshReLU whose thresholds differ in sign.
+            "channels" => cat(new[] { x.narrow(1, 0, 1).relu(), -x.narrow(1, 1, 1).relu(), x.narrow(1, 2, shape[1] - 2) }, 1),
+            _ => x,
+        };
     }
 
     private static Tensor Relevance(nn.Module<Tensor, Tensor> layer, Rule rule, Tensor input)
@@ -116,47 +125,82 @@ public class FastPathTests
     [Fact]
     public void TermsWithAZeroInputCostNothing()
     {
-        // After a ReLU the negative part vanishes: ZPlus needs one layer call instead of two.
-        // The remaining positive part is then the input itself and is used without a clamped copy.
+        // After a ReLU the negative part vanishes: ZPlus needs one layer call on the input itself, not a clamped copy.
         var stats = Count("zplus", "conv", "nonnegative");
-        Assert.Equal((1, 1, 1, 1), (stats.ZeroInputTerms, stats.WholeInputs, stats.LayerCalls, stats.Gradients));
-        stats = Count("zplus", "conv", "mixed");
-        Assert.Equal((0, 0, 2), (stats.ZeroInputTerms, stats.WholeInputs, stats.LayerCalls));
+        Assert.Equal((1, 1, 1, 1, 0), (stats.ZeroInputTerms, stats.WholeInputs, stats.LayerCalls, stats.Gradients, stats.SignSplitCalls));
         // Only the negative part remains for a non-positive input.
         stats = Count("zplus", "linear", "nonpositive");
-        Assert.Equal((1, 1, 1), (stats.ZeroInputTerms, stats.WholeInputs, stats.LayerCalls));
+        Assert.Equal((1, 1, 1, 0), (stats.ZeroInputTerms, stats.WholeInputs, stats.LayerCalls, stats.SignSplitCalls));
+        // With both signs both parts are needed.
+        stats = Count("zplus", "conv", "mixed");
+        Assert.Equal((0, 0), (stats.ZeroInputTerms, stats.WholeInputs));
     }
 
     [Fact]
-    public void ZPlusOnANonNegativeInputFoldsItsStabilizerIntoTheBias()
+    public void ZPlusRunsBothPartsOfTheInputAsOneCallWithItsStabilizerInTheBias()
     {
-        // The denominator W+ x + b+ cannot be negative there: the plain stabilizer adds epsilon, inside the layer call.
+        // Its denominator W+ x+ + W- x- + b+ cannot be negative: the plain stabilizer adds epsilon, inside the call.
         var stats = Count("zplus", "conv", "nonnegative");
-        Assert.Equal((1, 1, 1), (stats.ZPlusOnNonNegative, stats.LayerCalls, stats.Gradients));
-        stats = Count("zplus", "conv_transpose", "nonnegative");
-        Assert.Equal(1, stats.ZPlusOnNonNegative);
-        // Not with negative inputs, nor with a stabilizer that depends on the values (clipping).
-        Assert.Equal(0, Count("zplus", "linear", "mixed").ZPlusOnNonNegative);
-        Assert.Equal(0, Count("zplus", "linear", "nonpositive").ZPlusOnNonNegative);
-        Assert.Equal(0, Count("zplus_clip", "conv", "nonnegative").ZPlusOnNonNegative);
+        Assert.Equal((1, 1, 1), (stats.ZPlusInOneCall, stats.LayerCalls, stats.Gradients));
+        Assert.Equal(1, Count("zplus", "conv_transpose", "nonnegative").ZPlusInOneCall);
+        // Both signs: x+ and x- stacked along the channels with W+ and W-, one call and one backward step.
+        foreach (string layer in new[] { "linear", "conv", "conv_transpose" })
+        {
+            stats = Count("zplus", layer, "mixed");
+            Assert.Equal((1, 1, 1, 1), (stats.ZPlusInOneCall, stats.LayerCalls, stats.SignSplitCalls, stats.Gradients));
+        }
+        // Grouped convolutions cannot be sliced by input channel: one call per part, still one backward step.
+        stats = Count("zplus", "conv_grouped", "mixed");
+        Assert.Equal((1, 2, 0, 1), (stats.ZPlusInOneCall, stats.LayerCalls, stats.SignSplitCalls, stats.Gradients));
+        // Not with a stabilizer that depends on the values (clipping): the terms are then computed one by one.
+        stats = Count("zplus_clip", "conv", "mixed");
+        Assert.Equal((0, 2), (stats.ZPlusInOneCall, stats.LayerCalls));
     }
 
     [Fact]
-    public void GammaOnANonNegativeInputNeedsOneLayerCall()
+    public void OnlyChannelsHoldingNegativeValuesEnterTheNegativePart()
+    {
+        // Of the three input channels, channel 0 has no negative values: x- takes channels 1 and 2 only.
+        var stats = Count("zplus", "conv", "channels");
+        Assert.Equal((1, 2, 1), (stats.SignSplitCalls, stats.SplitNegativeChannels, stats.LayerCalls));
+        stats = Count("gamma", "conv_transpose", "channels");
+        Assert.Equal((1, 2), (stats.SignSplitCalls, stats.SplitNegativeChannels));
+        // Every channel of a plain random input has both signs.
+        Assert.Equal(3, Count("zplus", "conv", "mixed").SplitNegativeChannels);
+        Assert.Equal(3, Count("gamma", "conv", "mixed").SplitNegativeChannels);
+    }
+
+    [Fact]
+    public void ChannelSignsCountANaNAsBothSigns()
+    {
+        using var scope = NewDisposeScope();
+        Tensor x = tensor(new[] { 1.0, 0.0, -2.0, double.NaN, 0.0, 0.0 }, ScalarType.Float64).reshape(1, 3, 2);
+        var signs = ChannelSigns.Of(x, 1);
+        Assert.Equal(new long[] { 0, 1 }, signs.Positive);
+        Assert.Equal(new long[] { 1 }, signs.Negative);
+        signs = ChannelSigns.Of(x.nan_to_num(0.0).relu(), 1);
+        Assert.True(signs.NonNegative);
+        Assert.Equal(new long[] { 0, 1, 2 }, signs.Positive);
+    }
+
+    [Fact]
+    public void GammaNeedsOneLayerCallBesidesTheForwardPass()
     {
         // After a ReLU both of Gamma's weight sets follow from the forward output and one call with W+.
         var stats = Count("gamma", "conv", "nonnegative");
         Assert.Equal((1, 1, 2, 0), (stats.GammaFromOutput, stats.LayerCalls, stats.Gradients, stats.StackedCalls));
         stats = Count("gamma", "conv_transpose", "nonnegative");
         Assert.Equal((1, 1), (stats.GammaFromOutput, stats.LayerCalls));
-        // With negative inputs the terms are computed one by one (stacked).
+        // With negative inputs the one call stacks x+ and x- (with W+ and W-).
         stats = Count("gamma", "conv", "mixed");
-        Assert.Equal(0, stats.GammaFromOutput);
+        Assert.Equal((1, 1, 1, 2), (stats.GammaFromOutput, stats.LayerCalls, stats.SignSplitCalls, stats.Gradients));
         stats = Count("gamma", "linear", "nonpositive");
-        Assert.Equal(0, stats.GammaFromOutput);
-        // Nor with the bias zeroed (the denominators' signs are then unknown) or a clipping stabilizer.
+        Assert.Equal((1, 1, 0), (stats.GammaFromOutput, stats.LayerCalls, stats.SignSplitCalls));
+        // Not with the bias zeroed (the denominators' signs are then unknown), a clipping stabilizer or a negative
+        // gamma (which would let P change sign).
         Assert.Equal(0, Count("gamma_nobias", "conv", "nonnegative").GammaFromOutput);
         Assert.Equal(0, Count("gamma_clip", "conv", "nonnegative").GammaFromOutput);
+        Assert.Equal(0, Count("gamma_negative", "conv", "mixed").GammaFromOutput);
     }
 
     [Fact]
@@ -198,7 +242,7 @@ public class FastPathTests
         Assert.Equal((0, 2, 1, 1), (stats.NaturalTerms, stats.ZeroInputTerms, stats.LayerCalls, stats.StackedCalls));
         Assert.Equal(1, stats.Gradients);
         // The sign term of Gamma has coefficient zero: its gradient is never taken, although its output is used.
-        stats = Count("gamma", "conv", "mixed");
+        stats = Count("gamma_clip", "conv", "mixed");
         Assert.Equal((2, 2, 2), (stats.LayerCalls, stats.StackedCalls, stats.Gradients));
         // Grouped convolutions are not stacked: one call per term.
         stats = Count("alphabeta", "conv_grouped", "nonnegative");

@@ -1,0 +1,217 @@
+using RelevanceSharp.Core;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace RelevanceSharp.Rules;
+
+/// <summary>
+/// Which channels of a layer input hold positive values and which hold negative ones (a channel may hold both; one
+/// holding a NaN counts as both, so the NaN reaches the result). Channels are the last dimension of a dense layer's
+/// input and dimension 1 of a convolution's.
+/// </summary>
+internal sealed class ChannelSigns
+{
+    private ChannelSigns(long dim, long count, long[] positive, long[] negative)
+    {
+        Dim = dim;
+        Count = count;
+        Positive = positive;
+        Negative = negative;
+    }
+
+    /// <summary>The channel dimension of the input.</summary>
+    public long Dim { get; }
+
+    /// <summary>The number of channels.</summary>
+    public long Count { get; }
+
+    /// <summary>Channels with a value above zero (every channel when the input has no negative values).</summary>
+    public long[] Positive { get; }
+
+    /// <summary>Channels with a value below zero.</summary>
+    public long[] Negative { get; }
+
+    /// <summary>Whether the input has no negative values.</summary>
+    public bool NonNegative => Negative.Length == 0;
+
+    /// <summary>Whether the input has no positive values (and some negative ones).</summary>
+    public bool NonPositive => Positive.Length == 0;
+
+    /// <summary>
+    /// Looks at the input's channels: one reduction for the minimum of each channel, and one for the maximum only
+    /// where some minimum is negative (after a ReLU the first settles it).
+    /// </summary>
+    public static ChannelSigns Of(Tensor x, long dim)
+    {
+        long count = x.shape[dim];
+        long[] all = Range(count);
+        if (x.numel() == 0)
+        {
+            return new ChannelSigns(dim, count, all, Array.Empty<long>());
+        }
+        long[] others = Enumerable.Range(0, (int)x.dim()).Where(d => d != dim).Select(d => (long)d).ToArray();
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        Tensor values = x.detach();
+        // "Not >= 0" rather than "< 0", and "not <= 0" below, so that a NaN counts.
+        long[] negative = Flagged(others.Length == 0 ? values : values.amin(others), m => m.ge(0.0).logical_not());
+        if (negative.Length == 0)
+        {
+            return new ChannelSigns(dim, count, all, negative);
+        }
+        long[] positive = Flagged(others.Length == 0 ? values : values.amax(others), m => m.le(0.0).logical_not());
+        return new ChannelSigns(dim, count, positive, negative);
+    }
+
+    private static long[] Flagged(Tensor extremes, Func<Tensor, Tensor> test)
+    {
+        bool[] flags = test(extremes).cpu().data<bool>().ToArray();
+        return Enumerable.Range(0, flags.Length).Where(i => flags[i]).Select(i => (long)i).ToArray();
+    }
+
+    private static long[] Range(long count)
+    {
+        var result = new long[count];
+        for (long i = 0; i < count; i++)
+        {
+            result[i] = i;
+        }
+        return result;
+    }
+}
+
+/// <summary>
+/// The sum <c>P = W1 x+ + W2 x- + b</c> of a dense layer or convolution with two weight sets (for the rules that
+/// split the input by sign: <c>W1 = W+</c>, <c>W2 = W-</c> for ZPlus and Gamma), and its input relevance
+/// <c>x+ * W1^T s + x- * W2^T s</c> for an output gradient <c>s</c>. One layer call computes it: the channels of
+/// <c>x+</c> that hold positive values and those of <c>x-</c> that hold negative ones are stacked along the channel
+/// dimension with the matching input slices of the weights, so that a channel without negative values (the
+/// thresholds of a ThreshReLU that are not negative, a ReLU's output) costs nothing in the second part, and one
+/// backward step gives both parts' gradients. Grouped convolutions, whose weights cannot be sliced by input channel,
+/// take one call per part.
+/// </summary>
+internal sealed class SignSplit
+{
+    private readonly Tensor x;
+    private readonly ChannelSigns signs;
+    private readonly List<Part> parts = new();
+
+    private SignSplit(Tensor x, ChannelSigns signs)
+    {
+        this.x = x;
+        this.signs = signs;
+    }
+
+    /// <summary>The sum <c>P</c>, attached to the graph of its layer call(s).</summary>
+    public Tensor Output { get; private set; } = null!;
+
+    /// <summary>
+    /// Computes <c>P</c> for <paramref name="x"/> (detached from any graph). The weights are asked for only if their
+    /// part is needed; <paramref name="bias"/> is added once.
+    /// </summary>
+    public static SignSplit Run(nn.Module<Tensor, Tensor> module, Tensor x, ChannelSigns signs,
+        Func<Tensor> positiveWeight, Func<Tensor> negativeWeight, Tensor? bias)
+    {
+        var stats = TermRelevance.Stats;
+        var split = new SignSplit(x, signs);
+        if (signs.NonNegative || signs.NonPositive)
+        {
+            // The part is the whole input: no clamped copy. The other part is zero and costs nothing.
+            stats.ZeroInputTerms++;
+            stats.WholeInputs++;
+            split.parts.Add(new Part(x.detach(), null, signs.NonNegative ? positiveWeight() : negativeWeight()));
+        }
+        else
+        {
+            split.parts.Add(Slice(x, signs, signs.Positive, positive: true, positiveWeight, module));
+            split.parts.Add(Slice(x, signs, signs.Negative, positive: false, negativeWeight, module));
+            stats.SplitNegativeChannels += signs.Negative.Length;
+        }
+        using (enable_grad())
+        {
+            if (split.parts.Count == 1 || !Stacks(module))
+            {
+                Tensor? total = null;
+                for (int i = 0; i < split.parts.Count; i++)
+                {
+                    Part part = split.parts[i];
+                    part.Input.requires_grad_(true);
+                    Tensor output = LayerCompute.Forward(module, part.Input,
+                        new Dictionary<string, Tensor?> { ["weight"] = part.Weight, ["bias"] = i == 0 ? bias : null });
+                    stats.LayerCalls++;
+                    total = total is null ? output : total + output;
+                }
+                split.Output = total!;
+            }
+            else
+            {
+                Tensor input = cat(split.parts.Select(p => p.Input).ToList(), signs.Dim).requires_grad_(true);
+                Tensor weight = cat(split.parts.Select(p => p.Weight).ToList(), WeightInputDim(module));
+                split.Output = LayerCompute.Forward(module, input, new Dictionary<string, Tensor?> { ["weight"] = weight, ["bias"] = bias });
+                split.Stacked = input;
+                stats.LayerCalls++;
+                stats.SignSplitCalls++;
+            }
+        }
+        return split;
+    }
+
+    private Tensor? Stacked { get; set; }
+
+    /// <summary><c>x+ * W1^T s + x- * W2^T s</c> for the output gradient <paramref name="seed"/> (one backward step).</summary>
+    public Tensor Relevance(Tensor seed)
+    {
+        TermRelevance.Stats.Gradients++;
+        var inputs = Stacked is null ? parts.Select(p => p.Input).ToList() : new List<Tensor> { Stacked };
+        IList<Tensor> gradients = autograd.grad(new[] { Output }, inputs, new[] { seed });
+        var pieces = new List<Tensor>();
+        long offset = 0;
+        for (int i = 0; i < parts.Count; i++)
+        {
+            Part part = parts[i];
+            long width = part.Input.shape[signs.Dim];
+            Tensor gradient = Stacked is null ? gradients[i] : gradients[0].narrow(signs.Dim, offset, width);
+            offset += width;
+            pieces.Add(part.Input.detach().mul(gradient));
+        }
+        Tensor result = parts[0].Channels is null ? pieces[0] : zeros_like(x);
+        for (int i = 0; i < parts.Count; i++)
+        {
+            if (parts[i].Channels is { } channels)
+            {
+                result.index_add_(signs.Dim, channels, pieces[i], 1);
+            }
+            else if (i > 0)
+            {
+                result.add_(pieces[i]);
+            }
+        }
+        return result;
+    }
+
+    /// <summary>Whether the parts can be stacked along the input channels (dense layers, ungrouped convolutions).</summary>
+    private static bool Stacks(nn.Module module) => module switch
+    {
+        Linear => true,
+        Convolution convolution => convolution.groups == 1,
+        _ => false,
+    };
+
+    /// <summary>The dimension of a weight that runs over input channels.</summary>
+    private static long WeightInputDim(nn.Module module) => module is ConvolutionTranspose ? 0 : 1;
+
+    private static Part Slice(Tensor x, ChannelSigns signs, long[] channels, bool positive, Func<Tensor> weight, nn.Module module)
+    {
+        Tensor Clamp(Tensor t) => positive ? t.clamp_min(0.0) : t.clamp_max(0.0);
+        if (channels.Length == signs.Count || !Stacks(module))
+        {
+            return new Part(Clamp(x), null, weight());
+        }
+        Tensor index = tensor(channels, ScalarType.Int64, x.device);
+        return new Part(Clamp(x.index_select(signs.Dim, index)), index, weight().index_select(WeightInputDim(module), index));
+    }
+
+    /// <summary>One part: its input (a copy of the input's part, or the input itself), its channels (null: all) and weight.</summary>
+    private sealed record Part(Tensor Input, Tensor? Channels, Tensor Weight);
+}
