@@ -33,14 +33,16 @@ public static class ThreshReLU
     /// A merge's scale and shift laid out along the channel dimension of inputs of one rank, type and device, with
     /// everything else the function needs that does not depend on the input, worked out once instead of per call: the
     /// value where the input is cut (<c>-shift / scale</c>, 0 in channels with scale 0), the shift the test adds
-    /// (-1 in channels with scale 0, so that their test always fails) and whether every scale is positive.
+    /// (-1 in channels with scale 0, so that their test always fails) and, unless every scale is positive, the sign
+    /// of each scale and the cut values times it.
     /// </summary>
     private sealed class ChannelForm : IDisposable
     {
         private readonly Tensor s;
         private readonly Tensor tested;
         private readonly Tensor cut;
-        private readonly bool allPositive;
+        private readonly Tensor? sign;
+        private readonly Tensor? signedCut;
 
         public ChannelForm(Tensor like, Tensor scale, Tensor shift)
         {
@@ -56,7 +58,11 @@ public static class ThreshReLU
             Tensor alive = s.ne(0.0);
             cut = where(alive, -b / where(alive, s, ones_like(s)), zeros_like(s)).DetachFromDisposeScope();
             tested = where(alive, b, full_like(b, -1.0)).DetachFromDisposeScope();
-            allPositive = s.gt(0.0).all().item<bool>();
+            if (!s.gt(0.0).all().item<bool>())
+            {
+                sign = s.sign().DetachFromDisposeScope();
+                signedCut = (sign * cut).DetachFromDisposeScope();
+            }
         }
 
         public long Rank { get; }
@@ -68,33 +74,27 @@ public static class ThreshReLU
         /// <summary>Whether this form serves an input of the given rank, type and device.</summary>
         public bool Fits(Tensor input) => input.dim() == Rank && input.dtype == Type && input.device.Equals(Device);
 
-        public Tensor Apply(Tensor input)
-        {
-            if (allPositive)
-            {
-                // Every scale positive (the usual case): keeping x where s x + b > 0 and -b / s elsewhere is the
-                // larger of the two (equal where they meet), one pass instead of a mask and a selection; the backward
-                // step keeps the mask's gradient exactly.
-                return PositiveScale.apply(input, s, tested, cut);
-            }
-            Tensor keep = input.mul(s).add_(tested).gt(0.0);
-            return where(keep, input, cut);
-        }
-
+        public Tensor Apply(Tensor input) => Threshold.apply(input, s, tested, sign is null ? cut : signedCut!, sign!);
         public void Dispose()
         {
             s.Dispose();
             tested.Dispose();
             cut.Dispose();
+            sign?.Dispose();
+            signedCut?.Dispose();
         }
     }
 
     /// <summary>
-    /// The ThreshReLU with positive scales: <c>max(x, -b / s)</c> forward; backward the gradient where
-    /// <c>s x + b &gt; 0</c> and zero elsewhere, as the masked form has it (also where <c>x</c> equals the threshold,
-    /// which <c>max</c> itself would split).
+    /// The ThreshReLU in float arithmetic, without a boolean mask or a selection (each several times a plain pass):
+    /// with every scale positive, keeping <c>x</c> where <c>s x + b &gt; 0</c> and <c>c = -b / s</c> elsewhere is
+    /// <c>max(x, c)</c> (the two agree where they meet); in general, with <c>o</c> the sign of each channel's scale,
+    /// it is <c>o max(o x, o c)</c>: <c>max(x, c)</c> for positive scales, <c>min(x, c)</c> for negative ones and 0
+    /// for scale 0 (multiplying by the sign is exact). The backward step keeps the mask's gradient exactly: the
+    /// gradient where <c>s x + b &gt; 0</c> and zero elsewhere, also where <c>x</c> equals the threshold, which
+    /// <c>max</c> itself would split.
     /// </summary>
-    private sealed class PositiveScale : autograd.SingleTensorFunction<PositiveScale>
+    private sealed class Threshold : autograd.SingleTensorFunction<Threshold>
     {
         public override string Name => "RelevanceSharpThreshReLU";
 
@@ -102,7 +102,8 @@ public static class ThreshReLU
         {
             var (input, s, b, threshold) = ((Tensor)vars[0], (Tensor)vars[1], (Tensor)vars[2], (Tensor)vars[3]);
             ctx.save_for_backward(new List<Tensor> { input, s, b });
-            return input.detach().maximum(threshold);
+            Tensor x = input.detach();
+            return vars[4] is Tensor sign ? x.mul(sign).maximum(threshold).mul_(sign) : x.maximum(threshold);
         }
 
         public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
@@ -116,7 +117,7 @@ public static class ThreshReLU
             saved.ForEach(t => t.Dispose());
             gradOutput.Dispose();
             HandedBack.Hold(gradient);
-            return new List<Tensor> { gradient, null!, null!, null! };
+            return new List<Tensor> { gradient, null!, null!, null!, null! };
         }
     }
 

@@ -35,9 +35,10 @@ public class ThreshReLUTests
         Tensor scale = tensor(scales, ScalarType.Float64);
         Tensor shift = tensor(new[] { -0.5, 1.0, 0.0 }, ScalarType.Float64);
         Tensor x = randn(new long[] { 4, 3, 10 }, ScalarType.Float64);
-        // Inputs exactly at each channel's threshold (x = 1, x = 0.5 and x = 0 for the positive scales): the masked
-        // form outputs the threshold there and passes no gradient.
+        // Inputs exactly at each channel's threshold (x = 1, x = -0.5 or 0.5 by the sign of the second scale, x = 0):
+        // the masked form outputs the threshold there and passes no gradient.
         x[.., 0, 0] = tensor(1.0, ScalarType.Float64);
+        x[.., 1, 0] = tensor(-1.0 / scales[1], ScalarType.Float64);
         x[.., 2, 0] = tensor(0.0, ScalarType.Float64);
         Tensor seed = randn(new long[] { 4, 3, 10 }, ScalarType.Float64);
 
@@ -47,5 +48,6 @@ public class ThreshReLUTests
         Assert.True(actual.eq(expected).all().item<bool>(), "values differ");
         Assert.True(actualGradient.eq(expectedGradient).all().item<bool>(), "gradients differ");
         Assert.True(actualGradient[.., 0, 0].eq(0.0).all().item<bool>());
+        Assert.True(actualGradient[.., 1, 0].eq(0.0).all().item<bool>());
     }
 }
