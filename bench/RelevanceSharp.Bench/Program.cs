@@ -47,18 +47,25 @@ foreach (string name in options.Models)
         var target = AttributionTarget.Class(1);
         var egb = new EpsilonGammaBox(-3.0, 3.0, canonizers: new[] { CanonizerRegistry.Create(canonizer) });
         var epf = new EpsilonPlusFlat(canonizers: new[] { CanonizerRegistry.Create(canonizer) });
-        Timing forward = Timer.Measure(runOptions, () =>
-        {
-            using var noGrad = no_grad();
-            model.call(input).Dispose();
-        });
-        Timing gradient = Timer.Measure(runOptions, () => new Gradient(model, null, target).Attribute(input).Dispose());
-        // As zennit's figures: the composite (with its canonizer) is registered once and then used for every call.
-        Timing lrpBox = Timer.MeasureScoped(runOptions, new Gradient(model, egb, target), input);
-        Timing lrpFlat = Timer.MeasureScoped(runOptions, new Gradient(model, epf, target), input);
+        var plain = new Gradient(model, null, target);
+        var box = new Gradient(model, egb, target);
+        var flat = new Gradient(model, epf, target);
+        // Interleaved: each round times all four, so that a slow phase of a shared machine hits all of them alike.
+        // Each LRP call runs in a scope of its attributor opened just before it: the composite and its canonizer
+        // are applied outside the timed call, as in zennit's figures, where they are registered once.
+        List<double>[] rounds = Timer.Rounds(runOptions,
+            () => Timer.Once(() =>
+            {
+                using var noGrad = no_grad();
+                model.call(input).Dispose();
+            }),
+            () => Timer.Once(() => plain.Attribute(input).Dispose()),
+            () => Timer.OnceScoped(box, input),
+            () => Timer.OnceScoped(flat, input));
+        var (forward, gradient, lrpBox, lrpFlat) = (new Timing(rounds[0]), new Timing(rounds[1]), new Timing(rounds[2]), new Timing(rounds[3]));
         double peak = Memory.PeakMegabytes();
         Console.WriteLine($"{name} batch {batch} ({canonizer}): forward {forward}, gradient {gradient}, " +
-            $"EpsilonGammaBox {lrpBox} ({lrpBox.Min / gradient.Min:F2}x), EpsilonPlusFlat {lrpFlat} ({lrpFlat.Min / gradient.Min:F2}x), " +
+            $"EpsilonGammaBox {lrpBox} ({Timer.Ratios(rounds[2], rounds[1])}), EpsilonPlusFlat {lrpFlat} ({Timer.Ratios(rounds[3], rounds[1])}), " +
             $"peak RSS {peak:F0} MB");
         summary.Add($"{name} b{batch} gradient_ms={gradient.Min:F0} egb_ratio={lrpBox.Min / gradient.Min:F2} epf_ratio={lrpFlat.Min / gradient.Min:F2}");
         input.Dispose();
@@ -103,41 +110,72 @@ internal sealed record BenchOptions(bool Quick, IReadOnlyList<string> Models, IR
 /// <summary>Minimum and median of repeated runs, in milliseconds.</summary>
 internal sealed record Timing(double Min, double Median)
 {
+    public Timing(IReadOnlyList<double> times)
+        : this(times.Min(), Timer.Median(times))
+    {
+    }
+
     public override string ToString() => $"min {Min:F0} ms / median {Median:F0} ms";
 }
 
 internal static class Timer
 {
-    public static Timing Measure(BenchOptions options, Action run)
+    /// <summary>
+    /// Runs every measurement once per round, <see cref="BenchOptions.Warmup"/> untimed rounds first; returns the
+    /// times of the timed rounds, one list per measurement.
+    /// </summary>
+    public static List<double>[] Rounds(BenchOptions options, params Func<double>[] measurements)
     {
-        for (int i = 0; i < options.Warmup; i++)
+        var times = measurements.Select(_ => new List<double>()).ToArray();
+        for (int round = 0; round < options.Warmup + options.Repeats; round++)
         {
-            Once(run);
+            for (int i = 0; i < measurements.Length; i++)
+            {
+                double elapsed = measurements[i]();
+                if (round >= options.Warmup)
+                {
+                    times[i].Add(elapsed);
+                }
+            }
         }
-        var times = new List<double>();
-        for (int i = 0; i < options.Repeats; i++)
-        {
-            times.Add(Once(run));
-        }
-        times.Sort();
-        return new Timing(times[0], times[times.Count / 2]);
+        return times;
     }
 
-    /// <summary>Times attributions inside one scope of the attributor (composite and canonizers applied once).</summary>
-    public static Timing MeasureScoped(BenchOptions options, Attributor attributor, Tensor input)
+    /// <summary>
+    /// Times one call of an attributor inside a scope opened (and closed) outside the timed call. The scope's
+    /// canonizers rewrite the model at its first forward pass, after tracing it and checking the rewrite on the first
+    /// sample; that pass runs untimed on the first sample alone.
+    /// </summary>
+    public static double OnceScoped(Attributor attributor, Tensor input)
     {
         using (attributor.Scope())
         {
-            return Measure(options, () => attributor.Attribute(input).Dispose());
+            using (var scope = NewDisposeScope())
+            using (no_grad())
+            {
+                attributor.Model.call(input.narrow(0, 0, 1));
+            }
+            return Once(() => attributor.Attribute(input).Dispose());
         }
     }
 
-    private static double Once(Action run)
+    /// <summary>One timed call in its own dispose scope, in milliseconds.</summary>
+    public static double Once(Action run)
     {
         using var scope = NewDisposeScope();
         var clock = Stopwatch.StartNew();
         run();
         return clock.Elapsed.TotalMilliseconds;
+    }
+
+    /// <summary>The ratio of the minima and the median of the per-round ratios.</summary>
+    public static string Ratios(IReadOnlyList<double> times, IReadOnlyList<double> baseline) =>
+        $"{times.Min() / baseline.Min():F2}x, per round median {Median(times.Zip(baseline, (a, b) => a / b).ToList()):F2}x";
+
+    public static double Median(IReadOnlyList<double> values)
+    {
+        var sorted = values.OrderBy(v => v).ToList();
+        return sorted[sorted.Count / 2];
     }
 }
 
