@@ -23,7 +23,7 @@ set_num_threads(options.Threads);
 // As the relevance command does; --default-allocator leaves glibc's settings alone to show what they cost.
 bool keepsMemory = !options.DefaultAllocator && NativeAllocator.KeepFreedMemory();
 Console.WriteLine($"RelevanceSharp benchmark: {(options.Quick ? "quick" : "full")}, {get_num_threads()} threads, " +
-    $"{Environment.ProcessorCount} logical cores, float32, 224x224, {options.Warmup} warm-up + {options.Repeats} timed runs each (at least 5 at batch 1), " +
+    $"{Environment.ProcessorCount} logical cores, float32, 224x224, {options.Warmup} warm-up + {options.Repeats} timed rounds each (at least {(options.Quick ? 3 : 5)} at batch 1), " +
     $"freed native memory {(keepsMemory ? "kept for reuse" : "returned to the system (default glibc settings)")}, " +
     $"batch-norm statistics {(options.DefaultStatistics ? "at their defaults (every ThreshReLU threshold 0)" : "measured on random images, random affine parameters")}");
 
@@ -41,7 +41,7 @@ foreach (string name in options.Models)
     foreach (int batch in options.Batches)
     {
         // Batch 1 runs are short and the most exposed to a noisy machine: more of them for the minimum.
-        BenchOptions runOptions = batch == 1 ? options with { Repeats = Math.Max(options.Repeats, 5) } : options;
+        BenchOptions runOptions = batch == 1 ? options with { Repeats = Math.Max(options.Repeats, options.Quick ? 3 : 5) } : options;
         Memory.ResetPeak();
         Tensor input = randn(batch, 3, 224, 224);
         var target = AttributionTarget.Class(1);
