@@ -112,15 +112,16 @@ public static class HashV1
         {
             long count = values.numel();
             long chunks = (count + ChunkSize - 1) / ChunkSize;
-            using Tensor flat = values.view(-1);
+            using var scope = NewDisposeScope();
+            Tensor flat = values.view(-1);
             // Computed in chunks straight into the tensor's memory (no copies); chunks are independent, so large
-            // tensors use all cores.
-            Parallel.For(0, chunks, index =>
-            {
-                long start = index * ChunkSize;
-                using Tensor part = flat.narrow(0, start, Math.Min(ChunkSize, count - start));
-                Compute(seed, start, MemoryMarshal.Cast<byte, double>(part.bytes));
-            });
+            // tensors use all cores. The chunks' views are made here, on the calling thread and without grad: making
+            // views of a parameter on several threads at once (where grad mode is on by default) races in libtorch's
+            // autograd bookkeeping and crashed the process now and then. The workers only write through the views.
+            Tensor[] parts = Enumerable.Range(0, (int)chunks)
+                .Select(index => flat.narrow(0, index * ChunkSize, Math.Min(ChunkSize, count - index * ChunkSize)))
+                .ToArray();
+            Parallel.For(0, chunks, index => Compute(seed, index * ChunkSize, MemoryMarshal.Cast<byte, double>(parts[index].bytes)));
         });
     }
 
