@@ -75,6 +75,7 @@ public static class ThreshReLU
         public bool Fits(Tensor input) => input.dim() == Rank && input.dtype == Type && input.device.Equals(Device);
 
         public Tensor Apply(Tensor input) => Threshold.apply(input, s, tested, sign is null ? cut : signedCut!, sign!);
+
         public void Dispose()
         {
             s.Dispose();

@@ -115,9 +115,9 @@ public static class HashV1
             using var scope = NewDisposeScope();
             Tensor flat = values.view(-1);
             // Computed in chunks straight into the tensor's memory (no copies); chunks are independent, so large
-            // tensors use all cores. The chunks' views are made here, on the calling thread and without grad: making
-            // views of a parameter on several threads at once (where grad mode is on by default) races in libtorch's
-            // autograd bookkeeping and crashed the process now and then. The workers only write through the views.
+            // tensors use all cores. The chunks' views are made here, on the calling thread and without grad, so that
+            // the workers make no libtorch calls that create tensors (grad mode is per thread and on by default
+            // there); they only write through the views.
             Tensor[] parts = Enumerable.Range(0, (int)chunks)
                 .Select(index => flat.narrow(0, index * ChunkSize, Math.Min(ChunkSize, count - index * ChunkSize)))
                 .ToArray();

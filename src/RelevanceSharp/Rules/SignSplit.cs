@@ -38,6 +38,10 @@ internal sealed class ChannelSigns
     /// <summary>Whether the input has no positive values (and some negative ones).</summary>
     public bool NonPositive => Positive.Length == 0;
 
+    /// <summary>The signs of a dense layer's or convolution's input, by its channels.</summary>
+    public static ChannelSigns OfLayerInput(nn.Module module, Tensor x) =>
+        Of(x, module is Convolution convolution ? x.dim() - convolution.kernel_size.Length - 1 : x.dim() - 1);
+
     /// <summary>
     /// Looks at the input's channels: one reduction for the minimum of each channel, and one for the maximum only
     /// where some minimum is negative (after a ReLU the first settles it).
@@ -130,7 +134,7 @@ internal sealed class SignSplit
         }
         using (enable_grad())
         {
-            if (split.parts.Count == 1 || !Stacks(module))
+            if (split.parts.Count == 1 || !Stacking.Ungrouped(module))
             {
                 Tensor? total = null;
                 for (int i = 0; i < split.parts.Count; i++)
@@ -190,21 +194,13 @@ internal sealed class SignSplit
         return result;
     }
 
-    /// <summary>Whether the parts can be stacked along the input channels (dense layers, ungrouped convolutions).</summary>
-    private static bool Stacks(nn.Module module) => module switch
-    {
-        Linear => true,
-        Convolution convolution => convolution.groups == 1,
-        _ => false,
-    };
-
     /// <summary>The dimension of a weight that runs over input channels.</summary>
     private static long WeightInputDim(nn.Module module) => module is ConvolutionTranspose ? 0 : 1;
 
     private static Part Slice(Tensor x, ChannelSigns signs, long[] channels, bool positive, Func<Tensor> weight, nn.Module module)
     {
         Tensor Clamp(Tensor t) => positive ? t.clamp_min(0.0) : t.clamp_max(0.0);
-        if (channels.Length == signs.Count || !Stacks(module))
+        if (channels.Length == signs.Count || !Stacking.Ungrouped(module))
         {
             return new Part(Clamp(x), null, weight());
         }

@@ -263,13 +263,7 @@ internal static class Stacking
     /// <summary>Whether the layer and parameter sets allow stacking (dense layers and ungrouped convolutions).</summary>
     public static bool CanStack(nn.Module module, IReadOnlyList<IReadOnlyDictionary<string, Tensor?>> parameters)
     {
-        bool layer = module switch
-        {
-            Linear => true,
-            Convolution convolution => convolution.groups == 1,
-            _ => false,
-        };
-        if (!layer)
+        if (!Ungrouped(module))
         {
             return false;
         }
@@ -288,6 +282,17 @@ internal static class Stacking
         }
         return true;
     }
+
+    /// <summary>
+    /// Whether every output channel of the layer reads every input channel (dense layers, ungrouped convolutions), so
+    /// that weight sets can be joined along either channel dimension.
+    /// </summary>
+    public static bool Ungrouped(nn.Module module) => module switch
+    {
+        Linear => true,
+        Convolution convolution => convolution.groups == 1,
+        _ => false,
+    };
 
     /// <summary>The layer applied with all weight sets at once.</summary>
     public static Tensor Forward(nn.Module<Tensor, Tensor> module, Tensor input, IReadOnlyList<IReadOnlyDictionary<string, Tensor?>> parameters)
@@ -390,15 +395,10 @@ internal static class ZPlusInOneCall
         nn.Module<Tensor, Tensor> module = call.Module;
         IReadOnlyDictionary<string, Tensor?> positive = terms[0].Parameters.Apply(module, effective);
         Tensor bias = KnownSign.ShiftedBias(positive.GetValueOrDefault("bias"), rule.Stabilizer.ConstantShift!.Value, y, channelDim);
-        var split = SignSplit.Run(module, x, ChannelSigns.Of(x, InputChannelDim(module, x)),
+        var split = SignSplit.Run(module, x, ChannelSigns.OfLayerInput(module, x),
             () => positive["weight"]!, () => terms[1].Parameters.Apply(module, effective)["weight"]!, bias);
         return split.Relevance(gradOutput / split.Output.detach());
     }
-
-    /// <summary>The channel dimension of a dense layer's or convolution's input.</summary>
-    internal static long InputChannelDim(nn.Module module, Tensor x) => module is Convolution convolution
-        ? x.dim() - convolution.kernel_size.Length - 1
-        : x.dim() - 1;
 }
 
 /// <summary>
@@ -436,7 +436,7 @@ internal static class GammaFromOutput
 
         nn.Module<Tensor, Tensor> module = call.Module;
         Tensor shiftedBias = KnownSign.ShiftedBias(bias?.clamp_min(0.0).mul_(gamma), rule.Stabilizer.ConstantShift!.Value, y, channelDim);
-        var split = SignSplit.Run(module, x, ChannelSigns.Of(x, ZPlusInOneCall.InputChannelDim(module, x)),
+        var split = SignSplit.Run(module, x, ChannelSigns.OfLayerInput(module, x),
             () => weight.clamp_min(0.0).mul_(gamma), () => weight.clamp_max(0.0).mul_(gamma), shiftedBias);
         Tensor p = split.Output.detach();
         // Selections by the sign of y in float arithmetic (boolean masks and where() cost several times a plain
