@@ -93,7 +93,10 @@ public static class StateDict
         {
             if (tensors.TryGetValue(name, out Tensor? value))
             {
-                target.copy_(value.to(target.dtype, target.device));
+                // Held in a local until the copy returns: a temporary passed straight into the native call could be
+                // finalized by a collection on another thread while libtorch still reads it.
+                using Tensor converted = value.to(target.dtype, target.device);
+                target.copy_(converted);
             }
         }
     }
