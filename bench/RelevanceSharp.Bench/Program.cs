@@ -16,6 +16,7 @@ using static TorchSharp.torch;
 // is 0 and LRP looks faster than it is on a trained DenseNet.
 // Usage: dotnet run -c Release --project bench/RelevanceSharp.Bench -- [--quick] [--models densenet121,resnet50,vgg16_bn]
 //        [--batches 1,8] [--threads N] [--skip-throughput] [--skip-memory] [--default-allocator] [--default-statistics]
+//        [--floor] (instead of the timings: the least time EpsilonPlusFlat can take against the gradient, see Floor.cs)
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 var options = BenchOptions.Parse(args);
@@ -26,6 +27,12 @@ Console.WriteLine($"RelevanceSharp benchmark: {(options.Quick ? "quick" : "full"
     $"{Environment.ProcessorCount} logical cores, float32, 224x224, {options.Warmup} warm-up + {options.Repeats} timed rounds each (at least {(options.Quick ? 3 : 5)} at batch 1), " +
     $"freed native memory {(keepsMemory ? "kept for reuse" : "returned to the system (default glibc settings)")}, " +
     $"batch-norm statistics {(options.DefaultStatistics ? "at their defaults (every ThreshReLU threshold 0)" : "measured on random images, random affine parameters")}");
+
+if (options.Floor)
+{
+    Floor.Run(options);
+    return;
+}
 
 var summary = new List<string>();
 foreach (string name in options.Models)
@@ -88,7 +95,7 @@ foreach (string line in summary)
 
 /// <summary>Command-line settings of the benchmark.</summary>
 internal sealed record BenchOptions(bool Quick, IReadOnlyList<string> Models, IReadOnlyList<int> Batches, int Threads,
-    int Warmup, int Repeats, bool SkipThroughput, bool SkipMemory, bool DefaultAllocator, bool DefaultStatistics)
+    int Warmup, int Repeats, bool SkipThroughput, bool SkipMemory, bool DefaultAllocator, bool DefaultStatistics, bool Floor)
 {
     public static BenchOptions Parse(string[] args)
     {
@@ -103,7 +110,7 @@ internal sealed record BenchOptions(bool Quick, IReadOnlyList<string> Models, IR
         int threads = int.Parse(Value("--threads") ?? Environment.ProcessorCount.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
         return new BenchOptions(quick, models, batches, threads, Warmup: 1, Repeats: quick ? 2 : 5,
             args.Contains("--skip-throughput"), args.Contains("--skip-memory"), args.Contains("--default-allocator"),
-            args.Contains("--default-statistics"));
+            args.Contains("--default-statistics"), args.Contains("--floor"));
     }
 }
 
