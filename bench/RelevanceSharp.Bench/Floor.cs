@@ -7,14 +7,18 @@ using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 /// <summary>
-/// The least time EpsilonPlusFlat can take against the gradient on this machine (<c>--floor</c>). Every
-/// convolution and dense layer of one real forward pass is replayed alone, with its actual input: for the gradient,
-/// the layer call and the gradient to its input; for EpsilonPlusFlat on the canonized model, the layer call, then
-/// the rule's own layer call and the gradient to its input (ZPlus: the positive part of the input with <c>W+</c> and,
-/// stacked along the channels, its negative channels with <c>W-</c>; Flat on the first layer: ones through unit
-/// weights; Epsilon on dense layers: the layer's own weights). Copies, sign checks and element-wise steps are left
-/// out. The floor is the gradient's measured time with its layer work replaced by the rule's: it assumes LRP needs at
-/// least the rest of the gradient's work (pooling, concatenations, activations, the batch norm or ThreshReLU).
+/// The least time EpsilonPlusFlat and EpsilonGammaBox can take against the gradient on this machine (<c>--floor</c>).
+/// Every convolution and dense layer of one real forward pass is replayed alone, with its actual input. For the
+/// gradient, that is the layer call and the gradient to its input. For the composites on the canonized model it is
+/// the layer call, then the rule's own work: ZPlus is one more call, with the positive part of the input and
+/// <c>W+</c> and, stacked along the channels, the negative channels with <c>W-</c>, and its gradient; Gamma is that
+/// call with <c>W+</c> and <c>W-</c> scaled by gamma, its gradient and the gradient through the layer's own weights
+/// (the engine's form, which takes both weight sets from that one call); Flat on the first layer is ones through
+/// unit weights; ZBox on the first layer is three calls (input, lower and upper bound) and their gradients; Epsilon on
+/// dense layers is the gradient through the layer's own weights. Copies, sign checks and the rules' element-wise steps
+/// are left out. The floor is the gradient's measured time with its layer work swapped for the composite's: it
+/// assumes LRP needs at least the rest of the gradient's work (pooling, concatenations, activations, the batch norm
+/// or ThreshReLU).
 /// </summary>
 internal static class Floor
 {
@@ -37,23 +41,33 @@ internal static class Floor
                 var plain = new RelevanceSharp.Attribution.Gradient(model, null, RelevanceSharp.Attribution.AttributionTarget.Class(1));
                 plain.Attribute(input).Dispose();
                 double gradient = Enumerable.Range(0, 5).Min(_ => Timer.Once(() => plain.Attribute(input).Dispose()));
-                var layers = new Replay(rules: false);
+                var layers = new Replay(Work.Gradient);
                 layers.Run(model, input);
-                var rules = new Replay(rules: true);
+                var flat = new Replay(Work.EpsilonPlusFlat);
+                var box = new Replay(Work.EpsilonGammaBox);
                 using (CanonizerRegistry.Create(canonizer).Apply(model))
                 {
-                    rules.Run(model, input);
+                    flat.Run(model, input);
+                    box.Run(model, input);
                 }
-                double floor = gradient - layers.Milliseconds + rules.Milliseconds;
+                double Floor(Replay rules) => gradient - layers.Milliseconds + rules.Milliseconds;
                 Console.WriteLine($"{name} b{batch} floor: gradient {gradient:F0} ms, of which layer calls {layers.Milliseconds:F0} ms; " +
-                    $"EpsilonPlusFlat layer calls {rules.Milliseconds:F0} ms ({rules.NegativeShare:P0} of the ZPlus input channels " +
-                    $"hold negative values); floor {floor:F0} ms = {floor / gradient:F2}x the gradient");
+                    $"layer calls of EpsilonGammaBox {box.Milliseconds:F0} ms, of EpsilonPlusFlat {flat.Milliseconds:F0} ms " +
+                    $"({flat.NegativeShare:P0} of the input channels of ZPlus and Gamma hold negative values); " +
+                    $"floor egb_ratio={Floor(box) / gradient:F2} epf_ratio={Floor(flat) / gradient:F2}");
             }
         }
     }
 
+    private enum Work
+    {
+        Gradient,
+        EpsilonPlusFlat,
+        EpsilonGammaBox,
+    }
+
     /// <summary>Replays every layer of one forward pass alone and sums the minimum of five timings of each.</summary>
-    private sealed class Replay(bool rules)
+    private sealed class Replay(Work work)
     {
         private bool first = true;
         private long channels;
@@ -93,30 +107,48 @@ internal static class Floor
             Tensor weight = own["weight"]!;
             Tensor? bias = own.GetValueOrDefault("bias");
             Tensor seed = randn_like(output);
-            Tensor ruleInput = input;
-            Tensor ruleWeight = weight;
-            bool extraCall = rules && module is Convolution;
-            if (extraCall && first)
+            // The calls whose gradients the rule takes. A call with the layer's own input and weights stands for the
+            // forward pass's call and the gradient through it; without one, the forward pass's call is timed alone.
+            var calls = new List<(Tensor Input, Tensor Weight)>();
+            if (work != Work.Gradient && module is Convolution && first)
             {
-                ruleInput = ones_like(input);
-                ruleWeight = ones_like(weight);
+                if (work == Work.EpsilonPlusFlat)
+                {
+                    calls.Add((ones_like(input), ones_like(weight)));
+                }
+                else
+                {
+                    calls.Add((input, weight));
+                    calls.Add((full_like(input, -3.0), weight.clamp_min(0.0)));
+                    calls.Add((full_like(input, 3.0), weight.clamp_max(0.0)));
+                }
             }
-            else if (extraCall)
+            else if (work != Work.Gradient && module is Convolution)
             {
-                // ZPlus: channels with negative values join the call a second time, with the negative weights.
+                double gamma = work == Work.EpsilonGammaBox ? 0.25 : 1.0;
+                // Channels with negative values join the call a second time, with the negative weights.
                 long[] others = Enumerable.Range(0, (int)input.dim()).Where(d => d != 1).Select(d => (long)d).ToArray();
                 bool[] negative = input.amin(others).lt(0.0).cpu().data<bool>().ToArray();
                 long[] picked = Enumerable.Range(0, negative.Length).Where(i => negative[i]).Select(i => (long)i).ToArray();
                 channels += negative.Length;
                 negativeChannels += picked.Length;
-                ruleInput = input.clamp_min(0.0);
-                ruleWeight = weight.clamp_min(0.0);
+                Tensor stackedInput = input.clamp_min(0.0);
+                Tensor stackedWeight = weight.clamp_min(0.0).mul(gamma);
                 if (picked.Length > 0)
                 {
                     Tensor index = tensor(picked, ScalarType.Int64, input.device);
-                    ruleInput = cat(new[] { ruleInput, input.index_select(1, index).clamp_max(0.0) }, 1);
-                    ruleWeight = cat(new[] { ruleWeight, weight.index_select(1, index).clamp_max(0.0) }, 1);
+                    stackedInput = cat(new[] { stackedInput, input.index_select(1, index).clamp_max(0.0) }, 1);
+                    stackedWeight = cat(new[] { stackedWeight, weight.index_select(1, index).clamp_max(0.0).mul(gamma) }, 1);
                 }
+                calls.Add((stackedInput, stackedWeight));
+                if (work == Work.EpsilonGammaBox)
+                {
+                    calls.Add((input, weight));
+                }
+            }
+            else
+            {
+                calls.Add((input, weight));
             }
             first = false;
             double best = double.MaxValue;
@@ -124,16 +156,14 @@ internal static class Floor
             {
                 using var inner = NewDisposeScope();
                 var clock = Stopwatch.StartNew();
-                if (extraCall)
+                if (!calls.Any(c => ReferenceEquals(c.Input, input)))
                 {
-                    // The forward pass's own call, then the rule's call and its gradient.
+                    // The forward pass's own call, where no gradient goes through it.
                     LayerCompute.Forward(module, input, own);
-                    CallAndGradient(module, ruleInput, ruleWeight, bias, seed);
                 }
-                else
+                foreach (var (callInput, callWeight) in calls)
                 {
-                    // The forward pass's call and the gradient through the layer's own weights.
-                    CallAndGradient(module, input, weight, bias, seed);
+                    CallAndGradient(module, callInput, callWeight, bias, seed);
                 }
                 best = Math.Min(best, clock.Elapsed.TotalMilliseconds);
             }
