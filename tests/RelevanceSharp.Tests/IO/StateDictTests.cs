@@ -121,4 +121,47 @@ public sealed class StateDictTests : IDisposable
         Assert.Equal(ScalarType.Float64, ((Conv2d)model[0]).weight!.dtype);
         AssertClose(D(tensors["0.weight"]), ((Conv2d)model[0]).weight!, 0.0);
     }
+
+    [Fact]
+    public void LoadingSurvivesCollectionsOnAnotherThread()
+    {
+        // No dispose scope around the loads, as in a program that loads weights at startup: the load must keep every
+        // tensor it makes alive while libtorch reads it. With the converted weight passed straight into copy_, a
+        // collection on the other thread freed it during the copy and the process died within seconds.
+        using Linear model = nn.Linear(1024, 1024, dtype: ScalarType.Float64);
+        var tensors = new Dictionary<string, Tensor>
+        {
+            ["weight"] = randn(1024, 1024, dtype: ScalarType.Float64),
+            ["bias"] = randn(1024, dtype: ScalarType.Float64),
+        };
+        bool stop = false;
+        var collector = new Thread(() =>
+        {
+            while (!Volatile.Read(ref stop))
+            {
+                GC.Collect();
+                GC.WaitForPendingFinalizers();
+            }
+        })
+        { IsBackground = true };
+        collector.Start();
+        try
+        {
+            for (int i = 0; i < 2000; i++)
+            {
+                StateDict.Load(model, tensors, "memory");
+            }
+        }
+        finally
+        {
+            Volatile.Write(ref stop, true);
+            collector.Join();
+        }
+        Assert.Equal(ModelSnapshot.Bits(tensors["weight"]), ModelSnapshot.Bits(model.weight!));
+        Assert.Equal(ModelSnapshot.Bits(tensors["bias"]), ModelSnapshot.Bits(model.bias!));
+        foreach (Tensor tensor in tensors.Values)
+        {
+            tensor.Dispose();
+        }
+    }
 }
