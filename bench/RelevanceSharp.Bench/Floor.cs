@@ -26,14 +26,8 @@ internal static class Floor
     {
         foreach (string name in options.Models)
         {
-            string canonizer = name.StartsWith("densenet", StringComparison.Ordinal) ? "densenet_seq_thresh"
-                : name.StartsWith("resnet", StringComparison.Ordinal) ? "resnet" : "vgg";
-            using ZooModel model = ModelZoo.Create(name);
-            if (!options.DefaultStatistics)
-            {
-                Statistics.MakeTrainedLike(model);
-            }
-            model.eval();
+            string canonizer = Statistics.CanonizerFor(name);
+            using ZooModel model = Statistics.Create(name, options);
             foreach (int batch in options.Batches)
             {
                 using var scope = NewDisposeScope();

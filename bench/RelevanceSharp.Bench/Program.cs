@@ -37,14 +37,8 @@ if (options.Floor)
 var summary = new List<string>();
 foreach (string name in options.Models)
 {
-    string canonizer = name.StartsWith("densenet", StringComparison.Ordinal) ? "densenet_seq_thresh"
-        : name.StartsWith("resnet", StringComparison.Ordinal) ? "resnet" : "vgg";
-    using ZooModel model = ModelZoo.Create(name);
-    if (!options.DefaultStatistics)
-    {
-        Statistics.MakeTrainedLike(model);
-    }
-    model.eval();
+    string canonizer = Statistics.CanonizerFor(name);
+    using ZooModel model = Statistics.Create(name, options);
     foreach (int batch in options.Batches)
     {
         // Batch 1 runs are short and the most exposed to a noisy machine: more of them for the minimum.
@@ -229,12 +223,7 @@ internal static class Throughput
     public static void Run(BenchOptions options)
     {
         int images = options.Quick ? 16 : 64;
-        using ZooModel model = ModelZoo.Create("resnet50");
-        if (!options.DefaultStatistics)
-        {
-            Statistics.MakeTrainedLike(model);
-        }
-        model.eval();
+        using ZooModel model = Statistics.Create("resnet50", options);
         var composite = new EpsilonPlusFlat(canonizers: new[] { CanonizerRegistry.Create("resnet") });
         var attributor = new Gradient(model, composite, AttributionTarget.Predicted);
         using (attributor.Scope())
@@ -296,6 +285,23 @@ internal static class Throughput
 
 internal static class Statistics
 {
+    /// <summary>A zoo model in eval mode, its batch norms calibrated unless the options keep their defaults.</summary>
+    public static ZooModel Create(string name, BenchOptions options)
+    {
+        ZooModel model = ModelZoo.Create(name);
+        if (!options.DefaultStatistics)
+        {
+            MakeTrainedLike(model);
+        }
+        model.eval();
+        return model;
+    }
+
+    /// <summary>The canonizer the issue names for each model family.</summary>
+    public static string CanonizerFor(string name) =>
+        name.StartsWith("densenet", StringComparison.Ordinal) ? "densenet_seq_thresh"
+        : name.StartsWith("resnet", StringComparison.Ordinal) ? "resnet" : "vgg";
+
     /// <summary>
     /// Gives every batch norm a random weight (uniform in [0.5, 1.5]) and bias (normal, standard deviation 0.5) and
     /// running statistics measured in training mode on random images, layer by layer as they flow through the model.
