@@ -28,9 +28,13 @@ public static class InputChecks
         }
     }
 
-    /// <summary>Whether an exception came from the model refusing the input (as opposed to a bug in a rule).</summary>
+    /// <summary>
+    /// Whether an exception came from the model refusing the input: an error of libtorch (or a TorchSharp argument
+    /// check) that no rule raised in the backward pass. A rule's failure reaches the caller as it is.
+    /// </summary>
     public static bool IsModelRejection(Exception ex) =>
-        ex is System.Runtime.InteropServices.ExternalException || (ex is ArgumentException && ex.StackTrace?.Contains("TorchSharp", StringComparison.Ordinal) == true);
+        !BackwardFailures.CameFromRule(ex)
+        && (ex is System.Runtime.InteropServices.ExternalException || (ex is ArgumentException && ex.StackTrace?.Contains("TorchSharp", StringComparison.Ordinal) == true));
 
     /// <summary>Wraps a model's refusal of an input into a message that names the shapes involved.</summary>
     public static ArgumentException Explain(nn.Module model, Tensor input, Exception inner)

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -365,7 +366,18 @@ public static class BackwardFailures
     [ThreadStatic]
     private static List<Exception>? failures;
 
-    internal static void Record(Exception ex) => (failures ??= new List<Exception>()).Add(ex);
+    // Every exception recorded here, so that callers can tell a rule's failure from other errors once it is rethrown.
+    private static readonly ConditionalWeakTable<Exception, object> Recorded = new();
+    private static readonly object Mark = new();
+
+    internal static void Record(Exception ex)
+    {
+        (failures ??= new List<Exception>()).Add(ex);
+        Recorded.AddOrUpdate(ex, Mark);
+    }
+
+    /// <summary>Whether <paramref name="ex"/> was raised by a rule in a backward pass (and rethrown from here).</summary>
+    public static bool CameFromRule(Exception ex) => Recorded.TryGetValue(ex, out _);
 
     /// <summary>Throws the first failure recorded on this thread (and forgets all), if there was one.</summary>
     public static void ThrowIfAny()

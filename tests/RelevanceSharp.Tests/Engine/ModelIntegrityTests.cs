@@ -178,6 +178,28 @@ public class ModelIntegrityTests
         public override string ToString() => "FailingRule";
     }
 
+    /// <summary>A rule whose tensor arithmetic libtorch refuses (a view of a shape the tensor cannot take).</summary>
+    private sealed class LibTorchFailingRule : Rule
+    {
+        public override Tensor Backward(RuleCall call, Tensor gradInput, Tensor gradOutput) =>
+            gradInput.view(7, -1);
+
+        public override string ToString() => "LibTorchFailingRule";
+    }
+
+    [Fact]
+    public void ALibTorchErrorInsideARuleIsNotReportedAsTheModelRefusingTheInput()
+    {
+        // The model takes this input: an error that libtorch raises in a rule's backward step is the rule's, and must
+        // reach the caller as it is, not as "the model cannot process an input of shape ...".
+        using var scope = NewDisposeScope();
+        Sequential model = TestNets.ConvBatchNormNet(61);
+        var failing = new LayerMapComposite(new (ModuleMatcher, Rule)[] { (LayerTypes.ReLU, new LibTorchFailingRule()), (LayerTypes.Linear, new Epsilon()) });
+        var ex = Assert.Throws<System.Runtime.InteropServices.ExternalException>(
+            () => new Gradient(model, failing).Attribute(TestNets.Input(62), AttributionTarget.Class(0)));
+        Assert.Contains("is invalid for input of size", ex.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void AnExceptionInsideARuleIsRethrownAndLeavesTheModelRestored()
     {
