@@ -3,23 +3,22 @@ using System.Runtime.CompilerServices;
 namespace RelevanceSharp.Tests;
 
 /// <summary>
-/// With <c>RELEVANCESHARP_GC_STRESS=1</c>, a background thread collects garbage and runs finalizers without pause
-/// for the whole test run. TorchSharp tensors free their native handle in a finalizer, and a temporary tensor passed
-/// straight into a native call (<c>a.copy_(b.to(...))</c>) is unreachable while that call runs unless a dispose scope
-/// holds it; under this stress such a call crashes the test host at once instead of about one run in ten.
+/// A background thread that collects garbage and runs finalizers without pause. TorchSharp tensors free their native
+/// handle in a finalizer, and a temporary tensor passed straight into a native call (<c>a.copy_(b.to(...))</c>) is
+/// unreachable while that call runs unless a dispose scope holds it; next to this thread such a call crashes the
+/// process at once instead of about one run in ten. With <c>RELEVANCESHARP_GC_STRESS=1</c> it runs for the whole
+/// test run; tests of such calls start one for their own duration.
 /// </summary>
-internal static class GcStress
+internal sealed class GcStress : IDisposable
 {
-    [ModuleInitializer]
-    internal static void Start()
+    private readonly Thread thread;
+    private volatile bool stopped;
+
+    private GcStress()
     {
-        if (Environment.GetEnvironmentVariable("RELEVANCESHARP_GC_STRESS") != "1")
+        thread = new Thread(() =>
         {
-            return;
-        }
-        var thread = new Thread(() =>
-        {
-            while (true)
+            while (!stopped)
             {
                 GC.Collect();
                 GC.WaitForPendingFinalizers();
@@ -27,5 +26,24 @@ internal static class GcStress
         })
         { IsBackground = true, Name = "gc-stress" };
         thread.Start();
+    }
+
+    /// <summary>Starts collecting; disposing stops the thread and waits for it.</summary>
+    public static GcStress Start() => new();
+
+    public void Dispose()
+    {
+        stopped = true;
+        thread.Join();
+    }
+
+    [ModuleInitializer]
+    internal static void StartForTheRun()
+    {
+        if (Environment.GetEnvironmentVariable("RELEVANCESHARP_GC_STRESS") == "1")
+        {
+            // Never stopped: the thread is a background one and ends with the process.
+            Start();
+        }
     }
 }

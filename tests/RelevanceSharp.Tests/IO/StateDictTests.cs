@@ -134,28 +134,12 @@ public sealed class StateDictTests : IDisposable
             ["weight"] = randn(1024, 1024, dtype: ScalarType.Float64),
             ["bias"] = randn(1024, dtype: ScalarType.Float64),
         };
-        bool stop = false;
-        var collector = new Thread(() =>
-        {
-            while (!Volatile.Read(ref stop))
-            {
-                GC.Collect();
-                GC.WaitForPendingFinalizers();
-            }
-        })
-        { IsBackground = true };
-        collector.Start();
-        try
+        using (GcStress.Start())
         {
             for (int i = 0; i < 2000; i++)
             {
                 StateDict.Load(model, tensors, "memory");
             }
-        }
-        finally
-        {
-            Volatile.Write(ref stop, true);
-            collector.Join();
         }
         Assert.Equal(ModelSnapshot.Bits(tensors["weight"]), ModelSnapshot.Bits(model.weight!));
         Assert.Equal(ModelSnapshot.Bits(tensors["bias"]), ModelSnapshot.Bits(model.bias!));
