@@ -2,6 +2,7 @@ using System.Diagnostics;
 using RelevanceSharp.Canonizers;
 using RelevanceSharp.Core;
 using RelevanceSharp.Models;
+using RelevanceSharp.Rules;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -10,8 +11,9 @@ using static TorchSharp.torch;
 /// The least time EpsilonPlusFlat and EpsilonGammaBox can take against the gradient on this machine (<c>--floor</c>).
 /// Every convolution and dense layer of one real forward pass is replayed alone, with its actual input. For the
 /// gradient, that is the layer call and the gradient to its input. For the composites on the canonized model it is
-/// the layer call, then the rule's own work: ZPlus is one more call, with the positive part of the input and
-/// <c>W+</c> and, stacked along the channels, the negative channels with <c>W-</c>, and its gradient; Gamma is that
+/// the layer call, then the rule's own work: ZPlus is one more call, with the positive part of the channels that hold
+/// positive values and <c>W+</c> and, stacked along the channels, the negative part of those that hold negative
+/// values with <c>W-</c> (as the engine splits them, by <c>ChannelSigns</c>), and its gradient; Gamma is that
 /// call with <c>W+</c> and <c>W-</c> scaled by gamma, its gradient and the gradient through the layer's own weights
 /// (the engine's form, which takes both weight sets from that one call); Flat on the first layer is ones through
 /// unit weights; ZBox on the first layer is three calls (input, lower and upper bound) and their gradients; Epsilon on
@@ -26,8 +28,8 @@ internal static class Floor
     {
         foreach (string name in options.Models)
         {
-            string canonizer = Statistics.CanonizerFor(name);
-            using ZooModel model = Statistics.Create(name, options);
+            string canonizer = BenchModels.CanonizerFor(name);
+            using ZooModel model = BenchModels.Create(name, options);
             foreach (int batch in options.Batches)
             {
                 using var scope = NewDisposeScope();
@@ -120,20 +122,20 @@ internal static class Floor
             else if (work != Work.Gradient && module is Convolution)
             {
                 double gamma = work == Work.EpsilonGammaBox ? 0.25 : 1.0;
-                // Channels with negative values join the call a second time, with the negative weights.
-                long[] others = Enumerable.Range(0, (int)input.dim()).Where(d => d != 1).Select(d => (long)d).ToArray();
-                bool[] negative = input.amin(others).lt(0.0).cpu().data<bool>().ToArray();
-                long[] picked = Enumerable.Range(0, negative.Length).Where(i => negative[i]).Select(i => (long)i).ToArray();
-                channels += negative.Length;
-                negativeChannels += picked.Length;
-                Tensor stackedInput = input.clamp_min(0.0);
-                Tensor stackedWeight = weight.clamp_min(0.0).mul(gamma);
-                if (picked.Length > 0)
+                // The engine's split: the channels holding positive values with W+, stacked with those holding
+                // negative values with W-.
+                ChannelSigns signs = ChannelSigns.Of(input, 1);
+                channels += signs.Count;
+                negativeChannels += signs.Negative.Length;
+                var parts = new (long[] Channels, bool Positive)[] { (signs.Positive, true), (signs.Negative, false) }
+                    .Where(p => p.Channels.Length > 0).ToList();
+                Tensor Part(Tensor t, long[] picked, bool positive)
                 {
-                    Tensor index = tensor(picked, ScalarType.Int64, input.device);
-                    stackedInput = cat(new[] { stackedInput, input.index_select(1, index).clamp_max(0.0) }, 1);
-                    stackedWeight = cat(new[] { stackedWeight, weight.index_select(1, index).clamp_max(0.0).mul(gamma) }, 1);
+                    Tensor selected = t.index_select(1, tensor(picked, ScalarType.Int64, t.device));
+                    return positive ? selected.clamp_min(0.0) : selected.clamp_max(0.0);
                 }
+                Tensor stackedInput = cat(parts.Select(p => Part(input, p.Channels, p.Positive)).ToList(), 1);
+                Tensor stackedWeight = cat(parts.Select(p => Part(weight, p.Channels, p.Positive).mul(gamma)).ToList(), 1);
                 calls.Add((stackedInput, stackedWeight));
                 if (work == Work.EpsilonGammaBox)
                 {

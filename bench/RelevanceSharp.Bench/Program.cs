@@ -16,7 +16,7 @@ using static TorchSharp.torch;
 // is 0 and LRP looks faster than it is on a trained DenseNet.
 // Usage: dotnet run -c Release --project bench/RelevanceSharp.Bench -- [--quick] [--models densenet121,resnet50,vgg16_bn]
 //        [--batches 1,8] [--threads N] [--skip-throughput] [--skip-memory] [--default-allocator] [--default-statistics]
-//        [--floor] (instead of the timings: the least time EpsilonPlusFlat can take against the gradient, see Floor.cs)
+//        [--floor] (instead of the timings: the least time each composite can take against the gradient, see Floor.cs)
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 var options = BenchOptions.Parse(args);
@@ -37,8 +37,8 @@ if (options.Floor)
 var summary = new List<string>();
 foreach (string name in options.Models)
 {
-    string canonizer = Statistics.CanonizerFor(name);
-    using ZooModel model = Statistics.Create(name, options);
+    string canonizer = BenchModels.CanonizerFor(name);
+    using ZooModel model = BenchModels.Create(name, options);
     foreach (int batch in options.Batches)
     {
         // Batch 1 runs are short and the most exposed to a noisy machine: more of them for the minimum.
@@ -223,7 +223,7 @@ internal static class Throughput
     public static void Run(BenchOptions options)
     {
         int images = options.Quick ? 16 : 64;
-        using ZooModel model = Statistics.Create("resnet50", options);
+        using ZooModel model = BenchModels.Create("resnet50", options);
         var composite = new EpsilonPlusFlat(canonizers: new[] { CanonizerRegistry.Create("resnet") });
         var attributor = new Gradient(model, composite, AttributionTarget.Predicted);
         using (attributor.Scope())
@@ -283,7 +283,8 @@ internal static class Throughput
     }
 }
 
-internal static class Statistics
+/// <summary>The models the benchmark times: built, calibrated and named with their canonizer in one place.</summary>
+internal static class BenchModels
 {
     /// <summary>A zoo model in eval mode, its batch norms calibrated unless the options keep their defaults.</summary>
     public static ZooModel Create(string name, BenchOptions options)
