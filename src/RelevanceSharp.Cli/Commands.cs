@@ -22,6 +22,7 @@ public static class Commands
         root.Subcommands.Add(VerifyCommand.Create());
         root.Subcommands.Add(TrainDemoCommand.Create());
         root.Subcommands.Add(EvaluateCommand.Create());
+        root.Subcommands.Add(DoctorCommand.Create());
         CommandHelp.Install(root);
         return root;
     }

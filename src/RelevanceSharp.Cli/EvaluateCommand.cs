@@ -172,6 +172,16 @@ public static class EvaluateCommand
             output.WriteLine($"wrote {path}");
         }
         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"done in {clock.Elapsed.TotalSeconds:F1} s"));
+        if (report.Failures.Count > 0)
+        {
+            foreach (EvaluationFailure failure in report.Failures)
+            {
+                log.WriteLine($"error: {failure}");
+            }
+            throw new InvalidOperationException(
+                $"{report.Failures.Count} of {configs.Count} configurations failed with NaN or infinite values (first: " +
+                $"{report.Failures[0].Config}); the results of the others were written.");
+        }
         return report;
     }
 

@@ -141,13 +141,13 @@ public static class ExplainCommand
             using TorchThreads threadCount = TorchThreads.Use(parse.GetValue(threads));
             using ExplainJob job = ExplainJob.Prepare(options,
                 () => ExplainModel.Load(modelName, weightsFile, classes, parse.GetValue(demoFolder)));
-            Run(job, options, writer);
+            Run(job, options, writer, parse.InvocationConfiguration.Error);
         }));
         return command;
     }
 
     /// <summary>Runs a prepared job: a progress bar on a terminal when there is more than one batch, plain lines otherwise.</summary>
-    private static void Run(ExplainJob job, ExplainOptions options, TextWriter writer)
+    private static void Run(ExplainJob job, ExplainOptions options, TextWriter writer, TextWriter error)
     {
         int count = job.Images.Count;
         writer.WriteLine($"Explaining {count} image{(count == 1 ? "" : "s")} with {job.Model.Description}: {job.Description}.");
@@ -173,16 +173,26 @@ public static class ExplainCommand
                     .Start(context =>
                     {
                         ProgressTask task = context.AddTask("explaining", maxValue: count);
-                        return job.Run(_ => task.Increment(1), cancel.Token);
+                        return job.Run(_ => task.Increment(1), cancel.Token, failure =>
+                        {
+                            task.Increment(1);
+                            ReportFailure(error, failure);
+                        });
                     });
             }
             else
             {
-                summary = job.Run(image => writer.WriteLine(Describe(image)), cancel.Token);
+                summary = job.Run(image => writer.WriteLine(Describe(image)), cancel.Token, failure => ReportFailure(error, failure));
             }
             writer.WriteLine(
                 $"Explained {summary.Images} image{(summary.Images == 1 ? "" : "s")} in {summary.Elapsed.TotalSeconds:F1} s " +
                 $"({summary.ImagesPerSecond:F1} images/s); wrote {summary.Files} files to {options.OutputFolder}.");
+            if (summary.Failures.Count > 0)
+            {
+                throw new InvalidOperationException(
+                    $"{summary.Failures.Count} of {count} images failed with NaN or infinite relevance and have no files " +
+                    $"(first: {Path.GetFileName(summary.Failures[0].Input)}); the others were written.");
+            }
         }
         catch (OperationCanceledException)
         {
@@ -193,6 +203,9 @@ public static class ExplainCommand
             Console.CancelKeyPress -= onCancel;
         }
     }
+
+    private static void ReportFailure(TextWriter error, FailedImage failure) =>
+        error.WriteLine($"error: {failure.Input}: {failure.Reason}");
 
     private static string Describe(ExplainedImage image) =>
         string.Create(CultureInfo.InvariantCulture,

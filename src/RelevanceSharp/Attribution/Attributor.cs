@@ -1,5 +1,6 @@
 using RelevanceSharp.Composites;
 using RelevanceSharp.Core;
+using RelevanceSharp.Platform;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -24,6 +25,9 @@ public sealed record AttributionResult(Tensor Output, Tensor Relevance) : IDispo
 /// </summary>
 public abstract class Attributor
 {
+    // The CPU guard must be in force before this type runs its first convolution.
+    static Attributor() => CpuGuard.Ensure();
+
     private CompositeRegistration? scoped;
 
     /// <summary>Creates an attributor.</summary>
@@ -42,6 +46,20 @@ public abstract class Attributor
 
     /// <summary>The target used when a call gives none.</summary>
     public AttributionTarget DefaultTarget { get; }
+
+    /// <summary>
+    /// Whether a call whose model output or relevance holds NaN or infinite values raises
+    /// <see cref="NonFiniteAttributionException"/> (the default) instead of returning them. The check costs one pass
+    /// over each result; after a failure, one more gradient pass with checks finds the layer where it started.
+    /// </summary>
+    public bool RequireFinite { get; set; } = true;
+
+    /// <summary>The composite and its canonizers in words, for messages: "EpsilonPlusFlat with canonizer resnet".</summary>
+    public string Configuration => Composite is null
+        ? "no composite"
+        : Composite.Canonizers.Count == 0
+            ? Composite.GetType().Name
+            : $"{Composite.GetType().Name} with canonizer{(Composite.Canonizers.Count > 1 ? "s" : "")} {string.Join(", ", Composite.Canonizers.Select(c => c.Name))}";
 
     /// <summary>
     /// Applies the composite until the result is disposed, so that several calls share one registration.
@@ -71,6 +89,10 @@ public abstract class Attributor
         try
         {
             var (output, relevance) = Compute(input.detach(), chosen);
+            if (RequireFinite && !NonFiniteDiagnosis.AllFinite(output, relevance))
+            {
+                throw NonFinite(input, chosen, output, relevance, registration);
+            }
             return new AttributionResult(
                 output.detach().MoveToOuterDisposeScope(),
                 relevance.detach().MoveToOuterDisposeScope());
@@ -87,6 +109,16 @@ public abstract class Attributor
                 registration?.Dispose();
             }
         }
+    }
+
+    private NonFiniteAttributionException NonFinite(Tensor input, AttributionTarget target, Tensor output, Tensor relevance,
+        CompositeRegistration? registration)
+    {
+        string what = NonFiniteDiagnosis.AllFinite(output)
+            ? $"non-finite relevance ({NonFiniteDiagnosis.Count(relevance)})"
+            : $"a non-finite model output ({NonFiniteDiagnosis.Count(output)})";
+        var (layer, where) = NonFiniteDiagnosis.Locate(Model, registration, () => Gradient(input.detach(), target));
+        return new NonFiniteAttributionException(GetType().Name, Configuration, what, layer, where);
     }
 
     /// <summary>Computes output and attribution for a detached input.</summary>

@@ -1,4 +1,5 @@
 using RelevanceSharp.Core;
+using RelevanceSharp.Platform;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -11,6 +12,9 @@ namespace RelevanceSharp.Canonizers;
 /// </summary>
 public sealed class NamedMergeBatchNorm : ICanonizer
 {
+    // The CPU guard must be in force before this type runs its first convolution.
+    static NamedMergeBatchNorm() => CpuGuard.Ensure();
+
     /// <summary>Creates the canonizer.</summary>
     public NamedMergeBatchNorm(IEnumerable<(IReadOnlyList<string> Layers, string BatchNorm)> merges)
     {
@@ -67,6 +71,9 @@ public sealed class NamedMergeBatchNorm : ICanonizer
 /// </summary>
 public sealed class SwitchCanonizer<T> : ICanonizer where T : class
 {
+    // The CPU guard must be in force before this type runs its first convolution.
+    static SwitchCanonizer() => CpuGuard.Ensure();
+
     private readonly Func<T, bool> get;
     private readonly Action<T, bool> set;
     private readonly bool value;

@@ -1,5 +1,6 @@
 using System.Globalization;
 using RelevanceSharp.Core;
+using RelevanceSharp.Platform;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -19,6 +20,9 @@ namespace RelevanceSharp.Canonizers;
 /// </summary>
 public abstract class TracedCanonizer : ICanonizer
 {
+    // The CPU guard must be in force before this type runs its first convolution.
+    static TracedCanonizer() => CpuGuard.Ensure();
+
     private readonly Tensor? exampleInput;
 
     /// <summary>Creates the canonizer, optionally with an example input to canonize immediately.</summary>

@@ -1,5 +1,6 @@
 using RelevanceSharp.Canonizers;
 using RelevanceSharp.Core;
+using RelevanceSharp.Platform;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -12,6 +13,9 @@ namespace RelevanceSharp.Composites;
 /// </summary>
 public abstract class Composite
 {
+    // The CPU guard must be in force before this type runs its first convolution.
+    static Composite() => CpuGuard.Ensure();
+
     /// <summary>Creates a composite with the canonizers to apply before the rules.</summary>
     protected Composite(IEnumerable<ICanonizer>? canonizers)
     {

@@ -88,6 +88,12 @@ internal interface IPendingCalls
     void ReleasePending();
 }
 
+/// <summary>Sees each rule step of a backward pass: the module, the relevance reaching its output and what it passes on.</summary>
+internal interface IBackwardObserver
+{
+    void Observe(nn.Module module, Tensor gradOutput, Tensor gradInput);
+}
+
 /// <summary>
 /// A switch shared by the hooks of one registration. While inactive, hooks let the ordinary gradient through,
 /// which is how the gradient of a modified gradient is taken.
@@ -98,6 +104,12 @@ public sealed class HookActivity
 
     /// <summary>Whether hooks currently modify the gradient.</summary>
     public bool IsActive => Volatile.Read(ref inactiveDepth) == 0;
+
+    /// <summary>
+    /// While set, every rule step of the registration reports its incoming and outgoing relevance to it: how a
+    /// failed attribution finds the layer where values stopped being finite. <c>null</c> in ordinary runs.
+    /// </summary>
+    internal IBackwardObserver? Observer { get; set; }
 
     /// <summary>Makes the hooks inactive until the result is disposed (nestable).</summary>
     public IDisposable Suspend()
@@ -437,6 +449,7 @@ internal sealed class RuleGate : autograd.SingleTensorFunction<RuleGate>
                         $"Rule {call.Rule} returned relevance of shape [{string.Join(", ", relevance.shape)}] for a " +
                         $"{call.Module.Describe()} input of shape [{string.Join(", ", call.Input.shape)}].");
                 }
+                call.Activity.Observer?.Observe(call.Module, gradOutput, relevance);
                 // A fresh handle: the rule may return one of the call's own tensors, which are released below.
                 result = relevance.alias();
             }

@@ -39,6 +39,9 @@ public sealed class EvaluationReport
     /// <summary>The class each image was explained and scored for.</summary>
     public IReadOnlyList<long> Targets { get; }
 
+    /// <summary>Configurations left out of the results because an attribution held NaN or infinite values.</summary>
+    public IReadOnlyList<EvaluationFailure> Failures { get; init; } = Array.Empty<EvaluationFailure>();
+
     /// <summary>Number of perturbation steps K.</summary>
     public int Steps => Random.Steps;
 

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using RelevanceSharp.Attribution;
+using RelevanceSharp.Platform;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -21,6 +22,16 @@ public sealed record EvaluationOptions
     public IReadOnlyList<long>? Targets { get; init; }
 }
 
+/// <summary>A configuration whose attribution was not finite.</summary>
+/// <param name="Config">The configuration's name.</param>
+/// <param name="Image">The first image whose attribution failed when repeated alone, or <c>null</c> if none did.</param>
+/// <param name="Reason">What went wrong.</param>
+public sealed record EvaluationFailure(string Config, string? Image, string Reason)
+{
+    /// <inheritdoc />
+    public override string ToString() => $"configuration {Config}{(Image is null ? "" : $", image {Image}")}: {Reason}";
+}
+
 /// <summary>The evaluation of one configuration.</summary>
 /// <param name="Config">The configuration.</param>
 /// <param name="Perturbation">Its region perturbation curves and the random-order control.</param>
@@ -35,6 +46,9 @@ public sealed record ConfigurationResult(EvaluationConfig Config, PerturbationRe
 /// </summary>
 public static class Evaluator
 {
+    // The CPU guard must be in force before this type runs its first convolution.
+    static Evaluator() => CpuGuard.Ensure();
+
     /// <summary>Evaluates every configuration.</summary>
     /// <param name="model">The classifier, in evaluation mode; its output is (N, classes).</param>
     /// <param name="inputs">The images <c>(N, C, H, W)</c>, as the model takes them.</param>
@@ -76,6 +90,8 @@ public static class Evaluator
 
         PerturbationCurves random = perturbation.RandomOrder(model, inputs, targets, progress, "random order");
         var results = new List<ConfigurationResult>();
+        var failures = new List<EvaluationFailure>();
+        string[] names = imageNames?.ToArray() ?? Enumerable.Range(0, images).Select(i => $"image {i}").ToArray();
         for (int c = 0; c < configs.Count; c++)
         {
             var clock = Stopwatch.StartNew();
@@ -83,9 +99,18 @@ public static class Evaluator
             Attributor attributor = attributors[c];
             string stage = $"{config.Name} ({c + 1}/{configs.Count})";
             PerturbationCurves morf;
-            using (Tensor relevance = Attribute(attributor, inputs, targets, options.AttributionBatchSize, shareRegistration: true))
+            try
             {
-                morf = perturbation.MostRelevantFirst(model, inputs, targets, relevance, progress, $"{stage}: perturbation");
+                using (Tensor relevance = Attribute(attributor, inputs, targets, options.AttributionBatchSize, shareRegistration: true))
+                {
+                    morf = perturbation.MostRelevantFirst(model, inputs, targets, relevance, progress, $"{stage}: perturbation");
+                }
+            }
+            catch (NonFiniteAttributionException ex)
+            {
+                // The other configurations go on; the caller reports this one.
+                failures.Add(FailingImage(config.Name, attributor, inputs, targets, names) ?? new EvaluationFailure(config.Name, null, ex.Message));
+                continue;
             }
             RandomizationResult? randomization = options.Randomization is null
                 ? null
@@ -93,8 +118,30 @@ public static class Evaluator
                     inputs, options.Randomization, progress, $"{stage}: randomization");
             results.Add(new ConfigurationResult(config, new PerturbationResult(morf, random), randomization, clock.Elapsed));
         }
-        return new EvaluationReport(results, random, grid, options,
-            imageNames ?? Enumerable.Range(0, images).Select(i => $"image {i}").ToArray(), targets);
+        if (results.Count == 0)
+        {
+            throw new InvalidOperationException($"Every configuration failed; the first: {failures[0]}");
+        }
+        return new EvaluationReport(results, random, grid, options, names, targets) { Failures = failures };
+    }
+
+    // The first image whose attribution is not finite when computed alone, with the attributor's account of it.
+    private static EvaluationFailure? FailingImage(string config, Attributor attributor, Tensor inputs, IReadOnlyList<long> targets,
+        IReadOnlyList<string> names)
+    {
+        for (int i = 0; i < inputs.shape[0]; i++)
+        {
+            try
+            {
+                using Tensor image = inputs.narrow(0, i, 1);
+                using AttributionResult result = attributor.Attribute(image, AttributionTarget.Class(targets[i]));
+            }
+            catch (NonFiniteAttributionException ex)
+            {
+                return new EvaluationFailure(config, names[i], ex.Message.TrimEnd('.'));
+            }
+        }
+        return null;
     }
 
     /// <summary>Each image's highest-scoring class.</summary>

@@ -1,5 +1,6 @@
 using RelevanceSharp.Attribution;
 using RelevanceSharp.Core;
+using RelevanceSharp.Platform;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -62,6 +63,9 @@ public sealed record RandomizationResult(IReadOnlyList<RandomizationStep> Steps)
 /// </remarks>
 public static class ParameterRandomization
 {
+    // The CPU guard must be in force before this type runs its first convolution.
+    static ParameterRandomization() => CpuGuard.Ensure();
+
     /// <summary>The layers the cascade randomizes, in its order: linear layers and convolutions from the output back.</summary>
     public static IReadOnlyList<(string Name, nn.Module Module)> Layers(nn.Module model)
     {

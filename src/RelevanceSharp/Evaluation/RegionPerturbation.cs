@@ -1,3 +1,4 @@
+using RelevanceSharp.Platform;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -30,6 +31,9 @@ namespace RelevanceSharp.Evaluation;
 /// </remarks>
 public sealed class RegionPerturbation
 {
+    // The CPU guard must be in force before this type runs its first convolution.
+    static RegionPerturbation() => CpuGuard.Ensure();
+
     /// <summary>Creates the evaluation with the given settings (the defaults without).</summary>
     public RegionPerturbation(PerturbationSettings? settings = null)
     {

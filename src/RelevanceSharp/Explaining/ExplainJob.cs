@@ -3,8 +3,9 @@ using System.Globalization;
 using RelevanceSharp.Attribution;
 using RelevanceSharp.Composites;
 using RelevanceSharp.Core;
-using RelevanceSharp.Imaging;
 using RelevanceSharp.IO;
+using RelevanceSharp.Imaging;
+using RelevanceSharp.Platform;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -21,11 +22,17 @@ namespace RelevanceSharp.Explaining;
 public sealed record ExplainedImage(
     string Input, long Predicted, string PredictedName, double Probability, long Target, string TargetName, IReadOnlyList<string> Outputs);
 
+/// <summary>An image whose attribution was not finite: no files were written for it.</summary>
+/// <param name="Input">The image file.</param>
+/// <param name="Reason">What went wrong, from <see cref="NonFiniteAttributionException"/>.</param>
+public sealed record FailedImage(string Input, string Reason);
+
 /// <summary>What a run of an <see cref="ExplainJob"/> did.</summary>
 /// <param name="Images">Images explained.</param>
 /// <param name="Files">Files written.</param>
 /// <param name="Elapsed">Wall-clock time of the run.</param>
-public sealed record ExplainSummary(int Images, int Files, TimeSpan Elapsed)
+/// <param name="Failures">Images left without files because their attribution held NaN or infinite values.</param>
+public sealed record ExplainSummary(int Images, int Files, TimeSpan Elapsed, IReadOnlyList<FailedImage> Failures)
 {
     /// <summary>Images per second.</summary>
     public double ImagesPerSecond => Elapsed.TotalSeconds > 0 ? Images / Elapsed.TotalSeconds : 0;
@@ -41,6 +48,9 @@ public sealed record ExplainSummary(int Images, int Files, TimeSpan Elapsed)
 /// </summary>
 public sealed class ExplainJob : IDisposable
 {
+    // The CPU guard must be in force before this type runs its first convolution.
+    static ExplainJob() => CpuGuard.Ensure();
+
     private const int OcclusionBatchSize = 4;
 
     private readonly ExplainOptions options;
@@ -142,13 +152,18 @@ public sealed class ExplainJob : IDisposable
 
     /// <summary>
     /// Explains every image, batch by batch, creating the output folder first. <paramref name="onImage"/> is called
-    /// after the files of each image are written.
+    /// after the files of each image are written. An image whose attribution holds NaN or infinite values gets no
+    /// files: it goes to <paramref name="onFailure"/>, with the attributor's account of where the values stopped being
+    /// finite, and into the summary's failures, and the other images go on.
     /// </summary>
-    public ExplainSummary Run(Action<ExplainedImage>? onImage = null, CancellationToken cancellationToken = default)
+    public ExplainSummary Run(Action<ExplainedImage>? onImage = null, CancellationToken cancellationToken = default, Action<FailedImage>? onFailure = null)
     {
         Directory.CreateDirectory(options.OutputFolder);
         var clock = Stopwatch.StartNew();
         int images = 0, files = 0;
+        var failures = new List<FailedImage>();
+        // Non-finite results are sorted out per image below instead of failing the whole batch.
+        attributor.RequireFinite = false;
         // LRP registers the composite once for all batches; the other methods need a plain forward pass for the
         // predictions first, which must not run through the rules' hooks, so they register it per call.
         using IDisposable? registration = options.Method == AttributionMethod.Gradient ? attributor.Scope() : null;
@@ -165,9 +180,17 @@ public sealed class ExplainJob : IDisposable
             var (output, relevance) = Attribute(input);
             Tensor probabilities = nn.functional.softmax(output, 1);
             long[] predicted = output.argmax(1).data<long>().ToArray();
+            bool[] finite = FiniteSamples(output, relevance);
             for (int k = 0; k < count; k++)
             {
                 PlannedImage image = planned[start + k];
+                if (!finite[k])
+                {
+                    var failure = new FailedImage(image.Input, Diagnose(input.narrow(0, k, 1), predicted[k]));
+                    failures.Add(failure);
+                    onFailure?.Invoke(failure);
+                    continue;
+                }
                 long target = options.TargetClass ?? predicted[k];
                 double probability = probabilities[k, predicted[k]].ToDouble();
                 WriteOutputs(image, images01[k], relevance[k], target);
@@ -177,7 +200,38 @@ public sealed class ExplainJob : IDisposable
                     target, Model.ClassName(target), image.Outputs.Select(o => o.Path).ToList()));
             }
         }
-        return new ExplainSummary(images, files, clock.Elapsed);
+        return new ExplainSummary(images, files, clock.Elapsed, failures);
+    }
+
+    // Whether each sample's output and relevance are finite.
+    private static bool[] FiniteSamples(Tensor output, Tensor relevance)
+    {
+        using var scope = NewDisposeScope();
+        return (isfinite(output).flatten(1).all(1) & isfinite(relevance).flatten(1).all(1)).data<bool>().ToArray();
+    }
+
+    // The attributor's own account of one failed image, from a repeated attribution with checks.
+    private string Diagnose(Tensor image, long predicted)
+    {
+        attributor.RequireFinite = true;
+        try
+        {
+            AttributionTarget target = options.Method == AttributionMethod.Occlusion
+                ? AttributionTarget.FromFunction(o => o * nn.functional.one_hot(tensor(new[] { options.TargetClass ?? predicted }, device: o.device), o.shape[1]).to(o.dtype), "class scores")
+                : AttributionTarget.Class(options.TargetClass ?? predicted);
+            using AttributionResult repeated = attributor.Attribute(image, target);
+            return $"{attributor.GetType().Name} with {attributor.Configuration} gave NaN or infinite values in its batch, " +
+                "and finite ones when repeated alone: the fault is not reproducible, which on a virtual machine is typical of " +
+                "libtorch's CPU kernels (run 'relevance doctor')";
+        }
+        catch (NonFiniteAttributionException ex)
+        {
+            return ex.Message.TrimEnd('.');
+        }
+        finally
+        {
+            attributor.RequireFinite = false;
+        }
     }
 
     /// <summary>Releases the model.</summary>
@@ -373,7 +427,8 @@ public sealed class ExplainJob : IDisposable
         }
         if (options.Method != AttributionMethod.Occlusion)
         {
-            using AttributionResult result = new Gradient(model.Module, composite).Attribute(first, AttributionTarget.Predicted);
+            // Whether the values are finite is settled per image when the job runs, where a failure names its image.
+            using AttributionResult result = new Gradient(model.Module, composite) { RequireFinite = false }.Attribute(first, AttributionTarget.Predicted);
         }
         return classes;
     }

@@ -1,5 +1,6 @@
 using System.Collections;
 using System.Text.RegularExpressions;
+using RelevanceSharp.Platform;
 using TorchSharp;
 using TorchSharp.PyBridge;
 using static TorchSharp.torch;
@@ -66,6 +67,9 @@ public sealed record CheckpointReport(string Source, CheckpointFormat Format, in
 /// </summary>
 public static partial class Checkpoint
 {
+    // The CPU guard must be in force before this type runs its first convolution.
+    static Checkpoint() => CpuGuard.Ensure();
+
     private const string DataParallelPrefix = "module.";
     private static readonly string[] WrapperKeys = { "state_dict", "model" };
 

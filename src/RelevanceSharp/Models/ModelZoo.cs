@@ -1,3 +1,4 @@
+using RelevanceSharp.Platform;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -15,6 +16,9 @@ public sealed record ZooEntry(string Name, string Description, Func<long, Scalar
 /// </summary>
 public static class ModelZoo
 {
+    // The CPU guard must be in force before this type runs its first convolution.
+    static ModelZoo() => CpuGuard.Ensure();
+
     private static readonly ZooEntry[] Entries =
     {
         DenseNetEntry("densenet121", 32, new long[] { 6, 12, 24, 16 }, 64),

@@ -1,3 +1,4 @@
+using RelevanceSharp.Platform;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -31,6 +32,9 @@ public abstract class ZooModel : ExplicitModule
 /// </summary>
 public abstract class ExplicitModule : nn.Module<Tensor, Tensor>
 {
+    // The CPU guard must be in force before this type runs its first convolution.
+    static ExplicitModule() => CpuGuard.Ensure();
+
     /// <summary>Creates the module with a display name.</summary>
     protected ExplicitModule(string name) : base(name)
     {
