@@ -5,6 +5,7 @@ using RelevanceSharp.Canonizers;
 using RelevanceSharp.Composites;
 using RelevanceSharp.Core;
 using RelevanceSharp.Models;
+using RelevanceSharp.Platform;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -20,13 +21,21 @@ using static TorchSharp.torch;
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 var options = BenchOptions.Parse(args);
+// Before any tensor work, as in the relevance command: on a processor without cache topology the guard caps oneDNN
+// (RELEVANCESHARP_CPU_GUARD=on forces it, to measure its cost on a sound host).
+CpuGuardDecision guard = CpuGuard.Ensure();
+if (guard.Notice is { } notice)
+{
+    Console.Error.WriteLine(notice);
+}
 set_num_threads(options.Threads);
 // As the relevance command does; --default-allocator leaves glibc's settings alone to show what they cost.
 bool keepsMemory = !options.DefaultAllocator && NativeAllocator.KeepFreedMemory();
 Console.WriteLine($"RelevanceSharp benchmark: {(options.Quick ? "quick" : "full")}, {get_num_threads()} threads, " +
     $"{Environment.ProcessorCount} logical cores, float32, 224x224, {options.Warmup} warm-up + {options.Repeats} timed rounds each (at least {(options.Quick ? 3 : 5)} at batch 1), " +
     $"freed native memory {(keepsMemory ? "kept for reuse" : "returned to the system (default glibc settings)")}, " +
-    $"batch-norm statistics {(options.DefaultStatistics ? "at their defaults (every ThreshReLU threshold 0)" : "measured on random images, random affine parameters")}");
+    $"batch-norm statistics {(options.DefaultStatistics ? "at their defaults (every ThreshReLU threshold 0)" : "measured on random images, random affine parameters")}, " +
+    $"CPU guard {(guard.Engaged ? $"engaged ({(guard.IsaCap is { } cap ? $"oneDNN capped at {cap}" : guard.DisableMkldnn ? "oneDNN off" : "user's oneDNN cap")})" : "not engaged")}");
 
 if (options.Floor)
 {

@@ -86,4 +86,27 @@ public class CpuGuardProcessTests
         Assert.Equal(0, result.ExitCode);
         Assert.Contains(result.ErrorLines, line => line.Contains("RELEVANCESHARP_CPU_GUARD=sometimes is not one of auto, off, on", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public void TheDemoWritesNothingToStandardErrorButTheGuardsNotice()
+    {
+        string output = Path.Combine(Path.GetTempPath(), "relevancesharp-demo-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            ChildResult result = ChildProcess.Relevance(Env(), "demo", "--output", output);
+            Assert.True(result.ExitCode == 0, $"exit {result.ExitCode}\n{result.Output}\n{result.Error}");
+            // Nothing from libtorch (NNPACK's warnings, oneDNN's messages): at most the guard's one line, on a processor
+            // where it engages.
+            string? notice = CpuGuard.Decide(CpuDescription.Detect(), new CpuGuardSettings()).Notice;
+            Assert.Equal(notice is null ? Array.Empty<string>() : new[] { notice }, result.ErrorLines);
+            Assert.True(File.Exists(Path.Combine(output, "demo.png")));
+        }
+        finally
+        {
+            if (Directory.Exists(output))
+            {
+                Directory.Delete(output, recursive: true);
+            }
+        }
+    }
 }

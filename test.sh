@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Runs the test suite, installing first what the tests need and the machine lacks (Debian and Ubuntu):
+#   - the Fashion-MNIST test set (Debian package dataset-fashion-mnist), for the demo model's accuracy check.
+# Arguments are passed to 'dotnet test' (e.g. --filter "Category!=Slow").
+set -euo pipefail
+cd "$(dirname "$0")"
+
+if ! command -v dotnet >/dev/null 2>&1; then
+    echo "error: the .NET 10 SDK (the 'dotnet' command) is needed and was not found on PATH; install it, then run ./test.sh again" >&2
+    exit 1
+fi
+
+dataset=/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz
+if [ ! -f "$dataset" ]; then
+    as_root=""
+    if [ "$(id -u)" -ne 0 ]; then
+        if command -v sudo >/dev/null 2>&1; then as_root="sudo"; fi
+    fi
+    if command -v apt-get >/dev/null 2>&1 && { [ "$(id -u)" -eq 0 ] || [ -n "$as_root" ]; }; then
+        echo "test.sh: installing the Debian package dataset-fashion-mnist (the Fashion-MNIST test set)" >&2
+        $as_root apt-get update -q >/dev/null
+        $as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q dataset-fashion-mnist >/dev/null
+    else
+        echo "test.sh: the Fashion-MNIST test set ($dataset) is missing and cannot be installed here" \
+             "(needs apt-get and root): the accuracy test will be reported as skipped" >&2
+    fi
+fi
+
+if [ ! -d ../shared/conformance ]; then
+    echo "error: the reference cases are missing: the tests compare against ../shared/conformance, which must sit" \
+         "next to this repository" >&2
+    exit 1
+fi
+
+exec dotnet test tests/RelevanceSharp.Tests -c Release "$@"
