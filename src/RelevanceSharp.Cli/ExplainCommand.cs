@@ -68,8 +68,13 @@ public static class ExplainCommand
             DefaultValueFactory = _ => "bwr",
         };
         var overlay = new Option<bool>("--overlay") { Description = "Also write each heatmap laid over its image (<name>.overlay.png)." };
-        var size = new Option<int?>("--size") { Description = "Resize the shorter image side to this [default: 256 for zoo models, 28 for the demo]." };
-        var crop = new Option<int?>("--crop") { Description = "Center-crop a square of this side [default: 224 for zoo models (or --size if smaller), 28 for the demo]." };
+        var size = new Option<int?>("--size") { Description = "Resize the shorter image side to this; 0 keeps each image's size [default: 256 for zoo models, 28 for the demo]." };
+        var crop = new Option<int?>("--crop") { Description = "Center-crop a square of this side; 0 crops nothing [default: 224 for zoo models (or --size if smaller), 28 for the demo]." };
+        var maxPixels = new Option<long>("--max-pixels")
+        {
+            Description = "Refuse images with more pixels than this, as their header declares them and after resizing.",
+            DefaultValueFactory = _ => ImageTransform.DefaultMaxPixels,
+        };
         var mean = new Option<string?>("--mean") { Description = "Normalization means, one or one per channel, comma-separated [default: ImageNet's for zoo models]." };
         var std = new Option<string?>("--std") { Description = "Normalization standard deviations, like --mean." };
         var grayscale = new Option<bool>("--grayscale") { Description = "Read images as one gray channel (the demo model always does)." };
@@ -87,7 +92,7 @@ public static class ExplainCommand
         var command = new Command("explain", "Explain images with a model: a heatmap PNG per image, and on request overlays and the relevance.")
         {
             inputs, model, weights, numClasses, demoFolder, method, composite, arguments, canonizers, target, output, batchSize,
-            relevanceFormat, colormap, overlay, size, crop, mean, std, grayscale, iterations, noiseLevel, seed, window, stride, threads,
+            relevanceFormat, colormap, overlay, size, crop, maxPixels, mean, std, grayscale, iterations, noiseLevel, seed, window, stride, threads,
         };
         command.WithExamples(
             "Outputs per input <name>.<ext>: <name>.png (the heatmap, the size of the model input), <name>.overlay.png (--overlay),\n" +
@@ -121,7 +126,7 @@ public static class ExplainCommand
             {
                 Inputs = given,
                 Transform = BuildTransform(ExplainModel.DefaultTransform(modelName), parse.GetValue(size), parse.GetValue(crop),
-                    parse.GetValue(mean), parse.GetValue(std), parse.GetValue(grayscale)),
+                    parse.GetValue(mean), parse.GetValue(std), parse.GetValue(grayscale)) with { MaxPixels = parse.GetValue(maxPixels) },
                 OutputFolder = parse.GetValue(output)!,
                 Method = chosenMethod,
                 Composite = ResolveComposite(parse.GetValue(composite), chosenMethod),

@@ -20,6 +20,12 @@ public sealed class TorchThreads : IDisposable
         {
             throw new ArgumentException($"The number of threads must be at least 1; got {threads}.");
         }
+        // More threads than cores only wait for each other (and tens of thousands never finish starting).
+        if (threads > Environment.ProcessorCount)
+        {
+            throw new ArgumentException(
+                $"--threads {threads} is more than the {Environment.ProcessorCount} cores of this machine; use at most {Environment.ProcessorCount}.");
+        }
         return new TorchThreads(threads);
     }
 

@@ -174,7 +174,7 @@ public sealed class ExplainJob : IDisposable
             var images01 = new List<Tensor>(count);
             for (int i = start; i < start + count; i++)
             {
-                images01.Add(ImageIO.Prepare(ImageIO.Load(planned[i].Input, options.Transform.Grayscale), options.Transform));
+                images01.Add(ImageIO.Prepare(ImageIO.Load(planned[i].Input, options.Transform.Grayscale, options.Transform.MaxPixels), options.Transform));
             }
             Tensor input = ImageIO.Normalize(stack(images01), options.Transform.Mean, options.Transform.Std);
             var (output, relevance) = Attribute(input);
@@ -372,7 +372,7 @@ public sealed class ExplainJob : IDisposable
             foreach (PlannedImage image in planned)
             {
                 using var scope = NewDisposeScope();
-                Tensor decoded = ImageIO.Load(image.Input, transform.Grayscale);
+                Tensor decoded = ImageIO.Load(image.Input, transform.Grayscale, transform.MaxPixels);
                 Tensor prepared;
                 try
                 {

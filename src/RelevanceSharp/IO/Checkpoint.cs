@@ -112,10 +112,8 @@ public static partial class Checkpoint
     public static CheckpointContents Read(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
-        if (!File.Exists(path))
-        {
-            throw new FileNotFoundException($"Checkpoint not found: {path}", path);
-        }
+        // Regular files only, checked before anything opens them (a pipe would block, a device never end).
+        InputFile.Check(path, "checkpoint");
         var notes = new List<string>();
         CheckpointFormat format = DetectFormat(path);
         Dictionary<string, Tensor> tensors = format == CheckpointFormat.SafeTensors

@@ -13,60 +13,177 @@ namespace RelevanceSharp.IO;
 /// </summary>
 public static class SafeTensors
 {
-    /// <summary>Reads every tensor of a file, in header order.</summary>
-    public static Dictionary<string, Tensor> Load(string path)
+    /// <summary>The largest header read, as the format's specification sets it: 100 MB.</summary>
+    public const long MaxHeaderBytes = 100_000_000;
+
+    private static readonly string[] DataTypes = { "F64", "F32", "F16", "BF16", "I64", "I32", "I16", "I8", "U8", "BOOL" };
+
+    /// <summary>
+    /// Reads every tensor of a file, in header order. Only regular files of at most <paramref name="maxBytes"/> are
+    /// read; every length, offset and shape in the header is checked against the file before anything is allocated.
+    /// </summary>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="InvalidDataException">The file is not a valid safetensors file; the message names the file and the problem.</exception>
+    public static Dictionary<string, Tensor> Load(string path, long maxBytes = InputFile.DefaultMaxBytes) =>
+        Read(InputFile.ReadAll(path, "safetensors file", maxBytes), path);
+
+    /// <summary>Reads every tensor from the bytes of a safetensors file; <paramref name="source"/> names it in messages.</summary>
+    /// <exception cref="InvalidDataException">The bytes are not a valid safetensors file.</exception>
+    public static Dictionary<string, Tensor> Read(byte[] bytes, string source = "input")
     {
-        if (!File.Exists(path))
+        ArgumentNullException.ThrowIfNull(bytes);
+        var entries = ReadHeader(bytes, source);
+        var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        try
         {
-            throw new FileNotFoundException($"Safetensors file not found: {path}", path);
+            foreach (HeaderEntry entry in entries)
+            {
+                ReadOnlySpan<byte> data = bytes.AsSpan(checked((int)(entry.DataStart + entry.Begin)), checked((int)(entry.End - entry.Begin)));
+                result[entry.Name] = Decode(entry.Name, entry.DataType, entry.Shape, data, source).DetachFromDisposeScope();
+            }
         }
-        return Read(File.ReadAllBytes(path), path);
+        catch
+        {
+            foreach (Tensor tensor in result.Values)
+            {
+                tensor.Dispose();
+            }
+            throw;
+        }
+        return result;
     }
 
-    /// <summary>Reads every tensor from the bytes of a safetensors file.</summary>
-    public static Dictionary<string, Tensor> Read(byte[] bytes, string source = "input")
+    /// <summary>One tensor's entry in a header, checked against the file.</summary>
+    internal sealed record HeaderEntry(string Name, string DataType, long[] Shape, long DataStart, long Begin, long End);
+
+    /// <summary>
+    /// Parses and checks the header: the length prefix, the JSON, each entry's dtype, shape and offsets (in checked
+    /// 64-bit arithmetic, against the data that follows the header), and that no name repeats.
+    /// </summary>
+    internal static List<HeaderEntry> ReadHeader(ReadOnlySpan<byte> bytes, string source)
     {
         if (bytes.Length < 8)
         {
-            throw new InvalidDataException($"{source} is not a safetensors file: it has only {bytes.Length} bytes.");
+            throw Invalid(source, $"it has only {bytes.Length} bytes, fewer than the 8 of the header length");
         }
         ulong headerLength = BinaryPrimitives.ReadUInt64LittleEndian(bytes);
         if (headerLength > (ulong)(bytes.Length - 8))
         {
-            throw new InvalidDataException($"{source} is not a safetensors file (or is truncated): its header claims {headerLength} bytes.");
+            throw Invalid(source, $"its header length {headerLength:N0} exceeds the {bytes.Length - 8:N0} bytes that follow (truncated, or not a safetensors file)");
         }
-        int dataStart = 8 + (int)headerLength;
+        if (headerLength > MaxHeaderBytes)
+        {
+            throw Invalid(source, $"its header of {headerLength:N0} bytes exceeds the format's limit of {MaxHeaderBytes:N0}");
+        }
+        long dataStart = 8 + (long)headerLength;
+        long dataLength = bytes.Length - dataStart;
         JsonDocument header;
         try
         {
-            header = JsonDocument.Parse(bytes.AsMemory(8, (int)headerLength));
+            header = JsonDocument.Parse(bytes.Slice(8, (int)headerLength).ToArray());
         }
         catch (JsonException ex)
         {
-            throw new InvalidDataException($"{source} has an unreadable safetensors header: {ex.Message}", ex);
+            throw Invalid(source, $"its header is not valid JSON ({ex.Message.Split('.')[0]})");
         }
-        var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         using (header)
         {
-            foreach (JsonProperty entry in header.RootElement.EnumerateObject())
+            if (header.RootElement.ValueKind != JsonValueKind.Object)
             {
-                if (entry.Name == "__metadata__")
+                throw Invalid(source, $"its header is a JSON {header.RootElement.ValueKind.ToString().ToLowerInvariant()}, not an object");
+            }
+            var entries = new List<HeaderEntry>();
+            var names = new HashSet<string>(StringComparer.Ordinal);
+            foreach (JsonProperty property in header.RootElement.EnumerateObject())
+            {
+                if (!names.Add(property.Name))
+                {
+                    throw Invalid(source, $"the header names '{property.Name}' twice");
+                }
+                if (property.Name == "__metadata__")
                 {
                     continue;
                 }
-                string dtype = entry.Value.GetProperty("dtype").GetString() ?? "";
-                long[] shape = entry.Value.GetProperty("shape").EnumerateArray().Select(e => e.GetInt64()).ToArray();
-                long[] offsets = entry.Value.GetProperty("data_offsets").EnumerateArray().Select(e => e.GetInt64()).ToArray();
-                if (offsets.Length != 2 || offsets[0] < 0 || offsets[1] < offsets[0] || dataStart + offsets[1] > bytes.Length)
-                {
-                    throw new InvalidDataException($"{source}: tensor '{entry.Name}' lies outside the file (truncated?).");
-                }
-                ReadOnlySpan<byte> data = bytes.AsSpan(dataStart + (int)offsets[0], (int)(offsets[1] - offsets[0]));
-                result[entry.Name] = Decode(entry.Name, dtype, shape, data, source).DetachFromDisposeScope();
+                entries.Add(Entry(property, dataStart, dataLength, source));
             }
+            return entries;
         }
-        return result;
     }
+
+    private static HeaderEntry Entry(JsonProperty property, long dataStart, long dataLength, string source)
+    {
+        string name = property.Name;
+        JsonElement value = property.Value;
+        if (value.ValueKind != JsonValueKind.Object)
+        {
+            throw Invalid(source, $"the entry of tensor '{name}' is not an object");
+        }
+        string dtype = value.TryGetProperty("dtype", out JsonElement d) && d.ValueKind == JsonValueKind.String
+            ? d.GetString()!
+            : throw Invalid(source, $"tensor '{name}' has no dtype string");
+        if (!DataTypes.Contains(dtype))
+        {
+            throw Invalid(source, $"tensor '{name}' has the unsupported dtype '{dtype}' (supported: {string.Join(", ", DataTypes)})");
+        }
+        long[] shape = Integers(value, "shape", name, source);
+        long[] offsets = Integers(value, "data_offsets", name, source);
+        if (offsets.Length != 2 || offsets[1] < offsets[0])
+        {
+            throw Invalid(source, $"tensor '{name}' has data_offsets [{string.Join(", ", offsets)}]; expected [begin, end] with begin <= end");
+        }
+        if (offsets[1] > dataLength)
+        {
+            throw Invalid(source, $"tensor '{name}' ends at byte {offsets[1]:N0} of the data, which has only {dataLength:N0} (truncated?)");
+        }
+        long bytes;
+        try
+        {
+            bytes = checked(shape.Aggregate(1L, (a, b) => a * b) * ElementSize(dtype));
+        }
+        catch (OverflowException)
+        {
+            throw Invalid(source, $"tensor '{name}' has a shape [{string.Join(", ", shape)}] too large to exist");
+        }
+        if (bytes != offsets[1] - offsets[0])
+        {
+            throw Invalid(source,
+                $"tensor '{name}' of shape [{string.Join(", ", shape)}] and dtype {dtype} needs {bytes:N0} bytes but its offsets give {offsets[1] - offsets[0]:N0}");
+        }
+        return new HeaderEntry(name, dtype, shape, dataStart, offsets[0], offsets[1]);
+    }
+
+    // A list of non-negative integers under `key`.
+    private static long[] Integers(JsonElement entry, string key, string name, string source)
+    {
+        if (!entry.TryGetProperty(key, out JsonElement list) || list.ValueKind != JsonValueKind.Array)
+        {
+            throw Invalid(source, $"tensor '{name}' has no {key} list");
+        }
+        var values = new List<long>();
+        foreach (JsonElement item in list.EnumerateArray())
+        {
+            if (item.ValueKind != JsonValueKind.Number || !item.TryGetInt64(out long number) || number < 0)
+            {
+                throw Invalid(source, $"tensor '{name}' has {key} entry {item.GetRawText()}, not a non-negative integer");
+            }
+            values.Add(number);
+        }
+        if (values.Count > 64)
+        {
+            throw Invalid(source, $"tensor '{name}' has {values.Count} entries in {key}; at most 64 are supported");
+        }
+        return values.ToArray();
+    }
+
+    private static int ElementSize(string dtype) => dtype switch
+    {
+        "F64" or "I64" => 8,
+        "F32" or "I32" => 4,
+        "F16" or "BF16" or "I16" => 2,
+        _ => 1,
+    };
+
+    private static InvalidDataException Invalid(string source, string problem) => new($"{source}: not a valid safetensors file: {problem}.");
 
     /// <summary>Writes tensors (moved to the CPU, made contiguous) to a file; the file appears only when complete.</summary>
     public static void Save(string path, IEnumerable<KeyValuePair<string, Tensor>> tensors, IReadOnlyDictionary<string, string>? metadata = null) =>
@@ -118,19 +235,6 @@ public static class SafeTensors
 
     private static Tensor Decode(string name, string dtype, long[] shape, ReadOnlySpan<byte> data, string source)
     {
-        long count = shape.Aggregate(1L, (a, b) => a * b);
-        int size = dtype switch
-        {
-            "F64" or "I64" or "U64" => 8,
-            "F32" or "I32" or "U32" => 4,
-            "F16" or "BF16" or "I16" or "U16" => 2,
-            "I8" or "U8" or "BOOL" => 1,
-            _ => throw new InvalidDataException($"{source}: tensor '{name}' has the unsupported dtype '{dtype}'."),
-        };
-        if (count * size != data.Length)
-        {
-            throw new InvalidDataException($"{source}: tensor '{name}' of shape [{string.Join(", ", shape)}] and dtype {dtype} needs {count * size} bytes but has {data.Length}.");
-        }
         if (!BitConverter.IsLittleEndian)
         {
             throw new PlatformNotSupportedException("Reading safetensors needs a little-endian machine.");

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using RelevanceSharp.IO;
 using SkiaSharp;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -22,6 +23,18 @@ public sealed record ImageTransform(int Size, int CropSize, IReadOnlyList<float>
     /// <summary>The ImageNet channel standard deviations used by torchvision's pretrained models.</summary>
     public static IReadOnlyList<float> ImageNetStd { get; } = [0.229f, 0.224f, 0.225f];
 
+    /// <summary>The default of <see cref="MaxPixels"/>: 50 million pixels (an 8K frame has 33 million).</summary>
+    public const long DefaultMaxPixels = 50_000_000;
+
+    /// <summary>The largest image file read: 256 MiB.</summary>
+    public const long MaxFileBytes = 256L << 20;
+
+    /// <summary>
+    /// The most pixels an image may have, as its header declares it (checked before anything is decoded) and after
+    /// resizing. Untrusted files can declare any size in a few bytes; this bounds the memory one image can take.
+    /// </summary>
+    public long MaxPixels { get; init; } = DefaultMaxPixels;
+
     /// <summary>The number of channels this transform produces: 1 in grayscale, else 3.</summary>
     public int Channels => Grayscale ? 1 : 3;
 
@@ -44,6 +57,15 @@ public sealed record ImageTransform(int Size, int CropSize, IReadOnlyList<float>
         {
             throw new ArgumentException($"The crop size {CropSize} is larger than the resized shorter side {Size}.");
         }
+        if (MaxPixels < 1)
+        {
+            throw new ArgumentException($"The pixel limit must be at least 1; got {MaxPixels}.");
+        }
+        if ((long)Math.Max(Size, CropSize) * Math.Max(Size, CropSize) > MaxPixels)
+        {
+            throw new ArgumentException(
+                $"An image of {Math.Max(Size, CropSize)}x{Math.Max(Size, CropSize)} pixels would exceed the limit of {MaxPixels:N0} pixels (--max-pixels raises it).");
+        }
         ImageIO.CheckMeanStd(Mean, Std, Channels);
     }
 }
@@ -63,23 +85,15 @@ public static class ImageIO
     /// <exception cref="InvalidDataException">
     /// The file is empty, truncated, corrupt or not an image; the one-line message names the file and the problem.
     /// </exception>
-    public static Tensor Load(string path, bool grayscale = false)
+    /// <remarks>
+    /// Only regular files of at most <see cref="ImageTransform.MaxFileBytes"/> are read, and an image whose header
+    /// declares more than <paramref name="maxPixels"/> pixels is refused before any pixel is decoded.
+    /// </remarks>
+    public static Tensor Load(string path, bool grayscale = false, long maxPixels = ImageTransform.DefaultMaxPixels)
     {
         ArgumentNullException.ThrowIfNull(path);
-        if (!File.Exists(path))
-        {
-            throw new FileNotFoundException($"Cannot read image '{path}': the file does not exist.", path);
-        }
-        byte[] bytes;
-        try
-        {
-            bytes = File.ReadAllBytes(path);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            throw new IOException($"Cannot read image '{path}': {ex.Message}", ex);
-        }
-        return Decode(bytes, grayscale, path);
+        byte[] bytes = InputFile.ReadAll(path, "image", ImageTransform.MaxFileBytes);
+        return Decode(bytes, grayscale, path, maxPixels);
     }
 
     /// <summary>Like <see cref="Load"/>, with a leading batch axis: <c>(1, C, H, W)</c>.</summary>
@@ -93,7 +107,7 @@ public static class ImageIO
     /// Decodes image file contents as <see cref="Load"/> does; <paramref name="source"/> names the data in error
     /// messages.
     /// </summary>
-    public static Tensor Decode(byte[] bytes, bool grayscale = false, string source = "image")
+    public static Tensor Decode(byte[] bytes, bool grayscale = false, string source = "image", long maxPixels = ImageTransform.DefaultMaxPixels)
     {
         ArgumentNullException.ThrowIfNull(bytes);
         if (bytes.Length == 0)
@@ -110,6 +124,17 @@ public static class ImageIO
         if (info.Width <= 0 || info.Height <= 0)
         {
             throw Unreadable(source, $"the image has no pixels ({info.Width}x{info.Height})");
+        }
+        // The header's size, checked in 64 bits before the decoder allocates anything: a few bytes can declare
+        // 100000x100000 pixels, whose RGBA size wraps around in 32 bits.
+        long pixels = (long)info.Width * info.Height;
+        if (pixels > maxPixels)
+        {
+            throw Unreadable(source, $"its header declares {info.Width}x{info.Height} = {pixels:N0} pixels, more than the limit of {maxPixels:N0} (--max-pixels raises it)");
+        }
+        if (pixels * 4 > Array.MaxLength)
+        {
+            throw Unreadable(source, $"at {info.Width}x{info.Height} pixels it is too large to decode in one piece");
         }
         var target = new SKImageInfo(info.Width, info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
         result = codec.GetPixels(target, out byte[] rgba);
@@ -129,7 +154,7 @@ public static class ImageIO
         ArgumentNullException.ThrowIfNull(transform);
         transform.Validate();
         using var scope = NewDisposeScope();
-        Tensor image = Prepare(Load(path, transform.Grayscale), transform);
+        Tensor image = Prepare(Load(path, transform.Grayscale, transform.MaxPixels), transform);
         return Normalize(image, transform.Mean, transform.Std).unsqueeze(0).MoveToOuterDisposeScope();
     }
 
@@ -143,7 +168,7 @@ public static class ImageIO
         ArgumentNullException.ThrowIfNull(transform);
         transform.Validate();
         using var scope = NewDisposeScope();
-        Tensor result = transform.Size > 0 ? Resize(image, transform.Size) : image.alias();
+        Tensor result = transform.Size > 0 ? Resize(image, transform.Size, transform.MaxPixels) : image.alias();
         if (transform.CropSize > 0)
         {
             result = CenterCrop(result, transform.CropSize);
@@ -156,7 +181,13 @@ public static class ImageIO
     /// and the longer one keeps the aspect ratio (truncated, as torchvision does), with antialiased bilinear
     /// interpolation.
     /// </summary>
-    public static Tensor Resize(Tensor image, int shorterSide)
+    public static Tensor Resize(Tensor image, int shorterSide) => Resize(image, shorterSide, long.MaxValue);
+
+    /// <summary>
+    /// Resizes as <see cref="Resize(Tensor, int)"/>, refusing with an <see cref="ArgumentException"/> a result of more
+    /// than <paramref name="maxPixels"/> pixels, before anything is allocated.
+    /// </summary>
+    public static Tensor Resize(Tensor image, int shorterSide, long maxPixels)
     {
         ArgumentNullException.ThrowIfNull(image);
         ArgumentOutOfRangeException.ThrowIfLessThan(shorterSide, 1);
@@ -171,6 +202,12 @@ public static class ImageIO
         {
             newWidth = shorterSide;
             newHeight = (long)((double)shorterSide * height / width);
+        }
+        if ((double)newHeight * newWidth > maxPixels)
+        {
+            throw new ArgumentException(
+                $"Resizing the {width}x{height} image to a shorter side of {shorterSide} gives {newWidth}x{newHeight} pixels, " +
+                $"more than the limit of {maxPixels:N0}.");
         }
         using var scope = NewDisposeScope();
         Tensor batch = AsFloat(image.dim() == 3 ? image.unsqueeze(0) : image);
