@@ -126,7 +126,8 @@ public static class ExplainCommand
             {
                 Inputs = given,
                 Transform = BuildTransform(ExplainModel.DefaultTransform(modelName), parse.GetValue(size), parse.GetValue(crop),
-                    parse.GetValue(mean), parse.GetValue(std), parse.GetValue(grayscale)) with { MaxPixels = parse.GetValue(maxPixels) },
+                    parse.GetValue(mean), parse.GetValue(std), parse.GetValue(grayscale)) with
+                { MaxPixels = parse.GetValue(maxPixels) },
                 OutputFolder = parse.GetValue(output)!,
                 Method = chosenMethod,
                 Composite = ResolveComposite(parse.GetValue(composite), chosenMethod),
