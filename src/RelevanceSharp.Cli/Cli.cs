@@ -7,6 +7,13 @@ namespace RelevanceSharp.Cli;
 /// <summary>Runs a command's work and turns failures into a one-line message and a non-zero exit code.</summary>
 public static class Cli
 {
+    /// <summary>The option every command takes: on an error, also print the exception and its stack trace.</summary>
+    public static Option<bool> Verbose { get; } = new("--verbose")
+    {
+        Description = "On an error, also print the exception with its stack trace (for bug reports).",
+        Recursive = true,
+    };
+
     /// <summary>Runs <paramref name="work"/>; returns 0, or prints <c>error: ...</c> to standard error and returns 1.</summary>
     public static int Run(Action work)
     {
@@ -23,7 +30,7 @@ public static class Cli
         ArgumentNullException.ThrowIfNull(parse);
         ArgumentNullException.ThrowIfNull(work);
         TextWriter output = parse.InvocationConfiguration.Output;
-        return Run(parse.InvocationConfiguration.Error, () => work(output));
+        return Run(parse.InvocationConfiguration.Error, () => work(output), parse.GetValue(Verbose));
     }
 
     /// <summary>
@@ -62,16 +69,21 @@ public static class Cli
         return message.Length == 0 ? shown.GetType().Name : message;
     }
 
-    private static int Run(TextWriter error, Action work)
+    private static int Run(TextWriter error, Action work, bool verbose = false)
     {
         try
         {
             work();
             return 0;
         }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
+        catch (Exception ex)
         {
+            // Every failure, expected or not, is one line; --verbose adds the details for a bug report.
             error.WriteLine($"error: {OneLine(ex)}");
+            if (verbose)
+            {
+                error.WriteLine(ex.ToString());
+            }
             return 1;
         }
     }

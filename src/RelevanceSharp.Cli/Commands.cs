@@ -23,6 +23,7 @@ public static class Commands
         root.Subcommands.Add(TrainDemoCommand.Create());
         root.Subcommands.Add(EvaluateCommand.Create());
         root.Subcommands.Add(DoctorCommand.Create());
+        root.Options.Add(Cli.Verbose);
         CommandHelp.Install(root);
         return root;
     }
@@ -44,19 +45,30 @@ public static class VerifyCommand
             paths,
         };
         command.WithExamples("", "relevance verify ../shared/conformance");
-        command.SetAction(parse => Run(parse.GetValue(paths) ?? Array.Empty<string>(), parse.InvocationConfiguration.Output));
+        command.SetAction(parse =>
+        {
+            int code = 0;
+            int run = Cli.Run(parse, output => code = Run(parse.GetValue(paths) ?? Array.Empty<string>(), output, parse.InvocationConfiguration.Error));
+            return run != 0 ? run : code;
+        });
         return command;
     }
 
-    /// <summary>Runs the checks, printing one line each and a summary; returns the exit code.</summary>
-    public static int Run(IEnumerable<string> paths, TextWriter output)
+    /// <summary>
+    /// Runs the checks, printing one line each and a summary; returns the exit code: 0 only when at least one check
+    /// passed and none failed or was skipped.
+    /// </summary>
+    public static int Run(IEnumerable<string> paths, TextWriter output, TextWriter? error = null)
     {
+        ArgumentNullException.ThrowIfNull(paths);
+        ArgumentNullException.ThrowIfNull(output);
+        error ??= output;
         int passed = 0, failed = 0, skipped = 0;
         foreach (string path in paths)
         {
             if (!Directory.Exists(path))
             {
-                output.WriteLine($"error: {path} is not a folder");
+                error.WriteLine($"error: {path} is not a folder");
                 failed++;
                 continue;
             }
@@ -72,6 +84,20 @@ public static class VerifyCommand
             }
         }
         output.WriteLine($"{passed} passed, {failed} failed{(skipped > 0 ? $", {skipped} skipped" : "")}");
-        return failed > 0 ? 1 : 0;
+        if (failed > 0)
+        {
+            return 1;
+        }
+        if (passed == 0)
+        {
+            error.WriteLine("error: no check ran: the folders hold no conformance case");
+            return 1;
+        }
+        if (skipped > 0)
+        {
+            error.WriteLine($"error: {skipped} check(s) were skipped, so the run does not show conformance");
+            return 1;
+        }
+        return 0;
     }
 }

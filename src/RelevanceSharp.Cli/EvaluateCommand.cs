@@ -24,7 +24,11 @@ public static class EvaluateCommand
     /// <param name="DemoFolder">Folder of the demo model's weights and samples, instead of the usual places.</param>
     /// <param name="Threads">Threads TorchSharp computes with, or <c>null</c> to leave the setting as it is.</param>
     public sealed record Request(string Model, string? Weights, IReadOnlyList<string> Inputs, IReadOnlyList<string> Configs,
-        EvaluationOptions Options, string Output, int? NumClasses = null, string? DemoFolder = null, int? Threads = null);
+        EvaluationOptions Options, string Output, int? NumClasses = null, string? DemoFolder = null, int? Threads = null)
+    {
+        /// <summary>Whether weights holding NaN or infinite values are loaded instead of refused.</summary>
+        public bool AllowNonFiniteWeights { get; init; }
+    }
 
     /// <summary>Creates the command.</summary>
     public static Command Create()
@@ -41,6 +45,7 @@ public static class EvaluateCommand
         };
         var weights = new Option<string?>("--weights", "-w") { Description = "Weights file (.pth or .safetensors) of a zoo model." };
         var numClasses = new Option<int?>("--num-classes") { Description = "Outputs of a zoo model's classifier (default 1000)." };
+        var allowNonFinite = new Option<bool>("--allow-non-finite-weights") { Description = "Load weights that hold NaN or infinite values instead of refusing them." };
         var demoFolder = new Option<string?>("--demo-folder") { Description = "Folder holding the demo model's weights and samples." };
         var configs = new Option<string[]>("--config", "-c")
         {
@@ -96,10 +101,10 @@ public static class EvaluateCommand
             "Examples:\n  relevance evaluate\n  relevance evaluate --config epsilon_gamma_box+densenet_seq_thresh --config gradient --baseline blur\n" +
             "  relevance evaluate photos/ --model resnet50 --weights resnet50.pth --config epsilon_gamma_box+resnet --steps 40")
         {
-            inputs, model, weights, numClasses, demoFolder, configs, patchSize, steps, baseline, sigma, seed, randomOrders, score,
+            inputs, model, weights, numClasses, allowNonFinite, demoFolder, configs, patchSize, steps, baseline, sigma, seed, randomOrders, score,
             randomization, noRandomization, randomizationLayers, absolute, batchSize, threads, output,
         };
-        command.SetAction(parse => Cli.Run(() =>
+        command.SetAction(parse => Cli.Run(parse, _ =>
         {
             if (parse.GetValue(patchSize) is int size && size < 1)
             {
@@ -131,7 +136,10 @@ public static class EvaluateCommand
                 throw new ArgumentException($"--threads must be at least 1; got {threadCount}.");
             }
             var request = new Request(modelName, parse.GetValue(weights), parse.GetValue(inputs) ?? [],
-                parse.GetValue(configs) ?? [], options, parse.GetValue(output)!, parse.GetValue(numClasses), parse.GetValue(demoFolder), threadCount);
+                parse.GetValue(configs) ?? [], options, parse.GetValue(output)!, parse.GetValue(numClasses), parse.GetValue(demoFolder), threadCount)
+            {
+                AllowNonFiniteWeights = parse.GetValue(allowNonFinite),
+            };
             Run(request, Console.Out, Console.Error);
         }));
         return command;
@@ -154,7 +162,8 @@ public static class EvaluateCommand
         var configs = request.Configs.Count > 0 ? request.Configs.Select(EvaluationConfig.Parse).ToList() : EvaluationConfig.DemoDefaults.ToList();
         // The thread count holds for this evaluation only, as in the other commands.
         using TorchThreads? threadCount = request.Threads is int count ? TorchThreads.Use(count) : null;
-        using EvaluationSetup setup = EvaluationSetup.Load(request.Model, request.Weights, request.Inputs, request.NumClasses, request.DemoFolder);
+        using EvaluationSetup setup = EvaluationSetup.Load(request.Model, request.Weights, request.Inputs, request.NumClasses, request.DemoFolder,
+            request.AllowNonFiniteWeights);
         if (options.Perturbation.PatchSize == 0)
         {
             long side = Math.Min(setup.Inputs.shape[2], setup.Inputs.shape[3]);

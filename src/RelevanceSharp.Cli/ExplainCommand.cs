@@ -28,6 +28,7 @@ public static class ExplainCommand
         };
         var weights = new Option<string?>("--weights", "-w") { Description = "Weights of a zoo model: a .pth (torch.save of a state dict) or .safetensors file. Required for zoo models." };
         var numClasses = new Option<int?>("--num-classes") { Description = "Outputs of a zoo model's classifier [default: 1000]." };
+        var allowNonFinite = new Option<bool>("--allow-non-finite-weights") { Description = "Load weights that hold NaN or infinite values instead of refusing them." };
         var demoFolder = new Option<string?>("--demo-folder") { Description = "Folder with the demo model's weights (as written by 'relevance train-demo') [default: the one shipped with the tool]." };
         var method = new Option<string>("--method")
         {
@@ -91,7 +92,7 @@ public static class ExplainCommand
 
         var command = new Command("explain", "Explain images with a model: a heatmap PNG per image, and on request overlays and the relevance.")
         {
-            inputs, model, weights, numClasses, demoFolder, method, composite, arguments, canonizers, target, output, batchSize,
+            inputs, model, weights, numClasses, allowNonFinite, demoFolder, method, composite, arguments, canonizers, target, output, batchSize,
             relevanceFormat, colormap, overlay, size, crop, maxPixels, mean, std, grayscale, iterations, noiseLevel, seed, window, stride, threads,
         };
         command.WithExamples(
@@ -146,7 +147,7 @@ public static class ExplainCommand
             };
             using TorchThreads threadCount = TorchThreads.Use(parse.GetValue(threads));
             using ExplainJob job = ExplainJob.Prepare(options,
-                () => ExplainModel.Load(modelName, weightsFile, classes, parse.GetValue(demoFolder)));
+                () => ExplainModel.Load(modelName, weightsFile, classes, parse.GetValue(demoFolder), parse.GetValue(allowNonFinite)));
             Run(job, options, writer, parse.InvocationConfiguration.Error);
         }));
         return command;

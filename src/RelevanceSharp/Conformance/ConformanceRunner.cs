@@ -31,7 +31,7 @@ public sealed record CheckResult(string Name, CheckStatus Status, double MaxErro
     public override string ToString()
     {
         string status = Status switch { CheckStatus.Passed => "pass", CheckStatus.Failed => "FAIL", _ => "skip" };
-        string numbers = Status == CheckStatus.Skipped
+        string numbers = Status == CheckStatus.Skipped || double.IsNaN(MaxError)
             ? ""
             : string.Create(CultureInfo.InvariantCulture, $"  max_abs_err={MaxError:E3}  allowed={Allowed:E3}");
         return $"{status}  {Name}{numbers}{(Detail is null ? "" : "  " + Detail)}";
@@ -94,8 +94,9 @@ public static class ConformanceRunner
     /// <summary>The cases of one model folder, for listing.</summary>
     public static IReadOnlyList<string> CaseNames(string folder)
     {
-        using JsonDocument cases = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "cases.json")));
-        return cases.RootElement.GetProperty("cases").EnumerateArray().Select(c => c.GetProperty("name").GetString() ?? "").ToList();
+        string path = Path.Combine(folder, "cases.json");
+        using JsonDocument cases = CaseFile.Parse(path);
+        return CaseFile.Cases(cases.RootElement, path).Select((c, i) => CaseFile.Name(c, i)).ToList();
     }
 
     /// <summary>Runs the cases of one model folder, optionally only those named.</summary>
@@ -107,9 +108,10 @@ public static class ConformanceRunner
         {
             loaded = ModelFolder.Open(folder);
         }
-        catch (NotSupportedException ex)
+        catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            return new[] { new CheckResult($"{model}/*", CheckStatus.Skipped, 0, 0, ex.Message) };
+            // A damaged folder is one failed check that names the file and the problem.
+            return new[] { new CheckResult($"{model}/*", CheckStatus.Failed, double.NaN, double.NaN, ex.Message.Split('\n')[0].Trim()) };
         }
         return RunLoaded(loaded, model, only);
     }
@@ -118,9 +120,10 @@ public static class ConformanceRunner
     {
         using (folder)
         {
+            int index = 0;
             foreach (JsonElement spec in folder.Cases)
             {
-                string name = spec.GetProperty("name").GetString() ?? "?";
+                string name = CaseFile.Name(spec, index++);
                 if (only is not null && !only.Contains(name))
                 {
                     continue;
@@ -134,22 +137,28 @@ public static class ConformanceRunner
     {
         using var scope = NewDisposeScope();
         var canonizers = new List<ICanonizer>();
-        foreach (JsonElement name in spec.GetProperty("canonizers").EnumerateArray())
-        {
-            string canonizer = name.GetString() ?? "";
-            if (!CanonizerRegistry.IsKnown(canonizer))
-            {
-                return new CheckResult(label, CheckStatus.Skipped, 0, 0, $"canonizer '{canonizer}' is not implemented");
-            }
-            canonizers.Add(CanonizerRegistry.Create(canonizer));
-        }
         try
         {
+            if (!spec.TryGetProperty("canonizers", out JsonElement list) || list.ValueKind != JsonValueKind.Array)
+            {
+                throw new InvalidDataException($"{folder.CasesPath}: the case has no 'canonizers' list");
+            }
+            foreach (JsonElement name in list.EnumerateArray())
+            {
+                string canonizer = name.ValueKind == JsonValueKind.String ? name.GetString()! : name.GetRawText();
+                if (!CanonizerRegistry.IsKnown(canonizer))
+                {
+                    return new CheckResult(label, CheckStatus.Skipped, 0, 0, $"canonizer '{canonizer}' is not implemented");
+                }
+                canonizers.Add(CanonizerRegistry.Create(canonizer));
+            }
             Composite? composite = CreateComposite(spec, canonizers);
             AttributionTarget target = CreateTarget(spec);
             Attributor attributor = CreateAttributor(spec, folder.Model, composite, target);
             using AttributionResult result = attributor.Attribute(folder.Input);
-            Tensor expected = folder.Expected(spec.GetProperty("expected").GetString() ?? "");
+            Tensor expected = folder.Expected(spec.TryGetProperty("expected", out JsonElement e) && e.ValueKind == JsonValueKind.String
+                ? e.GetString()!
+                : throw new InvalidDataException($"{folder.CasesPath}: the case has no 'expected' tensor name"));
             double relevanceError = MaxAbsDifference(result.Relevance, expected);
             double allowed = folder.Atol + folder.Rtol * expected.abs().max().to(ScalarType.Float64).item<double>();
             double outputError = MaxAbsDifference(result.Output, folder.Output);
@@ -162,7 +171,15 @@ public static class ConformanceRunner
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            return new CheckResult(label, CheckStatus.Failed, double.NaN, double.NaN, $"{ex.GetType().Name}: {ex.Message.Split('\n')[0]}");
+            string message = ex.Message.Split('\n')[0].Trim();
+            // Errors about the folder's files name the file; others say what kind of error it was.
+            string detail = ex switch
+            {
+                InvalidDataException => message,
+                KeyNotFoundException => $"{folder.CasesPath}: the case lacks a required field ({message})",
+                _ => $"{ex.GetType().Name}: {message}",
+            };
+            return new CheckResult(label, CheckStatus.Failed, double.NaN, double.NaN, detail);
         }
     }
 
@@ -223,21 +240,84 @@ public static class ConformanceRunner
     }
 }
 
+/// <summary>Reading <c>cases.json</c>, with every problem named by file.</summary>
+internal static class CaseFile
+{
+    /// <summary>Parses the file (a regular file of at most 16 MiB).</summary>
+    public static JsonDocument Parse(string path)
+    {
+        byte[] bytes = InputFile.ReadAll(path, "case list", 16 << 20);
+        try
+        {
+            JsonDocument document = JsonDocument.Parse(bytes);
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                document.Dispose();
+                throw new InvalidDataException($"{path}: the file is not a JSON object");
+            }
+            return document;
+        }
+        catch (JsonException ex)
+        {
+            throw new InvalidDataException($"{path}: not valid JSON ({ex.Message.Split('.')[0]})", ex);
+        }
+    }
+
+    /// <summary>The non-empty list of cases.</summary>
+    public static IReadOnlyList<JsonElement> Cases(JsonElement root, string path)
+    {
+        if (!root.TryGetProperty("cases", out JsonElement cases) || cases.ValueKind != JsonValueKind.Array)
+        {
+            throw new InvalidDataException($"{path}: there is no 'cases' list");
+        }
+        var list = cases.EnumerateArray().ToList();
+        if (list.Count == 0)
+        {
+            throw new InvalidDataException($"{path}: the 'cases' list is empty");
+        }
+        if (list.Any(c => c.ValueKind != JsonValueKind.Object))
+        {
+            throw new InvalidDataException($"{path}: every case must be a JSON object");
+        }
+        return list;
+    }
+
+    /// <summary>A case's name, or its position when it has none.</summary>
+    public static string Name(JsonElement spec, int index) =>
+        spec.TryGetProperty("name", out JsonElement name) && name.ValueKind == JsonValueKind.String ? name.GetString()! : $"case {index + 1}";
+
+    /// <summary>A finite, non-negative number under <c>tolerance</c>.</summary>
+    public static double Tolerance(JsonElement root, string key, string path)
+    {
+        if (root.TryGetProperty("tolerance", out JsonElement tolerance) && tolerance.ValueKind == JsonValueKind.Object
+            && tolerance.TryGetProperty(key, out JsonElement value) && value.ValueKind == JsonValueKind.Number
+            && value.TryGetDouble(out double number) && double.IsFinite(number) && number >= 0)
+        {
+            return number;
+        }
+        throw new InvalidDataException($"{path}: tolerance.{key} must be a finite non-negative number");
+    }
+}
+
 /// <summary>A loaded conformance model folder: model with weights, reference tensors, cases, tolerance.</summary>
 public sealed class ModelFolder : IDisposable
 {
     private readonly Dictionary<string, Tensor> expected;
     private readonly JsonDocument cases;
+    private readonly string expectedPath;
 
-    private ModelFolder(nn.Module<Tensor, Tensor> model, Dictionary<string, Tensor> expected, JsonDocument cases, string inputName, string outputName)
+    private ModelFolder(nn.Module<Tensor, Tensor> model, Dictionary<string, Tensor> expected, JsonDocument cases, string casesPath,
+        string expectedPath, string inputName, string outputName)
     {
         Model = model;
         this.expected = expected;
         this.cases = cases;
+        this.expectedPath = expectedPath;
+        CasesPath = casesPath;
         JsonElement root = cases.RootElement;
-        JsonElement tolerance = root.GetProperty("tolerance");
-        Rtol = tolerance.GetProperty("rtol").GetDouble();
-        Atol = tolerance.GetProperty("atol").GetDouble();
+        Rtol = CaseFile.Tolerance(root, "rtol", casesPath);
+        Atol = CaseFile.Tolerance(root, "atol", casesPath);
+        Cases = CaseFile.Cases(root, casesPath);
         Input = Expected(inputName);
         Output = Expected(outputName);
     }
@@ -257,47 +337,82 @@ public sealed class ModelFolder : IDisposable
     /// <summary>Absolute tolerance.</summary>
     public double Atol { get; }
 
-    /// <summary>The case descriptions.</summary>
-    public IEnumerable<JsonElement> Cases => cases.RootElement.GetProperty("cases").EnumerateArray();
+    /// <summary>The path of the folder's <c>cases.json</c>, for messages.</summary>
+    public string CasesPath { get; }
 
-    /// <summary>Opens a folder.</summary>
+    /// <summary>The case descriptions.</summary>
+    public IReadOnlyList<JsonElement> Cases { get; }
+
+    /// <summary>
+    /// Opens a folder. Every problem with its files (missing, damaged, not fitting each other) is one
+    /// <see cref="InvalidDataException"/> or <see cref="FileNotFoundException"/> whose message names the file.
+    /// </summary>
     public static ModelFolder Open(string folder)
     {
-        nn.Module<Tensor, Tensor> model = ModelSpec.Load(Path.Combine(folder, "model.json"));
-        var cases = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "cases.json")));
-        JsonElement root = cases.RootElement;
-        string dtype = root.TryGetProperty("dtype", out JsonElement d) ? d.GetString() ?? "float32" : "float32";
-        ScalarType type = dtype switch
+        string casesPath = Path.Combine(folder, "cases.json");
+        string weightsPath = Path.Combine(folder, "weights.safetensors");
+        string expectedPath = Path.Combine(folder, "expected.safetensors");
+        JsonDocument cases = CaseFile.Parse(casesPath);
+        nn.Module<Tensor, Tensor>? model = null;
+        Dictionary<string, Tensor>? expected = null;
+        try
         {
-            "float64" => ScalarType.Float64,
-            "float32" => ScalarType.Float32,
-            _ => throw new NotSupportedException($"Unknown dtype '{dtype}' in {folder}/cases.json."),
-        };
-        model.to(type);
-        Dictionary<string, Tensor> weights = SafeTensors.Load(Path.Combine(folder, "weights.safetensors"));
-        StateDict.Load(model, weights, Path.Combine(folder, "weights.safetensors"));
-        foreach (Tensor tensor in weights.Values)
-        {
-            tensor.Dispose();
-        }
-        Dictionary<string, Tensor> expected = SafeTensors.Load(Path.Combine(folder, "expected.safetensors"));
-        foreach (string key in expected.Keys.ToList())
-        {
-            if (expected[key].is_floating_point() && expected[key].dtype != type)
+            JsonElement root = cases.RootElement;
+            JsonElement d = root.TryGetProperty("dtype", out JsonElement given) ? given : default;
+            string dtype = d.ValueKind == JsonValueKind.String ? d.GetString()! : d.ValueKind == JsonValueKind.Undefined ? "float32" : d.GetRawText();
+            ScalarType type = dtype switch
             {
-                Tensor converted = expected[key].to(type).DetachFromDisposeScope();
-                expected[key].Dispose();
-                expected[key] = converted;
+                "float64" => ScalarType.Float64,
+                "float32" => ScalarType.Float32,
+                _ => throw new InvalidDataException($"{casesPath}: unknown dtype '{dtype}' (float32 or float64)"),
+            };
+            model = ModelSpec.Load(Path.Combine(folder, "model.json"));
+            model.to(type);
+            Dictionary<string, Tensor> weights = SafeTensors.Load(weightsPath);
+            try
+            {
+                StateDict.Load(model, weights, weightsPath);
             }
+            catch (StateDictMismatchException ex)
+            {
+                throw new InvalidDataException(ex.Message.Split('\n')[0], ex);
+            }
+            finally
+            {
+                foreach (Tensor tensor in weights.Values)
+                {
+                    tensor.Dispose();
+                }
+            }
+            expected = SafeTensors.Load(expectedPath);
+            foreach (string key in expected.Keys.ToList())
+            {
+                if (expected[key].is_floating_point() && expected[key].dtype != type)
+                {
+                    Tensor converted = expected[key].to(type).DetachFromDisposeScope();
+                    expected[key].Dispose();
+                    expected[key] = converted;
+                }
+            }
+            return new ModelFolder(model, expected, cases, casesPath, expectedPath,
+                root.TryGetProperty("input", out JsonElement i) && i.ValueKind == JsonValueKind.String ? i.GetString()! : "input",
+                root.TryGetProperty("output", out JsonElement o) && o.ValueKind == JsonValueKind.String ? o.GetString()! : "output");
         }
-        return new ModelFolder(model, expected, cases,
-            root.TryGetProperty("input", out JsonElement i) ? i.GetString() ?? "input" : "input",
-            root.TryGetProperty("output", out JsonElement o) ? o.GetString() ?? "output" : "output");
+        catch
+        {
+            foreach (Tensor tensor in expected?.Values ?? Enumerable.Empty<Tensor>())
+            {
+                tensor.Dispose();
+            }
+            model?.Dispose();
+            cases.Dispose();
+            throw;
+        }
     }
 
     /// <summary>A reference tensor by name.</summary>
     public Tensor Expected(string name) =>
-        expected.TryGetValue(name, out Tensor? tensor) ? tensor : throw new KeyNotFoundException($"The reference file has no tensor '{name}'.");
+        expected.TryGetValue(name, out Tensor? tensor) ? tensor : throw new InvalidDataException($"{expectedPath}: there is no tensor '{name}'");
 
     /// <inheritdoc />
     public void Dispose()

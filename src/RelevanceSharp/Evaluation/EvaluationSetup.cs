@@ -52,10 +52,12 @@ public sealed class EvaluationSetup : IDisposable
     /// <param name="inputs">Image files and folders (a folder stands for its image files, sorted by name).</param>
     /// <param name="numClasses">Outputs of a zoo model's classifier (1000 when <c>null</c>).</param>
     /// <param name="demoFolder">The demo folder, instead of the usual places.</param>
-    public static EvaluationSetup Load(string model, string? weights, IReadOnlyList<string> inputs, int? numClasses = null, string? demoFolder = null)
+    /// <param name="allowNonFiniteWeights">Whether weights holding NaN or infinite values are loaded instead of refused.</param>
+    public static EvaluationSetup Load(string model, string? weights, IReadOnlyList<string> inputs, int? numClasses = null, string? demoFolder = null,
+        bool allowNonFiniteWeights = false)
     {
         ArgumentNullException.ThrowIfNull(inputs);
-        ExplainModel loaded = ExplainModel.Load(model, weights, numClasses, demoFolder);
+        ExplainModel loaded = ExplainModel.Load(model, weights, numClasses, demoFolder, allowNonFiniteWeights);
         try
         {
             bool demo = ExplainModel.IsDemo(model);

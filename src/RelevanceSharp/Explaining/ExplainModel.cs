@@ -82,10 +82,12 @@ public sealed class ExplainModel : IDisposable
     /// <param name="weights">The weights file of a zoo model; must be <c>null</c> for the demo model.</param>
     /// <param name="numClasses">Outputs of a zoo model's classifier (1000 when <c>null</c>); must be <c>null</c> or 10 for the demo model.</param>
     /// <param name="demoFolder">Where the demo model's weights are, instead of the usual places.</param>
+    /// <param name="allowNonFiniteWeights">Whether weights holding NaN or infinite values are loaded instead of refused.</param>
     /// <exception cref="ArgumentException">The name is unknown, or an argument does not fit the model.</exception>
     /// <exception cref="FileNotFoundException">The weights file does not exist.</exception>
     /// <exception cref="InvalidDataException">The weights file is not a checkpoint, or does not fit the architecture.</exception>
-    public static ExplainModel Load(string name, string? weights = null, int? numClasses = null, string? demoFolder = null)
+    public static ExplainModel Load(string name, string? weights = null, int? numClasses = null, string? demoFolder = null,
+        bool allowNonFiniteWeights = false)
     {
         CheckName(name);
         if (IsDemo(name))
@@ -104,10 +106,7 @@ public sealed class ExplainModel : IDisposable
         {
             throw new ArgumentException($"The zoo model '{name}' needs a weights file (.pth or .safetensors).");
         }
-        if (!File.Exists(weights))
-        {
-            throw new FileNotFoundException($"Weights file '{weights}' does not exist.", weights);
-        }
+        InputFile.Check(weights, "weights file");
         int classes = numClasses ?? 1000;
         if (classes < 1)
         {
@@ -116,7 +115,7 @@ public sealed class ExplainModel : IDisposable
         ZooModel model = ModelZoo.Create(name, classes);
         try
         {
-            Checkpoint.Load(model, weights);
+            Checkpoint.Load(model, weights, allowNonFinite: allowNonFiniteWeights);
         }
         catch (StateDictMismatchException ex)
         {

@@ -84,11 +84,19 @@ public static partial class Checkpoint
     /// <param name="path">A <c>.pth</c>/<c>.pt</c> file (zip format) or a <c>.safetensors</c> file; the format is recognized by content.</param>
     /// <param name="strict">Whether missing and unexpected keys are errors (shape mismatches always are).</param>
     /// <param name="convertDtype">Whether floating-point weights of another precision (e.g. float32 into a float64 model) are converted instead of refused.</param>
+    /// <param name="allowNonFinite">
+    /// Whether weights holding NaN or infinite values are loaded. By default they are refused, naming every such
+    /// tensor: one NaN weight makes every attribution NaN.
+    /// </param>
     /// <returns>What was loaded and what was done to fit the file to the model.</returns>
-    public static CheckpointReport Load(nn.Module model, string path, bool strict = true, bool convertDtype = false)
+    public static CheckpointReport Load(nn.Module model, string path, bool strict = true, bool convertDtype = false, bool allowNonFinite = false)
     {
         ArgumentNullException.ThrowIfNull(model);
         using CheckpointContents contents = Read(path);
+        if (!allowNonFinite)
+        {
+            RefuseNonFinite(contents.Tensors, path);
+        }
         var notes = contents.Notes.ToList();
         var modelKeys = new HashSet<string>(model.state_dict().Keys, StringComparer.Ordinal);
         int renamed = RenameLegacyDenseNetKeys(contents.Tensors, modelKeys);
@@ -99,6 +107,36 @@ public static partial class Checkpoint
         StateDict.Load(model, contents.Tensors, path, strict, convertDtype);
         int count = contents.Tensors.Keys.Count(modelKeys.Contains);
         return new CheckpointReport(path, contents.Format, count, notes);
+    }
+
+    /// <summary>
+    /// Throws <see cref="InvalidDataException"/> naming each floating-point tensor that holds NaN or infinite values.
+    /// </summary>
+    public static void RefuseNonFinite(IReadOnlyDictionary<string, Tensor> tensors, string source)
+    {
+        ArgumentNullException.ThrowIfNull(tensors);
+        var bad = new List<string>();
+        foreach (var (name, tensor) in tensors)
+        {
+            if (!tensor.is_floating_point())
+            {
+                continue;
+            }
+            using var scope = NewDisposeScope();
+            long nan = isnan(tensor).sum().item<long>();
+            long inf = isinf(tensor).sum().item<long>();
+            if (nan + inf > 0)
+            {
+                bad.Add($"'{name}' ({nan} NaN, {inf} infinite)");
+            }
+        }
+        if (bad.Count > 0)
+        {
+            throw new InvalidDataException(
+                $"{source}: {bad.Count} tensor{(bad.Count == 1 ? " holds" : "s hold")} NaN or infinite values, which would make every " +
+                $"attribution NaN: {string.Join(", ", bad.Take(5))}{(bad.Count > 5 ? $" and {bad.Count - 5} more" : "")} " +
+                "(--allow-non-finite-weights loads them anyway).");
+        }
     }
 
     /// <summary>
@@ -180,6 +218,7 @@ public static partial class Checkpoint
 
     private static Dictionary<string, Tensor> ReadPyTorch(string path, List<string> notes)
     {
+        PthArchive.Check(path);
         Hashtable top;
         try
         {
@@ -187,7 +226,7 @@ public static partial class Checkpoint
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            throw new InvalidDataException($"{path} could not be read as a PyTorch checkpoint: {ex.Message}", ex);
+            throw new InvalidDataException($"{path}: not a readable PyTorch checkpoint: {UnpicklerProblem(ex)}.", ex);
         }
         IDictionary stateDict = Unwrap(top, path, notes);
         var tensors = new Dictionary<string, Tensor>(StringComparer.Ordinal);
@@ -199,6 +238,24 @@ public static partial class Checkpoint
         DisposeOthers(top, stateDict);
         return tensors;
     }
+
+    // The unpickler's complaint in the reader's terms: it builds tensors and containers only and runs nothing, so an
+    // object of any other class is refused, whatever the file asks for.
+    private static string UnpicklerProblem(Exception ex)
+    {
+        string message = ex.Message.Split('\n')[0].Trim();
+        if (message.Contains("IObjectConstructor", StringComparison.Ordinal) || message.Contains("construction of ClassDict", StringComparison.Ordinal))
+        {
+            Match match = PickledClass().Match(message);
+            string name = match.Success ? $"'{match.Groups[1].Value}'" : "of a class";
+            return $"it asks to build a Python object {name}, which is neither a tensor nor a container of tensors " +
+                "(only state dicts are read, and nothing in the file is run)";
+        }
+        return message.TrimEnd('.');
+    }
+
+    [GeneratedRegex(@"\(for ([^)]+)\)")]
+    private static partial Regex PickledClass();
 
     private static IDictionary Unwrap(IDictionary top, string path, List<string> notes)
     {

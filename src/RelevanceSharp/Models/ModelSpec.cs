@@ -1,4 +1,5 @@
 using System.Text.Json;
+using RelevanceSharp.IO;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -37,11 +38,22 @@ public static class ModelSpec
         }
     }
 
-    /// <summary>Reads and builds a <c>model.json</c> file.</summary>
+    /// <summary>
+    /// Reads and builds a <c>model.json</c> file; any problem (not JSON, a missing or mistyped field, an unknown
+    /// architecture or layer type, sizes libtorch refuses) is one <see cref="InvalidDataException"/> naming the file.
+    /// </summary>
     public static nn.Module<Tensor, Tensor> Load(string path)
     {
-        using JsonDocument document = JsonDocument.Parse(File.ReadAllText(path));
-        return Build(document.RootElement);
+        byte[] bytes = InputFile.ReadAll(path, "model description", 16 << 20);
+        try
+        {
+            using JsonDocument document = JsonDocument.Parse(bytes);
+            return Build(document.RootElement);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            throw new InvalidDataException($"{path}: {ex.Message.Split('\n')[0].Trim().TrimEnd('.')}.", ex);
+        }
     }
 
     /// <summary>Builds a model from its JSON description, in float32 and eval mode.</summary>

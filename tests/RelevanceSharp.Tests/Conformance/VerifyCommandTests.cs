@@ -128,13 +128,78 @@ public sealed class VerifyCommandTests : IDisposable
     }
 
     [Fact]
-    public void SkippedCasesAreCountedButDoNotFail()
+    public void ASkippedCaseIsCountedAndFailsTheRun()
     {
+        // A run that skipped a case has not shown conformance: it says why and exits non-zero.
         string folder = WriteFolder("linear_skip", new[] { Case("gradient", "gradient"), Case("canonized", "gradient", new[] { "no_such_canonizer" }) });
         var (code, lines) = Verify(folder);
-        Assert.Equal(0, code);
+        Assert.Equal(1, code);
         Assert.Contains(lines, l => l.StartsWith("skip  linear_skip/canonized", StringComparison.Ordinal) && l.Contains("no_such_canonizer", StringComparison.Ordinal));
-        Assert.Equal("1 passed, 0 failed, 1 skipped", lines[^1]);
+        Assert.Equal("1 passed, 0 failed, 1 skipped", lines[^2]);
+        Assert.StartsWith("error: 1 check(s) were skipped", lines[^1], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ARunThatCheckedNothingFails()
+    {
+        string empty = Path.Combine(root, "empty");
+        Directory.CreateDirectory(empty);
+        var (code, lines) = Verify(empty);
+        Assert.Equal(1, code);
+        Assert.Equal(["0 passed, 0 failed", "error: no check ran: the folders hold no conformance case"], lines);
+    }
+
+    public static TheoryData<string, string> Damages() => new()
+    {
+        { "truncated_cases", "cases.json: not valid JSON" },
+        { "empty_cases_file", "cases.json': it is empty" },
+        { "no_cases", "the 'cases' list is empty" },
+        { "nan_tolerance", "tolerance.rtol must be a finite non-negative number" },
+        { "unknown_dtype", "unknown dtype 'int7'" },
+        { "no_expected", "expected.safetensors': the file does not exist" },
+        { "truncated_expected", "expected.safetensors: not a valid safetensors file" },
+        { "no_weights", "weights.safetensors': the file does not exist" },
+        { "no_model", "model.json': the file does not exist" },
+        { "unknown_layer", "model.json: Layer 0 has the unknown type 'hyperlinear'" },
+        { "misfit_model", "weights.safetensors do not fit the model" },
+        { "case_without_fields", "cases.json: the case has no 'canonizers' list" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Damages))]
+    public void ADamagedFolderIsOneFailedLineNamingTheFile(string damage, string expected)
+    {
+        string folder = WriteFolder(damage, new[] { Case("gradient", "gradient") });
+        string cases = Path.Combine(folder, "cases.json");
+        string text = File.ReadAllText(cases);
+        switch (damage)
+        {
+            case "truncated_cases": File.WriteAllText(cases, text[..(text.Length / 2)]); break;
+            case "empty_cases_file": File.WriteAllText(cases, ""); break;
+            case "no_cases": File.WriteAllText(cases, text[..text.IndexOf("\"cases\"", StringComparison.Ordinal)] + "\"cases\":[]}"); break;
+            case "nan_tolerance": File.WriteAllText(cases, text.Replace("\"rtol\":1E-06", "\"rtol\":\"NaN\"", StringComparison.Ordinal)); break;
+            case "unknown_dtype": File.WriteAllText(cases, text.Replace("float64", "int7", StringComparison.Ordinal)); break;
+            case "no_expected": File.Delete(Path.Combine(folder, "expected.safetensors")); break;
+            case "truncated_expected": Truncate(Path.Combine(folder, "expected.safetensors")); break;
+            case "no_weights": File.Delete(Path.Combine(folder, "weights.safetensors")); break;
+            case "no_model": File.Delete(Path.Combine(folder, "model.json")); break;
+            case "unknown_layer": File.WriteAllText(Path.Combine(folder, "model.json"), """{"arch":"sequential","layers":[{"type":"hyperlinear"}]}"""); break;
+            case "misfit_model": File.WriteAllText(Path.Combine(folder, "model.json"), """{"arch":"sequential","layers":[{"type":"linear","in":4,"out":2}]}"""); break;
+            case "case_without_fields": File.WriteAllText(cases, text[..text.IndexOf("\"cases\"", StringComparison.Ordinal)] + "\"cases\":[{\"name\":\"bare\"}]}"); break;
+        }
+
+        var (code, lines) = Verify(folder);
+
+        Assert.Equal(1, code);
+        string failure = Assert.Single(lines, l => l.StartsWith("FAIL", StringComparison.Ordinal));
+        Assert.Contains(expected, failure, StringComparison.Ordinal);
+        Assert.Equal("0 passed, 1 failed", lines[^1]);
+    }
+
+    private static void Truncate(string path)
+    {
+        byte[] bytes = File.ReadAllBytes(path);
+        File.WriteAllBytes(path, bytes[..(bytes.Length / 2)]);
     }
 
     [Fact]

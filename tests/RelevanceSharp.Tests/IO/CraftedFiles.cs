@@ -31,6 +31,29 @@ internal static class CraftedFiles
         return file.ToArray();
     }
 
+    /// <summary>A zip archive with the given entries, stored or deflated.</summary>
+    public static byte[] Zip(IEnumerable<(string Name, byte[] Data)> entries, bool compress = false)
+    {
+        using var file = new MemoryStream();
+        using (var zip = new ZipArchive(file, ZipArchiveMode.Create, leaveOpen: true))
+        {
+            foreach (var (name, data) in entries)
+            {
+                ZipArchiveEntry entry = zip.CreateEntry(name, compress ? CompressionLevel.SmallestSize : CompressionLevel.NoCompression);
+                using Stream stream = entry.Open();
+                stream.Write(data);
+            }
+        }
+        return file.ToArray();
+    }
+
+    /// <summary>
+    /// A pickle (protocol 2) that calls <c>os.system("true")</c> when a Python unpickler loads it: what a malicious
+    /// checkpoint holds.
+    /// </summary>
+    public static byte[] MaliciousPickle() =>
+        [0x80, 0x02, .. Encoding.ASCII.GetBytes("cos\nsystem\n"), (byte)'X', 4, 0, 0, 0, .. Encoding.ASCII.GetBytes("true"), 0x85, (byte)'R', (byte)'.'];
+
     /// <summary>A safetensors file from a header text and data bytes.</summary>
     public static byte[] SafeTensors(string header, int dataBytes)
     {

@@ -146,4 +146,58 @@ public sealed class UntrustedInputTests : IDisposable
         Assert.Contains("header length", error.Message, StringComparison.Ordinal);
         Assert.Throws<InvalidDataException>(() => SafeTensors.Read(new byte[3], "x"));
     }
+
+    [Fact]
+    public void AZipWithoutAPickleIsNotACheckpoint()
+    {
+        string path = Write("random.pth", CraftedFiles.Zip([("hello.txt", "hello"u8.ToArray())]));
+        var error = Assert.Throws<InvalidDataException>(() => Checkpoint.Read(path));
+        Assert.Equal($"{path}: not a readable PyTorch checkpoint: it is a zip archive without a data.pkl, so not a PyTorch checkpoint.", error.Message);
+    }
+
+    [Fact]
+    public void AnInflatingEntryThatIsNoPickleFailsInOneLine()
+    {
+        // 64 MB of zeros deflated to a few kB: inflated within the limit, then refused by the unpickler.
+        string bomb = Write("bomb.pth", CraftedFiles.Zip([("archive/data.pkl", new byte[64 << 20])], compress: true));
+        var clock = Stopwatch.StartNew();
+        var error = Assert.Throws<InvalidDataException>(() => Checkpoint.Read(bomb));
+        Assert.StartsWith($"{bomb}: not a readable PyTorch checkpoint: ", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', error.Message);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"took {clock.Elapsed}");
+    }
+
+    [Fact]
+    public void APickleThatWouldRunCodeIsRefusedInPlainWords()
+    {
+        string path = Write("evil.pth", CraftedFiles.Zip([("archive/data.pkl", CraftedFiles.MaliciousPickle())]));
+        var error = Assert.Throws<InvalidDataException>(() => Checkpoint.Read(path));
+        Assert.StartsWith($"{path}: not a readable PyTorch checkpoint: ", error.Message, StringComparison.Ordinal);
+        Assert.Contains("'os.system'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("nothing in the file is run", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("IObjectConstructor", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void WeightsHoldingNaNAreRefusedByNameUnlessAllowed()
+    {
+        using var scope = NewDisposeScope();
+        var layer = TorchSharp.torch.nn.Linear(3, 2);
+        Tensor weight = layer.weight!.detach().clone();
+        weight[0, 1] = tensor(float.NaN);
+        Tensor bias = layer.bias!.detach().clone();
+        bias[1] = tensor(float.PositiveInfinity);
+        string path = Path.Combine(folder, "nan.safetensors");
+        SafeTensors.Save(path, new Dictionary<string, Tensor> { ["weight"] = weight, ["bias"] = bias });
+        Tensor before = layer.weight!.detach().clone();
+
+        var error = Assert.Throws<InvalidDataException>(() => Checkpoint.Load(layer, path));
+
+        Assert.Contains("2 tensors hold NaN or infinite values", error.Message, StringComparison.Ordinal);
+        Assert.Contains("'weight' (1 NaN, 0 infinite)", error.Message, StringComparison.Ordinal);
+        Assert.Contains("'bias' (0 NaN, 1 infinite)", error.Message, StringComparison.Ordinal);
+        Assert.True((layer.weight! == before).all().item<bool>(), "a refused checkpoint changed the model");
+        Checkpoint.Load(layer, path, allowNonFinite: true);
+        Assert.True(isnan(layer.weight!).any().item<bool>());
+    }
 }
