@@ -50,7 +50,9 @@ public static class Cli
             ParseError first = parse.Errors.FirstOrDefault(e => parse.UnmatchedTokens.Any(t => e.Message.Contains(t, StringComparison.Ordinal)))
                 ?? parse.Errors[0];
             string command = string.Join(" ", CommandPath(parse.CommandResult.Command, parse.RootCommandResult.Command));
-            error.WriteLine($"error: {first.Message.Split('\n')[0].Trim()} (see '{command} --help')");
+            // One line, but all of it: System.CommandLine lists the accepted values on the lines that follow.
+            string message = string.Join(" ", first.Message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+            error.WriteLine($"error: {message} (see '{command} --help')");
             return 1;
         }
         return parse.Invoke(new InvocationConfiguration { Output = output, Error = error });

@@ -360,8 +360,9 @@ public static class ImageIO
         ArgumentNullException.ThrowIfNull(std);
         if (mean.Count != std.Count || (mean.Count != 1 && mean.Count != channels))
         {
+            string allowed = channels == 1 ? "one mean and one std value" : $"one mean and one std value, or {channels} of each (one per channel)";
             throw new ArgumentException(
-                $"Normalization needs 1 or {channels} mean and std values for {channels} channel(s); got {mean.Count} mean and {std.Count} std values.");
+                $"The images have {channels} channel{(channels == 1 ? "" : "s")}, so normalization takes {allowed}; got {mean.Count} mean and {std.Count} std value{(std.Count == 1 ? "" : "s")}.");
         }
         if (std.Any(s => !(s > 0) || !float.IsFinite(s)) || mean.Any(m => !float.IsFinite(m)))
         {
