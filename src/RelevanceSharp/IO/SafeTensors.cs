@@ -138,7 +138,10 @@ public static class SafeTensors
         long bytes;
         try
         {
-            bytes = checked(shape.Aggregate(1L, (a, b) => a * b) * ElementSize(dtype));
+            // Representable when the non-zero dimensions and the element size multiply within 63 bits; a zero
+            // dimension then makes the tensor empty.
+            bytes = checked(shape.Where(d => d != 0).Aggregate(1L, (a, b) => a * b) * ElementSize(dtype));
+            bytes = shape.Contains(0) ? 0 : bytes;
         }
         catch (OverflowException)
         {
