@@ -247,20 +247,13 @@ internal static class CaseFile
     public static JsonDocument Parse(string path)
     {
         byte[] bytes = InputFile.ReadAll(path, "case list", 16 << 20);
-        try
+        JsonDocument document = JsonInput.Parse(bytes, path);
+        if (document.RootElement.ValueKind != JsonValueKind.Object)
         {
-            JsonDocument document = JsonDocument.Parse(bytes);
-            if (document.RootElement.ValueKind != JsonValueKind.Object)
-            {
-                document.Dispose();
-                throw new InvalidDataException($"{path}: the file is not a JSON object");
-            }
-            return document;
+            document.Dispose();
+            throw new InvalidDataException($"{path}: the file is not a JSON object");
         }
-        catch (JsonException ex)
-        {
-            throw new InvalidDataException($"{path}: not valid JSON ({ex.Message.Split('.')[0]})", ex);
-        }
+        return document;
     }
 
     /// <summary>The non-empty list of cases.</summary>

@@ -80,11 +80,11 @@ public static class SafeTensors
         JsonDocument header;
         try
         {
-            header = JsonDocument.Parse(bytes.Slice(8, (int)headerLength).ToArray());
+            header = JsonInput.Parse(bytes.Slice(8, (int)headerLength), "header");
         }
-        catch (JsonException ex)
+        catch (InvalidDataException ex)
         {
-            throw Invalid(source, $"its header is not valid JSON ({ex.Message.Split('.')[0]})");
+            throw Invalid(source, $"its {ex.Message}");
         }
         using (header)
         {

@@ -45,9 +45,9 @@ public static class ModelSpec
     public static nn.Module<Tensor, Tensor> Load(string path)
     {
         byte[] bytes = InputFile.ReadAll(path, "model description", 16 << 20);
+        using JsonDocument document = JsonInput.Parse(bytes, path);
         try
         {
-            using JsonDocument document = JsonDocument.Parse(bytes);
             return Build(document.RootElement);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)

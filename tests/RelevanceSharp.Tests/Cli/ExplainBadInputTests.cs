@@ -198,4 +198,65 @@ public sealed class ExplainBadInputTests : IClassFixture<Resnet18Weights>, IClas
     [Fact]
     public void ABatchSizeOfZero() =>
         AssertRefused(ExplainDemo(Folder(), "--batch-size", "0"), "batch size");
+
+    [Fact]
+    public void ACraftedHeaderDeclaringTenBillionPixels()
+    {
+        // 69 bytes that used to end the process with SIGSEGV.
+        string crafted = work.File("images/c_huge.png", RelevanceSharp.Tests.IO.CraftedFiles.Png(100000, 100000));
+        AssertRefused(ExplainDemo(Folder()), "c_huge.png", "100000x100000", "limit");
+        Assert.Contains(crafted, ExplainDemo(crafted).Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void AnImageOverALoweredPixelLimit()
+    {
+        string folder = Folder();
+        work.Image("images/c_big.png", 40, 40, seed: 3, gray: true);
+        AssertRefused(ExplainDemo(folder, "--max-pixels", "1000"), "c_big.png", "40x40", "limit of 1,000");
+        // The model's own input size must fit the limit too.
+        File.Delete(work.PathOf("images", "c_big.png"));
+        AssertRefused(ExplainDemo(folder, "--max-pixels", "100"), "28x28", "limit of 100");
+    }
+
+    [SkippableFact]
+    public void ALinkToADeviceNamedLikeAnImage()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "needs /dev/zero");
+        string folder = Folder();
+        File.CreateSymbolicLink(Path.Combine(folder, "c_zero.png"), "/dev/zero");
+        AssertRefused(ExplainDemo(folder), "c_zero.png", "not a regular file");
+    }
+
+    [Fact]
+    public void AFolderGivenAsWeights() =>
+        AssertRefused(ExplainResnet(Folder(), "--weights", work.Root), "is a folder");
+
+    [Fact]
+    public void WeightsHoldingNaN()
+    {
+        using var scope = TorchSharp.torch.NewDisposeScope();
+        var tensors = RelevanceSharp.IO.SafeTensors.Load(weights.Path18);
+        tensors["layer1.0.conv1.weight"][0, 0, 0, 0] = TorchSharp.torch.tensor(float.NaN);
+        string path = work.PathOf("nan.safetensors");
+        RelevanceSharp.IO.SafeTensors.Save(path, tensors);
+        AssertRefused(ExplainResnet(Folder(), "--weights", path), "nan.safetensors", "'layer1.0.conv1.weight' (1 NaN, 0 infinite)",
+            "--allow-non-finite-weights");
+    }
+
+    [Fact]
+    public void ThreadsBeyondTheCores() =>
+        AssertRefused(ExplainDemo(Folder(), "--threads", "100000"), "--threads 100000", "cores");
+
+    [Fact]
+    public void ASizeBeyondThePixelLimit() =>
+        AssertRefused(ExplainDemo(Folder(), "--size", "100000"), "100000x100000", "limit");
+
+    [Fact]
+    public void AnUnknownMethodListsTheKnownOnes() =>
+        AssertRefused(ExplainDemo(Folder(), "--method", "foo"), "'foo'", "smoothgrad", "occlusion");
+
+    [Fact]
+    public void MeansThatDoNotFitTheChannels() =>
+        AssertRefused(ExplainDemo(Folder(), "--mean", "1,2,3"), "1 channel", "got 3 mean");
 }
