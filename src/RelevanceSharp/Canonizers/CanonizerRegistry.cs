@@ -1,4 +1,4 @@
-using RelevanceSharp.Models;
+using RelevanceSharp.Layers;
 
 namespace RelevanceSharp.Canonizers;
 
@@ -29,11 +29,11 @@ public static class CanonizerRegistry
 
     /// <summary>Routes every residual addition of the model zoo's ResNets through their <c>Sum</c> modules.</summary>
     public static ICanonizer ResidualSums() =>
-        new SwitchCanonizer<IResidualBlock>("resnet_sum", block => block.UseSumModule, (block, value) => block.UseSumModule = value);
+        new SwitchCanonizer<ISumSwitch>("resnet_sum", block => block.UseSumModule, (block, value) => block.UseSumModule = value);
 
     /// <summary>Makes the final ReLU and adaptive average pool of the model zoo's DenseNets explicit modules.</summary>
     public static ICanonizer DenseNetHead() =>
-        new SwitchCanonizer<DenseNet>("densenet_adaptive_avg_pool", model => model.ExplicitHead, (model, value) => model.ExplicitHead = value);
+        new SwitchCanonizer<IHeadSwitch>("densenet_adaptive_avg_pool", model => model.ExplicitHead, (model, value) => model.ExplicitHead = value);
 
     /// <summary>All named canonizers.</summary>
     public static IReadOnlyList<CanonizerEntry> All => Entries;

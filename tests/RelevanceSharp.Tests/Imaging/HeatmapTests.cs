@@ -125,7 +125,7 @@ public class HeatmapTests
     {
         using var scope = NewDisposeScope();
         Tensor[] images = Enumerable.Range(0, count).Select(i => full(3, 6, 8, i / 10f)).ToArray();
-        Tensor grid = Heatmap.Grid(images, options: new GridOptions(Columns: columns));
+        Tensor grid = ImageGrid.Grid(images, options: new GridOptions(Columns: columns));
         Assert.Equal([3L, height, width], grid.shape);
         // The first image is copied exactly into its cell, below the spacing.
         AssertSame(images[0], grid[.., 4..10, 4..12]);
@@ -143,7 +143,7 @@ public class HeatmapTests
             return;
         }
         AssertLabelsDraw(new GridOptions(FontFile: DejaVu), antialiased: true);
-        Assert.NotNull(Heatmap.FindSystemFont());
+        Assert.NotNull(ImageGrid.FindSystemFont());
         // Without a named font the system font is found and used (antialiased text as well).
         AssertLabelsDraw(new GridOptions(), antialiased: true);
     }
@@ -153,7 +153,7 @@ public class HeatmapTests
     {
         using var scope = NewDisposeScope();
         var ex = Assert.Throws<FileNotFoundException>(() =>
-            Heatmap.Grid([zeros(3, 4, 4)], ["x"], new GridOptions(FontFile: "/no/such/font.ttf")));
+            ImageGrid.Grid([zeros(3, 4, 4)], ["x"], new GridOptions(FontFile: "/no/such/font.ttf")));
         Assert.Contains("/no/such/font.ttf", ex.Message, StringComparison.Ordinal);
     }
 
@@ -161,9 +161,9 @@ public class HeatmapTests
     public void GridChecksItsArguments()
     {
         using var scope = NewDisposeScope();
-        Assert.Throws<ArgumentException>(() => Heatmap.Grid([]));
-        Assert.Throws<ArgumentException>(() => Heatmap.Grid([zeros(3, 4, 4)], ["a", "b"]));
-        Assert.Throws<ArgumentException>(() => Heatmap.Grid([zeros(3, 4, 4)], options: new GridOptions(Columns: 0)));
+        Assert.Throws<ArgumentException>(() => ImageGrid.Grid([]));
+        Assert.Throws<ArgumentException>(() => ImageGrid.Grid([zeros(3, 4, 4)], ["a", "b"]));
+        Assert.Throws<ArgumentException>(() => ImageGrid.Grid([zeros(3, 4, 4)], options: new GridOptions(Columns: 0)));
     }
 
     [Fact]
@@ -172,7 +172,7 @@ public class HeatmapTests
         using var scope = NewDisposeScope();
         Tensor big = zeros(3, 6, 8);
         Tensor small = full(1, 2, 4, 0.5f);
-        Tensor grid = Heatmap.Grid([big, small], options: new GridOptions(Columns: 2, Spacing: 0, Background: Rgb.White));
+        Tensor grid = ImageGrid.Grid([big, small], options: new GridOptions(Columns: 2, Spacing: 0, Background: Rgb.White));
         Assert.Equal([3L, 6, 16], grid.shape);
         // The 4x2 image sits in the middle of the second 8x6 cell; the rest of that cell is background.
         AssertSame(full(3, 2, 4, 128 / 255f), grid[.., 2..4, 10..14]);
@@ -184,9 +184,9 @@ public class HeatmapTests
     {
         foreach (char c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 .,:;-_+=/()[]%!?'\"#*<>|@&^\\")
         {
-            Assert.True(Heatmap.BitmapFont.Has(c), $"no glyph for '{c}'");
+            Assert.True(ImageGrid.BitmapFont.Has(c), $"no glyph for '{c}'");
         }
-        Assert.False(Heatmap.BitmapFont.Has('€'));
+        Assert.False(ImageGrid.BitmapFont.Has('€'));
     }
 
     // Draws a 2x2 grid with three labels (one cell unlabelled) and checks the label bands: ink where there are labels,
@@ -196,7 +196,7 @@ public class HeatmapTests
         using var scope = NewDisposeScope();
         Tensor[] images = [zeros(3, 20, 40), zeros(3, 20, 40), zeros(3, 20, 40), zeros(3, 20, 40)];
         string?[] labels = ["input", "LRP e+", null, "class 281"];
-        Tensor grid = Heatmap.Grid(images, labels, options);
+        Tensor grid = ImageGrid.Grid(images, labels, options);
         int band = (int)Math.Ceiling(options.FontSize * 1.5);
         int spacing = options.Spacing;
         Assert.Equal([3L, 2 * (band + 20) + 3 * spacing, 2 * 40 + 3 * spacing], grid.shape);

@@ -128,8 +128,8 @@ public static class DemoGrid
     /// <summary>Lays cells out in a labelled grid and puts a header above it.</summary>
     private static Tensor Group(string header, IReadOnlyList<Tensor> cells, IReadOnlyList<string?> labels, int columns, DemoGridOptions options)
     {
-        Tensor inner = Heatmap.Grid(cells, labels, new GridOptions(Columns: columns, Spacing: options.Spacing, FontSize: options.FontSize));
-        return Heatmap.Grid([inner], [header], new GridOptions(Columns: 1, Spacing: options.Spacing, FontSize: options.HeaderFontSize));
+        Tensor inner = ImageGrid.Grid(cells, labels, new GridOptions(Columns: columns, Spacing: options.Spacing, FontSize: options.FontSize));
+        return ImageGrid.Grid([inner], [header], new GridOptions(Columns: 1, Spacing: options.Spacing, FontSize: options.HeaderFontSize));
     }
 
     /// <summary>Enlarges an image (C, H, W) by repeating each pixel <paramref name="scale"/> times in both directions.</summary>

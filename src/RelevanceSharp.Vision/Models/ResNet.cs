@@ -16,17 +16,14 @@ public enum ResNetBlockKind
     Bottleneck,
 }
 
-/// <summary>A residual block whose addition can be switched to a <see cref="Layers.Sum"/> module.</summary>
-public interface IResidualBlock
+/// <summary>
+/// A residual block whose addition can be switched to a <see cref="Layers.Sum"/> module (<see cref="ISumSwitch"/>): then it
+/// runs through <see cref="Sum"/> on the summands stacked along a new first dimension (<c>sum(stack([identity, out],
+/// 0))</c>) instead of torchvision's in-place <c>out += identity</c>. (zennit stacks along a new last dimension; the
+/// first keeps both the stacking and the sum contiguous copies, several times faster on large feature maps.)
+/// </summary>
+public interface IResidualBlock : ISumSwitch
 {
-    /// <summary>
-    /// Whether the residual addition runs through <see cref="Sum"/> on the summands stacked along a new first
-    /// dimension (<c>sum(stack([identity, out], 0))</c>) instead of torchvision's in-place <c>out += identity</c>
-    /// (the default). Both compute the same values. (zennit stacks along a new last dimension; the first keeps both
-    /// the stacking and the sum contiguous copies, several times faster on large feature maps.)
-    /// </summary>
-    bool UseSumModule { get; set; }
-
     /// <summary>The registered child <c>sum</c> (sums over the first dimension).</summary>
     Sum Sum { get; }
 
@@ -203,7 +200,7 @@ public sealed class Bottleneck : ResidualBlock
 /// </summary>
 /// <remarks>
 /// Every block adds its shortcut in place and reuses one ReLU module, as torchvision's do. Setting
-/// <see cref="UseSumModules"/> (or <see cref="IResidualBlock.UseSumModule"/> of single blocks) routes the additions
+/// <see cref="UseSumModules"/> (or <see cref="ISumSwitch.UseSumModule"/> of single blocks) routes the additions
 /// through each block's <see cref="Sum"/> module instead, so that composites can give them a rule; the state dict is
 /// the same either way.
 /// </remarks>

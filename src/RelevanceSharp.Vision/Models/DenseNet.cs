@@ -1,4 +1,5 @@
 using System.Text.Json;
+using RelevanceSharp.Layers;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -17,7 +18,7 @@ namespace RelevanceSharp.Models;
 /// <see cref="HeadPool"/> (<c>head_pool</c>), so that rules and canonizers can see them. Neither module has
 /// parameters, so the switch leaves the state dict unchanged, and it can be switched back at any time.
 /// </remarks>
-public sealed class DenseNet : ZooModel
+public sealed class DenseNet : ZooModel, IHeadSwitch
 {
     /// <summary>Creates the network (the defaults are densenet121's).</summary>
     /// <param name="growthRate">Feature maps each dense layer adds (torchvision's <c>growth_rate</c>).</param>

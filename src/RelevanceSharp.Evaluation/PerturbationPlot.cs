@@ -15,7 +15,7 @@ public static class PerturbationPlot
     // Registers the system font with ScottPlot once; its font registry is process-wide.
     private static readonly Lazy<bool> FontRegistered = new(() =>
     {
-        string? file = Heatmap.FindSystemFont();
+        string? file = ImageGrid.FindSystemFont();
         if (file is null)
         {
             return false;
