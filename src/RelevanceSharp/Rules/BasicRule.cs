@@ -4,42 +4,6 @@ using static TorchSharp.torch;
 
 namespace RelevanceSharp.Rules;
 
-/// <summary>What a rule term feeds the layer, as a function of the layer's input <c>x</c>.</summary>
-public enum TermInput
-{
-    /// <summary><c>x</c> itself.</summary>
-    Same,
-
-    /// <summary><c>max(x, 0)</c>.</summary>
-    PositivePart,
-
-    /// <summary><c>min(x, 0)</c>.</summary>
-    NegativePart,
-
-    /// <summary>A tensor of ones shaped like <c>x</c>.</summary>
-    Ones,
-
-    /// <summary>Any other function of <c>x</c> (given by <see cref="RuleTerm.CustomInput"/>).</summary>
-    Other,
-}
-
-/// <summary>
-/// One term of a rule whose relevance is <c>sum_k Coefficient_k * input_k * gradient_k</c>: the input it feeds the
-/// layer, how it changes the layer's parameters, and its weight in that sum.
-/// </summary>
-public sealed record RuleTerm(TermInput Input, ParameterModifier Parameters, double Coefficient = 1.0, Func<Tensor, Tensor>? CustomInput = null)
-{
-    /// <summary>The input of this term for a layer input <paramref name="x"/>.</summary>
-    public Tensor InputFor(Tensor x) => Input switch
-    {
-        TermInput.Same => x,
-        TermInput.PositivePart => x.clamp_min(0.0),
-        TermInput.NegativePart => x.clamp_max(0.0),
-        TermInput.Ones => ones_like(x),
-        _ => (CustomInput ?? throw new InvalidOperationException("A term of kind Other needs a CustomInput function."))(x),
-    };
-}
-
 /// <summary>
 /// The parameterized LRP rule every modified-gradient rule is made of (zennit's <c>BasicHook</c>). For each term
 /// <c>k</c> the layer's input is transformed by <c>InputModifiers[k]</c>, its parameters by
@@ -119,6 +83,17 @@ public class BasicRule : Rule
     /// recompute everything from the input.
     /// </summary>
     public override bool ReadsOutput => Terms is null || Terms.Any(term => term.Input == TermInput.Same);
+
+    /// <summary>
+    /// A faster computation of this rule's relevance for one call, or <c>null</c> to let the engine compute the terms
+    /// (the default). The engine asks first, for rules built from terms and outside higher-order passes; the result
+    /// must equal the terms' up to rounding and have the input's shape. Called in the backward pass, inside a dispose
+    /// scope that keeps only the returned tensor. ZPlus and Gamma use it on dense layers and convolutions.
+    /// </summary>
+    /// <param name="call">The recorded call.</param>
+    /// <param name="gradOutput">The relevance arriving at the layer's output, as a gradient.</param>
+    /// <param name="layer">The layer, its input and output and its effective parameters.</param>
+    protected internal virtual Tensor? Shortcut(RuleCall call, Tensor gradOutput, LayerCall layer) => null;
 
     /// <summary>The name shown by <see cref="ToString"/>.</summary>
     protected string DisplayName { get; }
@@ -205,28 +180,6 @@ public class BasicRule : Rule
             total = total is null ? term : total + term;
         }
         return total ?? zeros_like(inputs[0]);
-    }
-
-    /// <summary>Sum of elementwise products of inputs and gradients (the default reducer).</summary>
-    public static Tensor SumOfProducts(IReadOnlyList<Tensor> inputs, IReadOnlyList<Tensor> gradients)
-    {
-        Tensor total = inputs[0] * gradients[0];
-        for (int k = 1; k < inputs.Count; k++)
-        {
-            total = total + inputs[k] * gradients[k];
-        }
-        return total;
-    }
-
-    /// <summary>Sum of tensors, left to right.</summary>
-    public static Tensor SumOf(IEnumerable<Tensor> tensors)
-    {
-        Tensor? total = null;
-        foreach (Tensor tensor in tensors)
-        {
-            total = total is null ? tensor : total + tensor;
-        }
-        return total ?? throw new ArgumentException("Nothing to sum.");
     }
 
     /// <summary>The identity modifier.</summary>

@@ -1,0 +1,114 @@
+using System.Globalization;
+using RelevanceSharp.Core;
+using TorchSharp.Modules;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace RelevanceSharp.Rules;
+
+/// <summary>
+/// The generalized LRP-gamma rule: positive contributions are favoured by adding <c>gamma</c> times the positive
+/// part of the weights (for positive outputs; the negative part for negative outputs). Five terms: positive and
+/// negative inputs through the two modified weight sets for each output sign, plus the unmodified layer that only
+/// decides the sign. The bias, modified like the weights, enters only the positive-input term of each pair.
+/// </summary>
+public sealed class Gamma : BasicRule
+{
+    /// <summary>Creates the rule.</summary>
+    public Gamma(double gamma = 0.25, Stabilizer? stabilizer = null, IReadOnlyList<string>? zeroParameters = null)
+        : base(
+            new[]
+            {
+                new RuleTerm(TermInput.PositivePart, ParameterModifier.Gamma(gamma, min: 0.0, zeroParameters: zeroParameters)),
+                new RuleTerm(TermInput.NegativePart, ParameterModifier.Gamma(gamma, max: 0.0, zeroParameters: ParameterModifier.WithBias(zeroParameters))),
+                new RuleTerm(TermInput.PositivePart, ParameterModifier.Gamma(gamma, max: 0.0, zeroParameters: zeroParameters)),
+                new RuleTerm(TermInput.NegativePart, ParameterModifier.Gamma(gamma, min: 0.0, zeroParameters: ParameterModifier.WithBias(zeroParameters))),
+                // The unmodified layer only decides the sign of each output; it carries no relevance.
+                new RuleTerm(TermInput.Same, ParameterModifier.Identity, Coefficient: 0.0),
+            },
+            (gradOutput, outputs) => MapGradients(gradOutput, outputs, stabilizer ?? Stabilizer.Default),
+            $"Gamma(gamma={gamma.ToString(CultureInfo.InvariantCulture)})")
+    {
+        if (double.IsNaN(gamma))
+        {
+            throw new ArgumentOutOfRangeException(nameof(gamma), "gamma must be a number.");
+        }
+        GammaValue = gamma;
+        Stabilizer = stabilizer ?? Stabilizer.Default;
+    }
+
+    /// <summary>The gamma parameter.</summary>
+    public double GammaValue { get; }
+
+    /// <summary>The stabilizer of the denominators.</summary>
+    public Stabilizer Stabilizer { get; }
+
+    private static IReadOnlyList<Tensor> MapGradients(Tensor gradOutput, IReadOnlyList<Tensor> outputs, Stabilizer stabilizer)
+    {
+        // Each output sign takes its own pair of terms; the masks select in place on the quotients.
+        Tensor positive = gradOutput / stabilizer.Apply(TermOutputs.Sum(outputs[0], outputs[1]));
+        positive.mul_(outputs[4].gt(0.0));
+        Tensor negative = gradOutput / stabilizer.Apply(TermOutputs.Sum(outputs[2], outputs[3]));
+        negative.mul_(outputs[4].lt(0.0));
+        return new[] { positive, positive, negative, negative, TermOutputs.Zero(gradOutput) };
+    }
+
+    /// <inheritdoc />
+    /// <remarks>On dense layers and convolutions, from the forward output and one more layer call (see <c>FromOutput</c>).</remarks>
+    protected internal override Tensor? Shortcut(RuleCall call, Tensor gradOutput, LayerCall layer) =>
+        FromOutput.Applies(this, Terms!, layer.Module, layer.Parameters)
+            ? FromOutput.Compute(this, call, gradOutput, layer.Input, layer.Output, layer.Bias, layer.Parameters["weight"]!, layer.ChannelDim)
+            : null;
+
+    /// <summary>
+    /// The Gamma rule on a dense layer or convolution from the forward output and one more layer call. Its weights are
+    /// <c>W + g W+</c> on <c>x+</c> and <c>W + g W-</c> on <c>x-</c> for positive outputs, the other way round for
+    /// negative ones (biases alike, the negative-input terms' zeroed). With <c>y = Wx + b</c> (the forward output) and
+    /// <c>P = g (W+ x+ + W- x- + b+)</c>, which cannot be negative, the denominators are <c>y + P</c> where
+    /// <c>y &gt; 0</c> (so positive) and <c>(1 + g) y - P</c> where <c>y &lt; 0</c> (so negative), because
+    /// <c>W- x+ + W+ x- = Wx - (W+ x+ + W- x-)</c>: the stabilizer adds epsilon to <c>P</c>, in its bias. With <c>s</c>
+    /// the output gradient over the denominator, zero where <c>y = 0</c>, the relevance is
+    /// <c>x * W^T (s + g s-) + g (x+ * W+^T u + x- * W-^T u)</c> with <c>u = s+ - s-</c>: one backward step through the
+    /// forward pass's graph and one through <c>P</c> (<see cref="SignSplit"/>, which computes it in one call, or with the
+    /// one part there is after a ReLU). Equal to the term-by-term computation up to rounding.
+    /// </summary>
+    private static class FromOutput
+    {
+        /// <summary>
+        /// Whether the rule's terms are Gamma's own with the bias kept (zeroing it would leave the denominators' signs
+        /// unknown), gamma is not negative (a negative one would not keep <c>P</c> non-negative), the stabilizer is a
+        /// plain shift and the layer is a dense layer or a convolution.
+        /// </summary>
+        public static bool Applies(Gamma rule, IReadOnlyList<RuleTerm> terms, nn.Module module, IReadOnlyDictionary<string, Tensor?> effective) =>
+            rule.GammaValue >= 0.0 && rule.Stabilizer.ConstantShift is not null && KnownSign.IsAffine(module, effective)
+            && terms.Count == 5 && terms[0].Input == TermInput.PositivePart && terms[2].Input == TermInput.PositivePart
+            && terms[4].Input == TermInput.Same && terms[4].Coefficient == 0.0
+            && terms.Take(4).All(t => TermRelevance.ZeroesAtMostBias(t.Parameters))
+            && (effective.GetValueOrDefault("bias") is null || !terms[0].Parameters.Zeroes("bias") && !terms[2].Parameters.Zeroes("bias"));
+
+        public static Tensor Compute(Gamma rule, RuleCall call, Tensor gradOutput, Tensor x, Tensor y, Tensor? bias, Tensor weight, long channelDim)
+        {
+            double gamma = rule.GammaValue;
+            var stats = TermRelevance.Stats;
+            stats.GammaFromOutput++;
+            stats.NaturalTerms++;
+
+            nn.Module<Tensor, Tensor> module = call.Module;
+            Tensor shiftedBias = KnownSign.ShiftedBias(bias?.clamp_min(0.0).mul_(gamma), rule.Stabilizer.ConstantShift!.Value, y, channelDim);
+            var split = SignSplit.Run(module, x, ChannelSigns.OfLayerInput(module, x),
+                () => weight.clamp_min(0.0).mul_(gamma), () => weight.clamp_max(0.0).mul_(gamma), shiftedBias);
+            Tensor p = split.Output.detach();
+            // Selections by the sign of y in float arithmetic (boolean masks and where() cost several times a plain
+            // pass): with sign = sign(y) and nonzero = |sign|, the denominator is y + sign * P + g * min(y, 0), that is
+            // y + P where y > 0 and (1 + g) y - P where y < 0; where y = 0 it is set to 1 and the gradient to 0.
+            Tensor sign = y.sign();
+            Tensor nonzero = sign.abs();
+            Tensor denominator = sign.mul(p).add_(y).add_(y.clamp_max(0.0), gamma).add_(nonzero.neg().add_(1.0));
+            Tensor quotient = gradOutput.mul(nonzero).div_(denominator);
+            // Seeds: s (1 + g) where y < 0 and s elsewhere through the layer; s where y > 0 and -s where y < 0 through P.
+            Tensor throughLayer = call.NaturalGradient(quotient.add(quotient.mul(sign.clamp_max(0.0)), -gamma));
+            stats.Gradients++;
+            return throughLayer.mul_(x).add_(split.Relevance(quotient.mul_(sign)));
+        }
+    }
+}
