@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using RelevanceSharp.Core;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -12,8 +11,6 @@ namespace RelevanceSharp.Canonizers;
 /// </summary>
 public static class BatchNormState
 {
-    private static readonly ConditionalWeakTable<BatchNorm, StrongBox<int>> Merged = new();
-
     /// <summary>
     /// The affine map of a batch norm in eval mode: <c>scale = weight / sqrt(running_var + eps)</c>,
     /// <c>shift = bias - running_mean * scale</c> (weight 1 and bias 0 without affine parameters).
@@ -35,7 +32,7 @@ public static class BatchNormState
     }
 
     /// <summary>Whether a batch norm currently computes the identity because a canonizer merged it.</summary>
-    public static bool IsMerged(BatchNorm batchNorm) => Merged.TryGetValue(batchNorm, out StrongBox<int>? count) && count.Value > 0;
+    public static bool IsMerged(BatchNorm batchNorm) => IdentityModules.Contains(batchNorm);
 
     /// <summary>Throws unless the batch norm can be merged (eval mode, running statistics).</summary>
     public static void EnsureMergeable(BatchNorm batchNorm, string name)
@@ -75,7 +72,7 @@ public static class BatchNormState
             batchNorm.bias?.zero_();
         }
         batchNorm.eps = 0.0;
-        Merged.GetValue(batchNorm, _ => new StrongBox<int>(0)).Value++;
+        IDisposable mark = IdentityModules.Mark(batchNorm);
         var undo = new UndoStack();
         // The identity's Jacobian is the identity: the backward pass skips the batch norm's own backward step.
         undo.Push(ModuleHooks.Add(batchNorm, HookStage.Inner, new IdentityBackward()));
@@ -90,10 +87,7 @@ public static class BatchNormState
                 }
             }
             batchNorm.eps = eps;
-            if (Merged.TryGetValue(batchNorm, out StrongBox<int>? count) && --count.Value <= 0)
-            {
-                Merged.Remove(batchNorm);
-            }
+            mark.Dispose();
         });
         return undo;
     }

@@ -26,6 +26,12 @@ public abstract class Composite
     public IReadOnlyList<ICanonizer> Canonizers { get; }
 
     /// <summary>
+    /// Where registrations of this composite count the engine's work (<see cref="EngineCounters"/>), for tests and
+    /// profiling; <c>null</c>, the default, counts nothing.
+    /// </summary>
+    public EngineCounters? Counters { get; set; }
+
+    /// <summary>
     /// Picks the rule for one module, or <c>null</c> for none. Called for the model itself (name <c>""</c>) and then
     /// for every descendant in registration order; <paramref name="context"/> is shared by the calls of one
     /// registration (e.g. to remember that the first layer has been seen).
@@ -40,6 +46,7 @@ public abstract class Composite
     {
         ArgumentNullException.ThrowIfNull(model);
         var registration = new CompositeRegistration(model);
+        registration.Activity.Counters = Counters;
         try
         {
             foreach (ICanonizer canonizer in Canonizers)

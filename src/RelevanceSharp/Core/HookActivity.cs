@@ -12,6 +12,9 @@ public sealed class HookActivity
 {
     private int inactiveDepth;
 
+    /// <summary>Where the engine counts its work for this registration, or <c>null</c> for no counting (the default).</summary>
+    public EngineCounters? Counters { get; set; }
+
     /// <summary>Whether hooks currently modify the gradient.</summary>
     public bool IsActive => Volatile.Read(ref inactiveDepth) == 0;
 

@@ -89,14 +89,14 @@ public sealed class Gamma : BasicRule
         public static Tensor Compute(Gamma rule, RuleCall call, Tensor gradOutput, Tensor x, Tensor y, Tensor? bias, Tensor weight, long channelDim)
         {
             double gamma = rule.GammaValue;
-            var stats = TermRelevance.Stats;
-            stats.GammaFromOutput++;
-            stats.NaturalTerms++;
+            EngineCounters? stats = call.Activity.Counters;
+            stats?.GammaFromOutput += 1;
+            stats?.NaturalTerms += 1;
 
             nn.Module<Tensor, Tensor> module = call.Module;
             Tensor shiftedBias = KnownSign.ShiftedBias(bias?.clamp_min(0.0).mul_(gamma), rule.Stabilizer.ConstantShift!.Value, y, channelDim);
             var split = SignSplit.Run(module, x, ChannelSigns.OfLayerInput(module, x),
-                () => weight.clamp_min(0.0).mul_(gamma), () => weight.clamp_max(0.0).mul_(gamma), shiftedBias);
+                () => weight.clamp_min(0.0).mul_(gamma), () => weight.clamp_max(0.0).mul_(gamma), shiftedBias, stats);
             Tensor p = split.Output.detach();
             // Selections by the sign of y in float arithmetic (boolean masks and where() cost several times a plain
             // pass): with sign = sign(y) and nonzero = |sign|, the denominator is y + sign * P + g * min(y, 0), that is
@@ -107,7 +107,7 @@ public sealed class Gamma : BasicRule
             Tensor quotient = gradOutput.mul(nonzero).div_(denominator);
             // Seeds: s (1 + g) where y < 0 and s elsewhere through the layer; s where y > 0 and -s where y < 0 through P.
             Tensor throughLayer = call.NaturalGradient(quotient.add(quotient.mul(sign.clamp_max(0.0)), -gamma));
-            stats.Gradients++;
+            stats?.Gradients += 1;
             return throughLayer.mul_(x).add_(split.Relevance(quotient.mul_(sign)));
         }
     }

@@ -20,7 +20,7 @@ public sealed class Pass : Rule
     /// on: no rule step is needed for it.
     /// </summary>
     internal override bool ChangesNothing(nn.Module module) =>
-        module is TorchSharp.Modules.BatchNorm batchNorm && !batchNorm.training && Canonizers.BatchNormState.IsMerged(batchNorm);
+        module is TorchSharp.Modules.BatchNorm batchNorm && !batchNorm.training && IdentityModules.Contains(batchNorm);
 
     /// <inheritdoc />
     public override string ToString() => "Pass";

@@ -115,22 +115,22 @@ internal sealed class SignSplit
     /// part is needed; <paramref name="bias"/> is added once.
     /// </summary>
     public static SignSplit Run(nn.Module<Tensor, Tensor> module, Tensor x, ChannelSigns signs,
-        Func<Tensor> positiveWeight, Func<Tensor> negativeWeight, Tensor? bias)
+        Func<Tensor> positiveWeight, Func<Tensor> negativeWeight, Tensor? bias, EngineCounters? counters = null)
     {
-        var stats = TermRelevance.Stats;
-        var split = new SignSplit(x, signs);
+        var split = new SignSplit(x, signs) { Counters = counters };
+        EngineCounters? stats = counters;
         if (signs.NonNegative || signs.NonPositive)
         {
             // The part is the whole input: no clamped copy. The other part is zero and costs nothing.
-            stats.ZeroInputTerms++;
-            stats.WholeInputs++;
+            stats?.ZeroInputTerms += 1;
+            stats?.WholeInputs += 1;
             split.parts.Add(new Part(x.detach(), null, signs.NonNegative ? positiveWeight() : negativeWeight()));
         }
         else
         {
             split.parts.Add(Slice(x, signs, signs.Positive, positive: true, positiveWeight, module));
             split.parts.Add(Slice(x, signs, signs.Negative, positive: false, negativeWeight, module));
-            stats.SplitNegativeChannels += signs.Negative.Length;
+            stats?.SplitNegativeChannels += signs.Negative.Length;
         }
         using (enable_grad())
         {
@@ -143,7 +143,7 @@ internal sealed class SignSplit
                     part.Input.requires_grad_(true);
                     Tensor output = LayerCompute.Forward(module, part.Input,
                         new Dictionary<string, Tensor?> { ["weight"] = part.Weight, ["bias"] = i == 0 ? bias : null });
-                    stats.LayerCalls++;
+                    stats?.LayerCalls += 1;
                     total = total is null ? output : total + output;
                 }
                 split.Output = total!;
@@ -154,8 +154,8 @@ internal sealed class SignSplit
                 Tensor weight = cat(split.parts.Select(p => p.Weight).ToList(), WeightInputDim(module));
                 split.Output = LayerCompute.Forward(module, input, new Dictionary<string, Tensor?> { ["weight"] = weight, ["bias"] = bias });
                 split.Stacked = input;
-                stats.LayerCalls++;
-                stats.SignSplitCalls++;
+                stats?.LayerCalls += 1;
+                stats?.SignSplitCalls += 1;
             }
         }
         return split;
@@ -163,10 +163,12 @@ internal sealed class SignSplit
 
     private Tensor? Stacked { get; set; }
 
+    private EngineCounters? Counters { get; init; }
+
     /// <summary><c>x+ * W1^T s + x- * W2^T s</c> for the output gradient <paramref name="seed"/> (one backward step).</summary>
     public Tensor Relevance(Tensor seed)
     {
-        TermRelevance.Stats.Gradients++;
+        Counters?.Gradients += 1;
         var inputs = Stacked is null ? parts.Select(p => p.Input).ToList() : new List<Tensor> { Stacked };
         IList<Tensor> gradients = autograd.grad(new[] { Output }, inputs, new[] { seed });
         var pieces = new List<Tensor>();

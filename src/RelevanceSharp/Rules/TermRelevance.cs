@@ -23,55 +23,10 @@ namespace RelevanceSharp.Rules;
 /// </summary>
 internal static class TermRelevance
 {
-    /// <summary>What the last computations on this thread did (for tests and profiling).</summary>
-    [ThreadStatic]
-    private static Counters? counters;
-
-    /// <summary>The counters of this thread.</summary>
-    public static Counters Stats => counters ??= new Counters();
-
-    /// <summary>Counts of the work done and the work avoided.</summary>
-    public sealed class Counters
-    {
-        /// <summary>Terms served by the forward pass's output and graph.</summary>
-        public int NaturalTerms { get; set; }
-
-        /// <summary>Terms skipped because their input was zero everywhere.</summary>
-        public int ZeroInputTerms { get; set; }
-
-        /// <summary>Term inputs used as they are because the part (e.g. the positive one) was the whole input.</summary>
-        public int WholeInputs { get; set; }
-
-        /// <summary>Gamma calls computed from the forward output and one convolution with the positive weights.</summary>
-        public int GammaFromOutput { get; set; }
-
-        /// <summary>ZPlus calls computed from one layer call with the stabilizer in its bias.</summary>
-        public int ZPlusInOneCall { get; set; }
-
-        /// <summary>Layer calls whose input stacked the positive and the negative part of a layer input.</summary>
-        public int SignSplitCalls { get; set; }
-
-        /// <summary>Channels that entered such calls with their negative part.</summary>
-        public int SplitNegativeChannels { get; set; }
-
-        /// <summary>Layer calls made to compute terms (a stacked call counts once).</summary>
-        public int LayerCalls { get; set; }
-
-        /// <summary>Layer calls that computed several terms at once.</summary>
-        public int StackedCalls { get; set; }
-
-        /// <summary>Gradients taken (backward steps through the forward pass or a recomputation).</summary>
-        public int Gradients { get; set; }
-
-        /// <summary>Sets every count to zero.</summary>
-        public void Reset() =>
-            NaturalTerms = ZeroInputTerms = WholeInputs = GammaFromOutput = ZPlusInOneCall = SignSplitCalls = SplitNegativeChannels =
-            LayerCalls = StackedCalls = Gradients = 0;
-    }
-
     public static Tensor Compute(BasicRule rule, IReadOnlyList<RuleTerm> terms, RuleCall call, Tensor gradOutput)
     {
         using var scope = NewDisposeScope();
+        EngineCounters? stats = call.Activity.Counters;
         nn.Module<Tensor, Tensor> module = call.Module;
         Tensor x = call.Input.detach();
         Tensor y = call.Output.detach();
@@ -97,11 +52,11 @@ internal static class TermRelevance
             {
                 outputs[k] = term.Parameters.Zeroes("bias") ? WithoutBias(y, bias, channelDim) : y;
                 natural.Add(k);
-                Stats.NaturalTerms++;
+                stats?.NaturalTerms += 1;
             }
             else if (signs.IsZero(term.Input))
             {
-                Stats.ZeroInputTerms++;
+                stats?.ZeroInputTerms += 1;
                 // Only the (modified) bias is left: a broadcast view of it, no tensor of the output's size.
                 Tensor? termBias = term.Parameters.ModifyOne("bias", bias);
                 outputs[k] = BiasOnly(termBias, y, channelDim);
@@ -128,14 +83,14 @@ internal static class TermRelevance
                 // input serves as it is instead of a clamped copy.
                 RuleTerm first = terms[members[0]];
                 bool whole = signs.IsWhole(first.Input);
-                Stats.WholeInputs += whole ? 1 : 0;
+                stats?.WholeInputs += whole ? 1 : 0;
                 Tensor input = (whole ? x : first.InputFor(x)).detach().requires_grad_(true);
                 var parameters = members.Select(k => terms[k].Parameters.Apply(module, effective)).ToList();
                 if (members.Count > 1 && Stacking.CanStack(module, parameters))
                 {
                     Tensor stacked = Stacking.Forward(module, input, parameters);
-                    Stats.LayerCalls++;
-                    Stats.StackedCalls++;
+                    stats?.LayerCalls += 1;
+                    stats?.StackedCalls += 1;
                     for (int i = 0; i < members.Count; i++)
                     {
                         outputs[members[i]] = Stacking.Part(module, stacked, i, members.Count);
@@ -147,7 +102,7 @@ internal static class TermRelevance
                     for (int i = 0; i < members.Count; i++)
                     {
                         Tensor output = LayerCompute.Forward(module, input, parameters[i]);
-                        Stats.LayerCalls++;
+                        stats?.LayerCalls += 1;
                         outputs[members[i]] = output;
                         computed.Add((input, output, new[] { members[i] }));
                     }
@@ -163,7 +118,7 @@ internal static class TermRelevance
         if (naturalWeight is not null)
         {
             relevance = Add(relevance, x * call.NaturalGradient(naturalWeight));
-            Stats.Gradients++;
+            stats?.Gradients += 1;
         }
         foreach (var (input, output, members) in computed)
         {
@@ -181,7 +136,7 @@ internal static class TermRelevance
                     $"Rule {rule} recomputed {module.Describe()} and got an output without a graph to its input.");
             }
             Tensor gradient = autograd.grad(new[] { output }, new[] { input }, new[] { seed }, allow_unused: true)[0];
-            Stats.Gradients++;
+            stats?.Gradients += 1;
             if (gradient is not null && !gradient.IsInvalid)
             {
                 relevance = Add(relevance, input.detach() * gradient);

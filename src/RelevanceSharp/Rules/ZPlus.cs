@@ -52,12 +52,12 @@ public sealed class ZPlus : BasicRule
         public static Tensor Compute(ZPlus rule, IReadOnlyList<RuleTerm> terms, RuleCall call, Tensor gradOutput, Tensor x, Tensor y,
             IReadOnlyDictionary<string, Tensor?> effective, long channelDim)
         {
-            TermRelevance.Stats.ZPlusInOneCall++;
+            call.Activity.Counters?.ZPlusInOneCall += 1;
             nn.Module<Tensor, Tensor> module = call.Module;
             IReadOnlyDictionary<string, Tensor?> positive = terms[0].Parameters.Apply(module, effective);
             Tensor bias = KnownSign.ShiftedBias(positive.GetValueOrDefault("bias"), rule.Stabilizer.ConstantShift!.Value, y, channelDim);
             var split = SignSplit.Run(module, x, ChannelSigns.OfLayerInput(module, x),
-                () => positive["weight"]!, () => terms[1].Parameters.Apply(module, effective)["weight"]!, bias);
+                () => positive["weight"]!, () => terms[1].Parameters.Apply(module, effective)["weight"]!, bias, call.Activity.Counters);
             return split.Relevance(gradOutput / split.Output.detach());
         }
     }
