@@ -35,18 +35,47 @@ public static class CanonizerRegistry
     public static ICanonizer DenseNetHead() =>
         new SwitchCanonizer<IHeadSwitch>("densenet_adaptive_avg_pool", model => model.ExplicitHead, (model, value) => model.ExplicitHead = value);
 
-    /// <summary>All named canonizers.</summary>
-    public static IReadOnlyList<CanonizerEntry> All => Entries;
+    /// <summary>All named canonizers: the built-in ones, then those registered, in order.</summary>
+    public static IReadOnlyList<CanonizerEntry> All
+    {
+        get
+        {
+            lock (Entries)
+            {
+                return Entries.ToArray();
+            }
+        }
+    }
 
     /// <summary>The registry names.</summary>
-    public static IEnumerable<string> Names => Entries.Select(e => e.Name);
+    public static IEnumerable<string> Names => All.Select(e => e.Name);
 
     /// <summary>Whether a name is known.</summary>
-    public static bool IsKnown(string name) => Entries.Any(e => string.Equals(e.Name, name, StringComparison.OrdinalIgnoreCase));
+    public static bool IsKnown(string name) => All.Any(e => string.Equals(e.Name, name, StringComparison.OrdinalIgnoreCase));
 
     /// <summary>Creates a canonizer by name.</summary>
     public static ICanonizer Create(string name) =>
-        (Entries.FirstOrDefault(e => string.Equals(e.Name, name, StringComparison.OrdinalIgnoreCase))
-         ?? throw new ArgumentException($"Unknown canonizer '{name}'; known canonizers: {(Entries.Count == 0 ? "(none)" : string.Join(", ", Names))}."))
+        (All.FirstOrDefault(e => string.Equals(e.Name, name, StringComparison.OrdinalIgnoreCase))
+         ?? throw new ArgumentException($"Unknown canonizer '{name}'; known canonizers: {string.Join(", ", Names)}."))
         .Create();
+
+    /// <summary>
+    /// Adds a canonizer under a new name, so that <see cref="Create"/>, <c>relevance explain --canonizer</c> and
+    /// <c>relevance evaluate --config</c> know it. <paramref name="entry"/>'s factory makes a fresh canonizer per use.
+    /// </summary>
+    /// <exception cref="ArgumentException">The name is empty, has characters other than letters, digits and
+    /// underscores, or is taken.</exception>
+    public static void Register(CanonizerEntry entry)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        Composites.RegistryNames.Check(entry.Name, "canonizer");
+        lock (Entries)
+        {
+            if (Entries.Any(e => string.Equals(e.Name, entry.Name, StringComparison.OrdinalIgnoreCase)))
+            {
+                throw new ArgumentException($"A canonizer named '{entry.Name}' is already registered.", nameof(entry));
+            }
+            Entries.Add(entry);
+        }
+    }
 }

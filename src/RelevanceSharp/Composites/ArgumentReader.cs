@@ -84,14 +84,18 @@ public sealed class ArgumentReader
         throw new ArgumentException($"Argument '{name}' must be a number; got {value}.");
     }
 
-    /// <summary>A required number.</summary>
-    public double RequiredNumber(string name)
+    /// <summary>
+    /// A number, or the default its <paramref name="spec"/> declares (the one place each composite states its
+    /// defaults, which <c>relevance composites</c> also prints).
+    /// </summary>
+    public double Number(ArgumentSpec spec)
     {
-        if (!values.ContainsKey(name))
+        ArgumentNullException.ThrowIfNull(spec);
+        if (spec.Default is null || !double.TryParse(spec.Default, NumberStyles.Float, CultureInfo.InvariantCulture, out double fallback))
         {
-            throw new ArgumentException($"Argument '{name}' is required.");
+            throw new InvalidOperationException($"Argument '{spec.Name}' declares no numeric default.");
         }
-        return Number(name, double.NaN);
+        return Number(spec.Name, fallback);
     }
 
     /// <summary>A number or a list of numbers as a tensor (a list becomes a per-channel tensor of shape (1, C, 1, ...)).</summary>
@@ -131,9 +135,9 @@ public sealed class ArgumentReader
         };
     }
 
-    /// <summary>A stabilizer given as a number, or <c>null</c> for the default.</summary>
+    /// <summary>A stabilizer given as a number, or <c>null</c> for the rules' default (<see cref="Core.Stabilizer.Default"/>).</summary>
     public Stabilizer? Stabilizer(string name = "stabilizer") =>
-        values.ContainsKey(name) ? new Stabilizer(Number(name, 1e-6)) : null;
+        values.ContainsKey(name) ? new Stabilizer(Number(name, double.NaN)) : null;
 
     /// <summary>Throws if an argument was given that nothing read.</summary>
     public void EnsureAllUsed(string owner, IEnumerable<ArgumentSpec> known)

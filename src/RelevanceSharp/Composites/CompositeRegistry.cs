@@ -9,33 +9,38 @@ namespace RelevanceSharp.Composites;
 /// <summary>The named composites, as zennit's registry names them.</summary>
 public static class CompositeRegistry
 {
+    // Names that mean a method on the command line (explain --composite, evaluate --config), never a composite.
+    private static readonly string[] Reserved = ["gradient", "none", "smoothgrad", "integrated_gradients", "occlusion"];
+
     private static readonly ArgumentSpec EpsilonArg = new("epsilon", "number", "1e-6", "Epsilon of the Epsilon rule for dense layers.");
     private static readonly ArgumentSpec StabilizerArg = new("stabilizer", "number", "1e-6", "Stabilizer of the other rules.");
+    private static readonly ArgumentSpec GammaArg = new("gamma", "number", "0.25", "Gamma of the Gamma rule.");
+    private static readonly ArgumentSpec BetaSmoothArg = new("beta_smooth", "number", "10", "Softplus sharpness.");
     private static readonly ArgumentSpec ZeroParamsArg = new("zero_params", "list of names", null, "Parameters set to zero in every rule (e.g. bias).");
 
-    private static readonly CompositeEntry[] Entries =
+    private static readonly List<CompositeEntry> Entries = new()
     {
         new("epsilon_gamma_box", "ZBox on the first convolution, Gamma on convolutions, Epsilon on dense layers.",
             new[]
             {
                 new ArgumentSpec("low", "number or list per channel", null, "Lowest possible input value (required)."),
                 new ArgumentSpec("high", "number or list per channel", null, "Highest possible input value (required)."),
-                EpsilonArg, new ArgumentSpec("gamma", "number", "0.25", "Gamma of the Gamma rule."), StabilizerArg, ZeroParamsArg,
+                EpsilonArg, GammaArg, StabilizerArg, ZeroParamsArg,
             },
             (a, c) => new EpsilonGammaBox(
                 a.NumberOrChannels("low") ?? throw new ArgumentException("epsilon_gamma_box needs the argument 'low'."),
                 a.NumberOrChannels("high") ?? throw new ArgumentException("epsilon_gamma_box needs the argument 'high'."),
-                a.Number("epsilon", 1e-6), a.Number("gamma", 0.25), a.Stabilizer(), a.Strings("zero_params"), c)),
+                a.Number(EpsilonArg), a.Number(GammaArg), a.Stabilizer(), a.Strings("zero_params"), c)),
         new("epsilon_plus", "ZPlus on convolutions, Epsilon on dense layers.", new[] { EpsilonArg, StabilizerArg, ZeroParamsArg },
-            (a, c) => new EpsilonPlus(a.Number("epsilon", 1e-6), a.Stabilizer(), a.Strings("zero_params"), c)),
+            (a, c) => new EpsilonPlus(a.Number(EpsilonArg), a.Stabilizer(), a.Strings("zero_params"), c)),
         new("epsilon_alpha2_beta1", "AlphaBeta(2, 1) on convolutions, Epsilon on dense layers.", new[] { EpsilonArg, StabilizerArg, ZeroParamsArg },
-            (a, c) => new EpsilonAlpha2Beta1(a.Number("epsilon", 1e-6), a.Stabilizer(), a.Strings("zero_params"), c)),
+            (a, c) => new EpsilonAlpha2Beta1(a.Number(EpsilonArg), a.Stabilizer(), a.Strings("zero_params"), c)),
         new("epsilon_plus_flat", "Flat on the first linear layer, ZPlus on convolutions, Epsilon on dense layers.",
             new[] { EpsilonArg, StabilizerArg, ZeroParamsArg },
-            (a, c) => new EpsilonPlusFlat(a.Number("epsilon", 1e-6), a.Stabilizer(), a.Strings("zero_params"), c)),
+            (a, c) => new EpsilonPlusFlat(a.Number(EpsilonArg), a.Stabilizer(), a.Strings("zero_params"), c)),
         new("epsilon_alpha2_beta1_flat", "Flat on the first linear layer, AlphaBeta(2, 1) on convolutions, Epsilon on dense layers.",
             new[] { EpsilonArg, StabilizerArg, ZeroParamsArg },
-            (a, c) => new EpsilonAlpha2Beta1Flat(a.Number("epsilon", 1e-6), a.Stabilizer(), a.Strings("zero_params"), c)),
+            (a, c) => new EpsilonAlpha2Beta1Flat(a.Number(EpsilonArg), a.Stabilizer(), a.Strings("zero_params"), c)),
         new("deconvnet", "DeconvNet: ReLUs pass positive gradients only.", Array.Empty<ArgumentSpec>(),
             (a, c) => new DeconvNet(c)),
         new("guided_backprop", "Guided backpropagation.", Array.Empty<ArgumentSpec>(),
@@ -43,20 +48,53 @@ public static class CompositeRegistry
         new("excitation_backprop", "Excitation backprop: ZPlus on all linear layers.", new[] { StabilizerArg, ZeroParamsArg },
             (a, c) => new ExcitationBackprop(a.Stabilizer(), a.Strings("zero_params"), c)),
         new("beta_smooth", "ReLU gradients replaced by the softplus gradient (for second-order attributions).",
-            new[] { new ArgumentSpec("beta_smooth", "number", "10", "Softplus sharpness.") },
-            (a, c) => new BetaSmooth(a.Number("beta_smooth", 10.0), c)),
+            new[] { BetaSmoothArg },
+            (a, c) => new BetaSmooth(a.Number(BetaSmoothArg), c)),
     };
 
-    /// <summary>All named composites.</summary>
-    public static IReadOnlyList<CompositeEntry> All => Entries;
+    /// <summary>All named composites: the built-in ones, then those registered, in order.</summary>
+    public static IReadOnlyList<CompositeEntry> All
+    {
+        get
+        {
+            lock (Entries)
+            {
+                return Entries.ToArray();
+            }
+        }
+    }
 
     /// <summary>The registry names.</summary>
-    public static IEnumerable<string> Names => Entries.Select(e => e.Name);
+    public static IEnumerable<string> Names => All.Select(e => e.Name);
 
     /// <summary>Looks up a composite by name.</summary>
     public static CompositeEntry Get(string name) =>
-        Entries.FirstOrDefault(e => string.Equals(e.Name, name, StringComparison.OrdinalIgnoreCase))
+        All.FirstOrDefault(e => string.Equals(e.Name, name, StringComparison.OrdinalIgnoreCase))
         ?? throw new ArgumentException($"Unknown composite '{name}'; known composites: {string.Join(", ", Names)}.");
+
+    /// <summary>
+    /// Adds a composite under a new name, so that <see cref="Create"/>, <c>relevance explain --composite</c> and
+    /// <c>relevance evaluate --config</c> know it; its arguments are read with the same syntax as the built-in ones'.
+    /// </summary>
+    /// <exception cref="ArgumentException">The name is empty, has characters other than letters, digits and
+    /// underscores, or is taken.</exception>
+    public static void Register(CompositeEntry entry)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        RegistryNames.Check(entry.Name, "composite");
+        if (Reserved.Contains(entry.Name, StringComparer.OrdinalIgnoreCase))
+        {
+            throw new ArgumentException($"'{entry.Name}' is reserved: the command line uses it for a method, not a composite.", nameof(entry));
+        }
+        lock (Entries)
+        {
+            if (Entries.Any(e => string.Equals(e.Name, entry.Name, StringComparison.OrdinalIgnoreCase)))
+            {
+                throw new ArgumentException($"A composite named '{entry.Name}' is already registered.", nameof(entry));
+            }
+            Entries.Add(entry);
+        }
+    }
 
     /// <summary>Creates a named composite with arguments and canonizers.</summary>
     public static Composite Create(string name, ArgumentReader? arguments = null, IEnumerable<ICanonizer>? canonizers = null)
