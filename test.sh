@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the test suite, installing first what the tests need and the machine lacks (Debian and Ubuntu):
-#   - the Fashion-MNIST test set (Debian package dataset-fashion-mnist), for the demo model's accuracy check.
+#   - the Fashion-MNIST test set (Debian package dataset-fashion-mnist), for the demo model's accuracy check;
+#   - the DejaVu font (fonts-dejavu-core), for heatmap grids labelled with a real font.
 # Arguments are passed to 'dotnet test' (e.g. --filter "Category!=Slow").
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -10,19 +11,22 @@ if ! command -v dotnet >/dev/null 2>&1; then
     exit 1
 fi
 
+# What the tests need from Debian: the Fashion-MNIST test set (the demo model's stated accuracy) and a font file
+# (the labels of heatmap grids drawn with a real font).
 dataset=/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz
-if [ ! -f "$dataset" ]; then
+font=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
+if [ ! -f "$dataset" ] || [ ! -f "$font" ]; then
     as_root=""
     if [ "$(id -u)" -ne 0 ]; then
         if command -v sudo >/dev/null 2>&1; then as_root="sudo"; fi
     fi
     if command -v apt-get >/dev/null 2>&1 && { [ "$(id -u)" -eq 0 ] || [ -n "$as_root" ]; }; then
-        echo "test.sh: installing the Debian package dataset-fashion-mnist (the Fashion-MNIST test set)" >&2
+        echo "test.sh: installing the Debian packages dataset-fashion-mnist and fonts-dejavu-core" >&2
         $as_root apt-get update -q >/dev/null
-        $as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q dataset-fashion-mnist >/dev/null
+        $as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q dataset-fashion-mnist fonts-dejavu-core >/dev/null
     else
-        echo "test.sh: the Fashion-MNIST test set ($dataset) is missing and cannot be installed here" \
-             "(needs apt-get and root): the accuracy test will be reported as skipped" >&2
+        echo "test.sh: the Fashion-MNIST test set or the DejaVu font is missing and cannot be installed here" \
+             "(needs apt-get and root): the tests that need them will be reported as skipped" >&2
     fi
 fi
 

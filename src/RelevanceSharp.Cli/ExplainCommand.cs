@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using RelevanceSharp.Composites;
 using RelevanceSharp.Explaining;
 using RelevanceSharp.Imaging;
 using Spectre.Console;
@@ -38,7 +39,7 @@ public static class ExplainCommand
         method.AcceptOnlyFromAmong(Methods);
         var composite = new Option<string?>("--composite", "-c")
         {
-            Description = "Composite (rule set) by name, see 'relevance composites'; 'gradient' or 'none' for no composite [default: epsilon_plus_flat with --method gradient, none otherwise].",
+            Description = "Composite (rule set) by name, see 'relevance composites', optionally with arguments and canonizers as in evaluate's --config: NAME[(ARG=VALUE,...)][+CANONIZER...]; 'gradient' or 'none' for no composite [default: epsilon_plus_flat with --method gradient, none otherwise].",
         };
         var arguments = new Option<string[]>("--arg", "-a")
         {
@@ -123,6 +124,8 @@ public static class ExplainCommand
                 throw new ArgumentException("--demo-folder is only for the demo model.");
             }
             AttributionMethod chosenMethod = ParseMethod(parse.GetValue(method)!);
+            // One text form for composites everywhere: NAME(ARGS)+CANONIZERS, to which --arg and --canonizer add.
+            CompositeSpec? spec = parse.GetValue(composite) is { } text ? CompositeSpec.Parse(text) : null;
             var options = new ExplainOptions
             {
                 Inputs = given,
@@ -131,9 +134,9 @@ public static class ExplainCommand
                 { MaxPixels = parse.GetValue(maxPixels) },
                 OutputFolder = parse.GetValue(output)!,
                 Method = chosenMethod,
-                Composite = ResolveComposite(parse.GetValue(composite), chosenMethod),
-                CompositeArguments = parse.GetValue(arguments) ?? [],
-                Canonizers = parse.GetValue(canonizers) ?? [],
+                Composite = ResolveComposite(spec?.Name, chosenMethod),
+                CompositeArguments = [.. spec?.Arguments ?? [], .. parse.GetValue(arguments) ?? []],
+                Canonizers = [.. spec?.Canonizers ?? [], .. parse.GetValue(canonizers) ?? []],
                 TargetClass = ParseTarget(parse.GetValue(target)!),
                 BatchSize = parse.GetValue(batchSize),
                 RelevanceFormat = Enum.Parse<RelevanceFormat>(parse.GetValue(relevanceFormat)!, ignoreCase: true),

@@ -113,28 +113,9 @@ public sealed record EvaluationConfig(string Method, IReadOnlyList<string> Argum
     public static EvaluationConfig Parse(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
-        List<string> parts = SplitTopLevel(text.Trim(), '+', text);
-        string head = parts[0];
-        var arguments = new List<string>();
-        int open = head.IndexOf('(', StringComparison.Ordinal);
-        if (open >= 0)
-        {
-            if (!head.EndsWith(')'))
-            {
-                throw new ArgumentException($"Configuration '{text}': the arguments of '{head[..open]}' must end with ')'.");
-            }
-            string inside = head[(open + 1)..^1];
-            if (inside.Trim().Length > 0)
-            {
-                arguments.AddRange(SplitTopLevel(inside, ',', text));
-            }
-            head = head[..open];
-        }
-        string method = head.Trim().ToLowerInvariant();
-        if (method.Length == 0)
-        {
-            throw new ArgumentException($"Configuration '{text}' names no method.");
-        }
+        CompositeSpec spec = CompositeSpec.Parse(text);
+        var arguments = spec.Arguments.ToList();
+        string method = spec.Name;
         if (GradientMethods.TryGetValue(method, out string[]? known))
         {
             foreach (string argument in arguments)
@@ -154,20 +135,14 @@ public sealed record EvaluationConfig(string Method, IReadOnlyList<string> Argum
                 $"Configuration '{text}': unknown method '{method}'; known: {GradientMethod}, {SmoothGradMethod}, {IntegratedGradientsMethod} " +
                 $"and the composites {string.Join(", ", CompositeRegistry.Names)}.");
         }
-        var canonizers = new List<string>();
-        foreach (string part in parts.Skip(1))
+        var canonizers = spec.Canonizers.ToList();
+        foreach (string canonizer in canonizers)
         {
-            string canonizer = part.Trim().ToLowerInvariant();
-            if (canonizer == "none")
-            {
-                continue;
-            }
             if (!CanonizerRegistry.IsKnown(canonizer))
             {
                 throw new ArgumentException(
                     $"Configuration '{text}': unknown canonizer '{canonizer}'; known: none, {string.Join(", ", CanonizerRegistry.Names)}.");
             }
-            canonizers.Add(canonizer);
         }
         if (canonizers.Count > 0 && GradientMethods.ContainsKey(method))
         {
@@ -222,43 +197,5 @@ public sealed record EvaluationConfig(string Method, IReadOnlyList<string> Argum
             throw new ArgumentException($"Argument '{name}' must be a whole number; got {value.ToString(CultureInfo.InvariantCulture)}.");
         }
         return (int)value;
-    }
-
-    // Splits at separators outside parentheses and brackets; every piece must be non-empty.
-    private static List<string> SplitTopLevel(string text, char separator, string whole)
-    {
-        var parts = new List<string>();
-        int depth = 0, start = 0;
-        for (int i = 0; i < text.Length; i++)
-        {
-            char c = text[i];
-            if (c is '(' or '[')
-            {
-                depth++;
-            }
-            else if (c is ')' or ']')
-            {
-                depth--;
-                if (depth < 0)
-                {
-                    throw new ArgumentException($"Configuration '{whole}' has an unmatched '{c}'.");
-                }
-            }
-            else if (c == separator && depth == 0)
-            {
-                parts.Add(text[start..i]);
-                start = i + 1;
-            }
-        }
-        if (depth != 0)
-        {
-            throw new ArgumentException($"Configuration '{whole}' has an unclosed parenthesis or bracket.");
-        }
-        parts.Add(text[start..]);
-        if (parts.Any(p => p.Trim().Length == 0))
-        {
-            throw new ArgumentException($"Configuration '{whole}' has an empty part.");
-        }
-        return parts;
     }
 }

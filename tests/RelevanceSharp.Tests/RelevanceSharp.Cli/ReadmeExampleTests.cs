@@ -1,6 +1,7 @@
 using RelevanceSharp.Attribution;
 using RelevanceSharp.Canonizers;
 using RelevanceSharp.Composites;
+using RelevanceSharp.Core;
 using RelevanceSharp.Imaging;
 using RelevanceSharp.IO;
 using RelevanceSharp.Models;
@@ -33,5 +34,24 @@ public sealed class ReadmeExampleTests : IClassFixture<Resnet18Weights>, IDispos
         Assert.Equal(new long[] { 1, 10 }, result.Output.shape);
         Assert.Equal(new long[] { 3, 224, 224 }, ImageIO.Load(heatmap).shape);
         model.Dispose();
+    }
+}
+
+/// <summary>The README's registration example runs as written.</summary>
+public sealed class ReadmeRegistrationExampleTests
+{
+    [Fact]
+    public void TheRegistrationExampleRegistersAndBuilds()
+    {
+        if (!CompositeRegistry.Names.Contains("my_flat_epsilon"))
+        {
+            var epsilon = new ArgumentSpec("epsilon", "number", "0.5", "Epsilon of every dense layer.");
+            CompositeRegistry.Register(new CompositeEntry("my_flat_epsilon", "Epsilon on dense layers, Flat on convolutions.", [epsilon],
+                (args, canonizers) => new LayerMapComposite([(LayerTypes.Dense, new RelevanceSharp.Rules.Epsilon(args.Number(epsilon))), (LayerTypes.Convolution, new RelevanceSharp.Rules.Flat())], canonizers)));
+            CanonizerRegistry.Register(new CanonizerEntry("my_vgg", "VGG's canonizer under another name.",
+                () => new CompositeCanonizer("my_vgg", new SequentialMergeBatchNorm())));
+        }
+        Composite composite = CompositeSpec.Parse("my_flat_epsilon(epsilon=0.2)+my_vgg").Create();
+        Assert.Equal("my_vgg", Assert.Single(composite.Canonizers).Name);
     }
 }

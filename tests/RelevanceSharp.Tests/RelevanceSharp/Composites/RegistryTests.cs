@@ -75,6 +75,12 @@ public sealed class RegistryTests : IClassFixture<ScratchDemoFolder>, IDisposabl
             "--composite", CompositeName, "--arg", "epsilon=0.1", "--canonizer", CanonizerName);
         Assert.True(explained.Code == 0, explained.Error);
         Assert.True(canonizerUses > before);
+        // The same in the one text form that evaluate's --config reads.
+        int between = canonizerUses;
+        CliResult inline = CliWorkspace.Run("explain", work.PathOf("images"), "--demo-folder", demo.Folder, "--output", work.PathOf("out2"),
+            "--composite", $"{CompositeName}(epsilon=0.1)+{CanonizerName}");
+        Assert.True(inline.Code == 0, inline.Error);
+        Assert.True(canonizerUses > between);
 
         EvaluationConfig config = EvaluationConfig.Parse($"{CompositeName}(epsilon=0.1)+{CanonizerName}");
         Assert.True(config.IsComposite);

@@ -9,7 +9,7 @@ namespace RelevanceSharp.Tests.IO;
 /// </summary>
 public class FuzzFindingsTests
 {
-    private static string Folder => Path.Combine(TestPaths.RepositoryRoot, "tests", "RelevanceSharp.Tests", "IO", "FuzzFindings");
+    private static string Folder => Path.Combine(TestPaths.RepositoryRoot, "tests", "RelevanceSharp.Tests", "RelevanceSharp.Vision", "IO", "FuzzFindings");
 
     public static TheoryData<string> Findings()
     {
