@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 using RelevanceSharp.Attribution;
 using RelevanceSharp.Canonizers;
 using RelevanceSharp.Composites;
@@ -76,22 +75,7 @@ public sealed record EvaluationConfig(string Method, IReadOnlyList<string> Argum
     };
 
     /// <summary>The text form, which <see cref="Parse"/> reads back: <c>method[(args)][+canonizer...]</c>.</summary>
-    public string Name
-    {
-        get
-        {
-            var text = new StringBuilder(Method);
-            if (Arguments.Count > 0)
-            {
-                text.Append('(').Append(string.Join(",", Arguments)).Append(')');
-            }
-            foreach (string canonizer in Canonizers)
-            {
-                text.Append('+').Append(canonizer);
-            }
-            return text.ToString();
-        }
-    }
+    public string Name => new CompositeSpec(Method, Arguments, Canonizers).ToString();
 
     /// <summary>Whether the method is a composite (LRP) rather than a gradient baseline.</summary>
     public bool IsComposite => !GradientMethods.ContainsKey(Method);

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using RelevanceSharp.Attribution;
 using RelevanceSharp.Platform;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace RelevanceSharp.Evaluation;

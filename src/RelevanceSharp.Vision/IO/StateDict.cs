@@ -1,5 +1,4 @@
 using RelevanceSharp.Core;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace RelevanceSharp.IO;

@@ -1,5 +1,4 @@
 using SkiaSharp;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace RelevanceSharp.Imaging;

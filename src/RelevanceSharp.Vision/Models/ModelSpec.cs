@@ -1,6 +1,5 @@
 using System.Text.Json;
 using RelevanceSharp.IO;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace RelevanceSharp.Models;

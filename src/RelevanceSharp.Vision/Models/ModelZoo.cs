@@ -1,5 +1,4 @@
 using RelevanceSharp.Platform;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace RelevanceSharp.Models;

@@ -1,7 +1,6 @@
 using RelevanceSharp.Composites;
 using RelevanceSharp.Core;
 using RelevanceSharp.Platform;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace RelevanceSharp.Attribution;

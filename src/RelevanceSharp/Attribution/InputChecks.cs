@@ -1,5 +1,4 @@
 using RelevanceSharp.Core;
-using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 

@@ -1,6 +1,5 @@
 using RelevanceSharp.Composites;
 using RelevanceSharp.Core;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace RelevanceSharp.Attribution;

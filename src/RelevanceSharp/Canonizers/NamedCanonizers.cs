@@ -1,6 +1,5 @@
 using RelevanceSharp.Core;
 using RelevanceSharp.Platform;
-using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 

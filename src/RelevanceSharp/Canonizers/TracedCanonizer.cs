@@ -1,7 +1,6 @@
 using System.Globalization;
 using RelevanceSharp.Core;
 using RelevanceSharp.Platform;
-using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 

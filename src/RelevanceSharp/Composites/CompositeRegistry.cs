@@ -1,7 +1,5 @@
-using System.Globalization;
 using System.Text.Json;
 using RelevanceSharp.Canonizers;
-using RelevanceSharp.Core;
 using static TorchSharp.torch;
 
 namespace RelevanceSharp.Composites;

@@ -1,4 +1,3 @@
-using RelevanceSharp.Canonizers;
 using RelevanceSharp.Core;
 using RelevanceSharp.Rules;
 using TorchSharp;

@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace RelevanceSharp.Core;

@@ -1,6 +1,4 @@
-using System.Globalization;
 using RelevanceSharp.Core;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace RelevanceSharp.Rules;

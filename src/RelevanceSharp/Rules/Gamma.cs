@@ -1,6 +1,5 @@
 using System.Globalization;
 using RelevanceSharp.Core;
-using TorchSharp.Modules;
 using TorchSharp;
 using static TorchSharp.torch;
 

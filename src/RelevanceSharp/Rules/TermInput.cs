@@ -1,4 +1,3 @@
-using RelevanceSharp.Core;
 using TorchSharp;
 using static TorchSharp.torch;
 

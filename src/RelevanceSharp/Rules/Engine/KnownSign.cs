@@ -1,4 +1,3 @@
-using RelevanceSharp.Core;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
