@@ -53,6 +53,46 @@ public abstract class Attributor
     /// </summary>
     public bool RequireFinite { get; set; } = true;
 
+    /// <summary>
+    /// Whether the attribution keeps its graph, so that it can be differentiated again (zennit's <c>create_graph</c>):
+    /// the returned output and relevance stay attached, to the input given to Attribute itself when it requires grad. With
+    /// a composite, attribute and differentiate inside one <see cref="Scope"/>, with the hooks made inactive by
+    /// <see cref="HooksInactive"/> for the second derivative (the rules' steps stay available until the scope closes).
+    /// </summary>
+    public bool CreateGraph { get; set; }
+
+    /// <summary>
+    /// Whether libtorch keeps the forward graph after the gradient (zennit's <c>retain_graph</c>); <c>null</c>, the
+    /// default, follows <see cref="CreateGraph"/>. <c>false</c> together with <see cref="CreateGraph"/> is refused: the
+    /// second derivative would need the graph that was freed, and libtorch would end the process.
+    /// </summary>
+    public bool? RetainGraph { get; set; }
+
+    /// <summary>Whether the method takes gradients at all (<see cref="Occlusion"/> does not).</summary>
+    protected virtual bool TakesGradients => true;
+
+    /// <summary>
+    /// Makes the composite's hooks hand on ordinary gradients until the result is disposed: how the gradient of an
+    /// attribution made with <see cref="CreateGraph"/> is taken. Needs an open <see cref="Scope"/> when there is a
+    /// composite; without a composite it changes nothing.
+    /// </summary>
+    public IDisposable HooksInactive()
+    {
+        if (Composite is null)
+        {
+            return new UndoNothing();
+        }
+        return scoped?.Inactive()
+            ?? throw new InvalidOperationException("The hooks belong to a registration: open attributor.Scope() around the attribution and its differentiation.");
+    }
+
+    private sealed class UndoNothing : IDisposable
+    {
+        public void Dispose()
+        {
+        }
+    }
+
     /// <summary>The composite and its canonizers in words, for messages: "EpsilonPlusFlat with canonizer resnet".</summary>
     public string Configuration => Composite is null
         ? "no composite"
@@ -82,19 +122,22 @@ public abstract class Attributor
     {
         ArgumentNullException.ThrowIfNull(input);
         InputChecks.EnsureFinite(input);
+        CheckGraphOptions();
         AttributionTarget chosen = target ?? DefaultTarget;
         using var scope = NewDisposeScope();
         CompositeRegistration? registration = scoped ?? Composite?.Register(Model);
         try
         {
-            var (output, relevance) = Compute(input.detach(), chosen);
+            // A graph to differentiate later starts at the caller's own input, when it asks for gradients.
+            Tensor start = CreateGraph && input.requires_grad ? input : input.detach();
+            var (output, relevance) = Compute(start, chosen);
             if (RequireFinite && !NonFiniteDiagnosis.AllFinite(output, relevance))
             {
                 throw NonFinite(input, chosen, output, relevance, registration);
             }
-            return new AttributionResult(
-                output.detach().MoveToOuterDisposeScope(),
-                relevance.detach().MoveToOuterDisposeScope());
+            return CreateGraph
+                ? new AttributionResult(output.MoveToOuterDisposeScope(), relevance.MoveToOuterDisposeScope())
+                : new AttributionResult(output.detach().MoveToOuterDisposeScope(), relevance.detach().MoveToOuterDisposeScope());
         }
         catch (Exception ex) when (InputChecks.IsModelRejection(ex))
         {
@@ -102,11 +145,39 @@ public abstract class Attributor
         }
         finally
         {
-            registration?.ReleasePendingCalls();
+            // A graph kept for a second derivative still needs the rules' recorded calls; the scope releases them.
+            if (!CreateGraph)
+            {
+                registration?.ReleasePendingCalls();
+            }
             if (!ReferenceEquals(registration, scoped))
             {
                 registration?.Dispose();
             }
+        }
+    }
+
+    // The combinations libtorch cannot carry out end the process instead of throwing: refuse them here.
+    private void CheckGraphOptions()
+    {
+        if (!CreateGraph)
+        {
+            return;
+        }
+        if (RetainGraph == false)
+        {
+            throw new InvalidOperationException(
+                "CreateGraph needs the graph kept for the second derivative: leave RetainGraph unset, or set it to true.");
+        }
+        if (!TakesGradients)
+        {
+            throw new NotSupportedException($"{GetType().Name} takes no gradient, so there is no graph to keep (CreateGraph).");
+        }
+        if (Composite is not null && scoped is null)
+        {
+            throw new InvalidOperationException(
+                "With a composite, CreateGraph needs an open attributor.Scope() around the attribution and its differentiation: " +
+                "the rules' steps are part of the graph and end with the registration.");
         }
     }
 
@@ -127,7 +198,7 @@ public abstract class Attributor
     protected (Tensor Output, Tensor Gradient) Gradient(Tensor input, AttributionTarget target)
     {
         using var grad = enable_grad();
-        Tensor x = input.detach().requires_grad_(true);
+        Tensor x = CreateGraph && input.requires_grad ? input : input.detach().requires_grad_(true);
         Tensor output = Model.call(x);
         Tensor seed = target.Resolve(output.detach());
         if (!seed.shape.SequenceEqual(output.shape))
@@ -144,7 +215,8 @@ public abstract class Attributor
                 "The model output does not require grad, so it has no gradient with respect to the input: the forward " +
                 "detaches, runs under no_grad or goes through integers.");
         }
-        Tensor gradient = autograd.grad(new[] { output }, new[] { x }, new[] { seed }, allow_unused: true)[0];
+        Tensor gradient = autograd.grad(new[] { output }, new[] { x }, new[] { seed },
+            retain_graph: RetainGraph ?? CreateGraph, create_graph: CreateGraph, allow_unused: true)[0];
         BackwardFailures.ThrowIfAny();
         if (gradient is null || gradient.IsInvalid)
         {

@@ -60,6 +60,9 @@ public sealed class Occlusion : Attributor
         (input, mask) => where(mask, fill(input), input);
 
     /// <inheritdoc />
+    protected override bool TakesGradients => false;
+
+    /// <inheritdoc />
     protected override (Tensor Output, Tensor Relevance) Compute(Tensor input, AttributionTarget target)
     {
         var (window, stride) = Resolve(input.shape);

@@ -182,4 +182,44 @@ public class SecondOrderTests
         BackwardFailures.ThrowIfAny();
         Assert.False(first.requires_grad);
     }
+
+    [Fact]
+    public void TheAttributorsCreateGraphOptionGivesTheSameSecondDerivative()
+    {
+        // zennit's create_graph: attribute, then differentiate the relevance with the hooks inactive, in one scope.
+        using var scope = NewDisposeScope();
+        var attributor = new RelevanceSharp.Attribution.Gradient(Model(), new BetaSmooth(Beta)) { CreateGraph = true };
+        Tensor x = T(Inputs, 2, 3).requires_grad_(true);
+        Tensor second;
+        using (attributor.Scope())
+        {
+            using var result = attributor.Attribute(x, RelevanceSharp.Attribution.AttributionTarget.FromFunction(o => ones_like(o)));
+            Assert.True(result.Relevance.requires_grad);
+            using (attributor.HooksInactive())
+            {
+                second = autograd.grad(new[] { result.Relevance.sum() }, new[] { x })[0].detach().clone();
+            }
+        }
+        var (_, second0) = ByHand(Inputs[..3]);
+        var (_, second1) = ByHand(Inputs[3..]);
+        AssertClose(second0.Concat(second1).ToArray(), second, 1e-12, "second derivative");
+    }
+
+    [Fact]
+    public void GraphOptionsThatCannotWorkAreRefusedInsteadOfAbortingTheProcess()
+    {
+        using var scope = NewDisposeScope();
+        Tensor x = T(Inputs, 2, 3);
+        var retainNot = new RelevanceSharp.Attribution.Gradient(Model()) { CreateGraph = true, RetainGraph = false };
+        Assert.Throws<InvalidOperationException>(() => retainNot.Attribute(x));
+        var noScope = new RelevanceSharp.Attribution.Gradient(Model(), new BetaSmooth(Beta)) { CreateGraph = true };
+        Assert.Contains("Scope()", Assert.Throws<InvalidOperationException>(() => noScope.Attribute(x)).Message, StringComparison.Ordinal);
+        Assert.Throws<InvalidOperationException>(() => noScope.HooksInactive());
+        var occlusion = new RelevanceSharp.Attribution.Occlusion(Model()) { CreateGraph = true };
+        Assert.Throws<NotSupportedException>(() => occlusion.Attribute(x));
+        // Without a composite the plain gradient's gradient needs no scope.
+        var plain = new RelevanceSharp.Attribution.Gradient(Model()) { CreateGraph = true };
+        using var result = plain.Attribute(x.requires_grad_(true));
+        Assert.True(result.Relevance.requires_grad);
+    }
 }
