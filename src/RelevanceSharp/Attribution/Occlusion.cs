@@ -30,10 +30,6 @@ public sealed class Occlusion : Attributor
         {
             throw new ArgumentException("Occlusion window and stride must be positive.");
         }
-        if (Window.Count != Stride.Count)
-        {
-            throw new ArgumentException($"Occlusion window ({Window.Count} sizes) and stride ({Stride.Count} sizes) must have the same length.");
-        }
         if (batchSize < 1)
         {
             throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "The batch size must be at least 1.");
@@ -112,6 +108,8 @@ public sealed class Occlusion : Attributor
         }
         return (window, stride);
 
+        // Window and stride resolve independently, so they may differ in length (one size for every dimension, or one
+        // per trailing dimension).
         long[] Expand(IReadOnlyList<long> sizes, long[] inputShape)
         {
             if (sizes.Count == 1)
@@ -121,7 +119,8 @@ public sealed class Occlusion : Attributor
             }
             if (sizes.Count > inputShape.Length)
             {
-                throw new ArgumentException($"The occlusion window has {sizes.Count} sizes but the input only {inputShape.Length} dimensions.");
+                throw new ArgumentException(
+                    $"The occlusion {(ReferenceEquals(sizes, Window) ? "window" : "stride")} has {sizes.Count} sizes but the input only {inputShape.Length} dimensions.");
             }
             return inputShape.Take(inputShape.Length - sizes.Count).Concat(sizes).ToArray();
         }

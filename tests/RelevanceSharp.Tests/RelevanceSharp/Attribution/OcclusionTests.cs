@@ -117,6 +117,17 @@ public class OcclusionTests
     }
 
     [Fact]
+    public void WindowAndStrideMayDifferInLength()
+    {
+        // Window (3, 2) on the two spatial dimensions (channels whole), one stride of 2 for every dimension but the batch.
+        using var scope = NewDisposeScope();
+        Sequential model = Model();
+        var occlusion = new Occlusion(model, window: new long[] { 3, 2 }, stride: new long[] { 2 }, batchSize: 4);
+        using AttributionResult result = occlusion.Attribute(T(InputValues, Batch, Channels, Size, Size), AttributionTarget.ClassScore(1));
+        AssertClose(ByHand(model, InputValues, new[] { Channels, 3, 2 }, new[] { Math.Min(2, Channels), 2, 2 }, 1, keepWindow: true), result.Relevance);
+    }
+
+    [Fact]
     public void TheClassicVariantOccludesTheWindowInstead()
     {
         using var scope = NewDisposeScope();
