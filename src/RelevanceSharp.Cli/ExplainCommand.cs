@@ -69,6 +69,12 @@ public static class ExplainCommand
             Description = $"Heatmap colors: {string.Join(", ", ColorMap.Names)}, or color-map notation such as 00f,80:fff,f00.",
             DefaultValueFactory = _ => "bwr",
         };
+        var heatmapFormat = new Option<string>("--heatmap-format")
+        {
+            Description = "Format of the heatmaps and overlays: png (lossless), jpeg or webp (quality 95).",
+            DefaultValueFactory = _ => "png",
+        };
+        heatmapFormat.AcceptOnlyFromAmong("png", "jpeg", "webp");
         var overlay = new Option<bool>("--overlay") { Description = "Also write each heatmap laid over its image (<name>.overlay.png)." };
         var size = new Option<int?>("--size") { Description = "Resize the shorter image side to this; 0 keeps each image's size [default: 256 for zoo models, 28 for the demo]." };
         var crop = new Option<int?>("--crop") { Description = "Center-crop a square of this side; 0 crops nothing [default: 224 for zoo models (or --size if smaller), 28 for the demo]." };
@@ -94,7 +100,7 @@ public static class ExplainCommand
         var command = new Command("explain", "Explain images with a model: a heatmap PNG per image, and on request overlays and the relevance.")
         {
             inputs, model, weights, numClasses, allowNonFinite, demoFolder, method, composite, arguments, canonizers, target, output, batchSize,
-            relevanceFormat, colormap, overlay, size, crop, maxPixels, mean, std, grayscale, iterations, noiseLevel, seed, window, stride, threads,
+            relevanceFormat, heatmapFormat, colormap, overlay, size, crop, maxPixels, mean, std, grayscale, iterations, noiseLevel, seed, window, stride, threads,
         };
         command.WithExamples(
             "Outputs per input <name>.<ext>: <name>.png (the heatmap, the size of the model input), <name>.overlay.png (--overlay),\n" +
@@ -140,6 +146,7 @@ public static class ExplainCommand
                 TargetClass = ParseTarget(parse.GetValue(target)!),
                 BatchSize = parse.GetValue(batchSize),
                 RelevanceFormat = Enum.Parse<RelevanceFormat>(parse.GetValue(relevanceFormat)!, ignoreCase: true),
+                HeatmapFormat = Enum.Parse<ImageFormat>(parse.GetValue(heatmapFormat)!, ignoreCase: true),
                 ColorMap = parse.GetValue(colormap)!,
                 Overlay = parse.GetValue(overlay),
                 Iterations = parse.GetValue(iterations),

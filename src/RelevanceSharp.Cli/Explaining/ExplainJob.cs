@@ -269,8 +269,8 @@ public sealed class ExplainJob : IDisposable
         {
             byte[] bytes = kind switch
             {
-                OutputKind.Heatmap => ImageIO.EncodePng(heat),
-                OutputKind.Overlay => ImageIO.EncodePng(Heatmap.Overlay(heat, picture)),
+                OutputKind.Heatmap => ImageIO.Encode(heat, options.HeatmapFormat),
+                OutputKind.Overlay => ImageIO.Encode(Heatmap.Overlay(heat, picture), options.HeatmapFormat),
                 OutputKind.Npy => Npy.Encode(relevance),
                 _ => SafeTensors.Encode(
                     new Dictionary<string, Tensor> { ["relevance"] = relevance },
@@ -330,10 +330,11 @@ public sealed class ExplainJob : IDisposable
         foreach (string input in inputs)
         {
             string stem = Path.GetFileNameWithoutExtension(input);
-            var outputs = new List<(string, OutputKind)> { (stem + ".png", OutputKind.Heatmap) };
+            string extension = ImageIO.Extension(options.HeatmapFormat);
+            var outputs = new List<(string, OutputKind)> { (stem + extension, OutputKind.Heatmap) };
             if (options.Overlay)
             {
-                outputs.Add((stem + ".overlay.png", OutputKind.Overlay));
+                outputs.Add((stem + ".overlay" + extension, OutputKind.Overlay));
             }
             if (options.RelevanceFormat == RelevanceFormat.Npy)
             {

@@ -68,6 +68,9 @@ public sealed record ExplainOptions
     /// <summary>Whether and how the relevance itself is written.</summary>
     public RelevanceFormat RelevanceFormat { get; init; } = RelevanceFormat.None;
 
+    /// <summary>The format of heatmaps and overlays (PNG by default; JPEG and WebP at quality 95).</summary>
+    public ImageFormat HeatmapFormat { get; init; } = ImageFormat.Png;
+
     /// <summary>The heatmaps' color map: a built-in name (<see cref="ColorMap.Names"/>) or color-map notation.</summary>
     public string ColorMap { get; init; } = "bwr";
 

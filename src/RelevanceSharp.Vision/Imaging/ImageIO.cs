@@ -70,6 +70,19 @@ public sealed record ImageTransform(int Size, int CropSize, IReadOnlyList<float>
     }
 }
 
+/// <summary>The formats heatmaps and overlays can be written in.</summary>
+public enum ImageFormat
+{
+    /// <summary>Lossless PNG (the default).</summary>
+    Png,
+
+    /// <summary>JPEG, lossy.</summary>
+    Jpeg,
+
+    /// <summary>WebP, lossy.</summary>
+    Webp,
+}
+
 /// <summary>
 /// Reads images (PNG, JPEG, WebP, BMP, GIF; grayscale or color) into float tensors and writes tensors as PNG files,
 /// with SkiaSharp doing the decoding and encoding. Image tensors are <c>(C, H, W)</c> with values in [0, 1], where C
@@ -270,6 +283,34 @@ public static class ImageIO
         using SKData? data = pixmap.Encode(SKEncodedImageFormat.Png, 100);
         return data?.ToArray() ?? throw new InvalidOperationException("SkiaSharp could not encode the image as PNG.");
     }
+
+    /// <summary>
+    /// Encodes an image as <paramref name="format"/> (the tensor layouts as <see cref="EncodePng"/>); JPEG and WebP are
+    /// lossy at <paramref name="quality"/> (1 to 100).
+    /// </summary>
+    public static byte[] Encode(Tensor image, ImageFormat format, int quality = 95)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        ArgumentOutOfRangeException.ThrowIfLessThan(quality, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(quality, 100);
+        if (format == ImageFormat.Png)
+        {
+            return EncodePng(image);
+        }
+        using SKBitmap bitmap = ToBitmap(image);
+        using SKPixmap pixmap = bitmap.PeekPixels();
+        SKEncodedImageFormat encoded = format == ImageFormat.Jpeg ? SKEncodedImageFormat.Jpeg : SKEncodedImageFormat.Webp;
+        using SKData? data = pixmap.Encode(encoded, quality);
+        return data?.ToArray() ?? throw new InvalidOperationException($"SkiaSharp could not encode the image as {format}.");
+    }
+
+    /// <summary>The usual file extension of a format, with the dot: <c>.png</c>, <c>.jpg</c>, <c>.webp</c>.</summary>
+    public static string Extension(ImageFormat format) => format switch
+    {
+        ImageFormat.Jpeg => ".jpg",
+        ImageFormat.Webp => ".webp",
+        _ => ".png",
+    };
 
     /// <summary>
     /// Writes an image as a PNG file (see <see cref="EncodePng"/>). The file appears complete or not at all: the

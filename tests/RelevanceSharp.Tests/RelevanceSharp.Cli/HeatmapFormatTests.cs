@@ -1,0 +1,45 @@
+using RelevanceSharp.Imaging;
+using static TorchSharp.torch;
+
+namespace RelevanceSharp.Tests.Cli;
+
+/// <summary><c>explain --heatmap-format</c>: heatmaps and overlays as JPEG or WebP files that decode to the model input's size.</summary>
+public sealed class HeatmapFormatTests : IClassFixture<ScratchDemoFolder>, IDisposable
+{
+    private readonly ScratchDemoFolder demo;
+    private readonly CliWorkspace work = new();
+
+    public HeatmapFormatTests(ScratchDemoFolder demo) => this.demo = demo;
+
+    public void Dispose() => work.Dispose();
+
+    [Theory]
+    [InlineData("jpeg", ".jpg", new byte[] { 0xFF, 0xD8, 0xFF })]
+    [InlineData("webp", ".webp", new byte[] { (byte)'R', (byte)'I', (byte)'F', (byte)'F' })]
+    [InlineData("png", ".png", new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' })]
+    public void HeatmapsAndOverlaysAreWrittenInTheChosenFormat(string format, string extension, byte[] magic)
+    {
+        work.Image("images/a.png", 28, 28, seed: 1, gray: true);
+        CliResult result = CliWorkspace.Run("explain", work.PathOf("images"), "--demo-folder", demo.Folder, "--output", work.Output,
+            "--heatmap-format", format, "--overlay");
+        Assert.True(result.Code == 0, result.Error);
+        Assert.Equal(new[] { "a" + extension, "a.overlay" + extension }.Order(StringComparer.Ordinal), CliWorkspace.Entries(work.Output));
+        foreach (string file in CliWorkspace.Entries(work.Output))
+        {
+            string path = Path.Combine(work.Output, file);
+            Assert.Equal(magic, File.ReadAllBytes(path)[..magic.Length]);
+            using var scope = NewDisposeScope();
+            Assert.Equal(new long[] { 3, 28, 28 }, ImageIO.Load(path).shape);
+        }
+    }
+
+    [Fact]
+    public void AnUnknownFormatIsRefused()
+    {
+        work.Image("images/a.png", 28, 28, seed: 1, gray: true);
+        CliResult result = CliWorkspace.Run("explain", work.PathOf("images"), "--demo-folder", demo.Folder, "--output", work.Output,
+            "--heatmap-format", "tiff");
+        Assert.NotEqual(0, result.Code);
+        Assert.Contains("tiff", Assert.Single(result.ErrorLines), StringComparison.Ordinal);
+    }
+}
