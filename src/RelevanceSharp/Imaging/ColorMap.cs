@@ -58,6 +58,8 @@ public sealed class ColorMap
 
     private static readonly ConcurrentDictionary<string, ColorMap> Compiled = new(StringComparer.Ordinal);
 
+    private static readonly ConcurrentDictionary<string, ColorMap> UserMaps = new(StringComparer.Ordinal);
+
     // Node positions on the 0..256 scale (the last node is always 256) and their colors (0..255 per channel).
     private readonly int[] _positions;
     private readonly Rgb[] _colors;
@@ -102,6 +104,10 @@ public sealed class ColorMap
         {
             return Compiled.GetOrAdd(nameOrSource, name => Compile(source, name));
         }
+        if (UserMaps.TryGetValue(nameOrSource, out ColorMap? registered))
+        {
+            return registered;
+        }
         try
         {
             return Compile(nameOrSource, null);
@@ -112,6 +118,34 @@ public sealed class ColorMap
                 $"'{nameOrSource}' is neither a built-in color map ({string.Join(", ", Names)}) nor valid color-map notation: {ex.Message}",
                 ex);
         }
+    }
+
+    /// <summary>The names of the color maps registered with <see cref="Register"/>, in no particular order.</summary>
+    public static IReadOnlyCollection<string> RegisteredNames => UserMaps.Keys.ToArray();
+
+    /// <summary>
+    /// Makes a color map known by name, to <see cref="Get"/> and so to <c>relevance explain --colormap</c>: the
+    /// notation is compiled (and checked) now.
+    /// </summary>
+    /// <exception cref="ArgumentException">The name is taken or not letters, digits, '_' and '-', or the notation is invalid.</exception>
+    public static ColorMap Register(string name, string source)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        ArgumentNullException.ThrowIfNull(source);
+        if (name.Length == 0 || !char.IsAsciiLetter(name[0]) || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-'))
+        {
+            throw new ArgumentException($"'{name}' cannot name a color map: use letters, digits, '_' and '-', starting with a letter.", nameof(name));
+        }
+        if (NamedSources.ContainsKey(name))
+        {
+            throw new ArgumentException($"'{name}' is a built-in color map.", nameof(name));
+        }
+        ColorMap map = Compile(source, name);
+        if (!UserMaps.TryAdd(name, map))
+        {
+            throw new ArgumentException($"A color map named '{name}' is already registered.", nameof(name));
+        }
+        return map;
     }
 
     /// <summary>Compiles color-map notation such as <c>00f,80:fff,f00</c>.</summary>

@@ -43,3 +43,46 @@ public sealed class HeatmapFormatTests : IClassFixture<ScratchDemoFolder>, IDisp
         Assert.Contains("tiff", Assert.Single(result.ErrorLines), StringComparison.Ordinal);
     }
 }
+
+/// <summary>Color maps registered by name reach <c>explain --colormap</c>.</summary>
+public sealed class RegisteredColorMapTests : IClassFixture<ScratchDemoFolder>, IDisposable
+{
+    private readonly ScratchDemoFolder demo;
+    private readonly CliWorkspace work = new();
+
+    public RegisteredColorMapTests(ScratchDemoFolder demo)
+    {
+        this.demo = demo;
+        if (!ColorMap.RegisteredNames.Contains("test-greens"))
+        {
+            ColorMap.Register("test-greens", "000,0f0");
+        }
+    }
+
+    public void Dispose() => work.Dispose();
+
+    [Fact]
+    public void ARegisteredMapIsFoundByNameAndUsedByExplain()
+    {
+        Assert.Equal((0.0, 1.0, 0.0), ColorMap.Get("test-greens").Map(1.0));
+        work.Image("images/a.png", 28, 28, seed: 1, gray: true);
+        CliResult result = CliWorkspace.Run("explain", work.PathOf("images"), "--demo-folder", demo.Folder, "--output", work.Output,
+            "--colormap", "test-greens");
+        Assert.True(result.Code == 0, result.Error);
+        using var scope = NewDisposeScope();
+        // Only black-to-green colors: no red and no blue anywhere in the heatmap.
+        Tensor heatmap = ImageIO.Load(Path.Combine(work.Output, "a.png"));
+        Assert.Equal(0.0, heatmap[0].abs().max().item<float>() + heatmap[2].abs().max().item<float>(), 6);
+    }
+
+    [Theory]
+    [InlineData("bwr", "built-in")]
+    [InlineData("test-greens", "already registered")]
+    [InlineData("9lives", "cannot name")]
+    public void NamesThatCannotWorkAreRefused(string name, string reason) =>
+        Assert.Contains(reason, Assert.Throws<ArgumentException>(() => ColorMap.Register(name, "000,fff")).Message, StringComparison.Ordinal);
+
+    [Fact]
+    public void InvalidNotationIsRefused() =>
+        Assert.Throws<ArgumentException>(() => ColorMap.Register("test-broken", "not a color"));
+}
