@@ -55,7 +55,12 @@ public static class Heatmap
     /// Renders a batch <c>(N, C, H, W)</c> as <c>(N, 3, H, W)</c>, each sample normalized on its own (as zennit's
     /// grid mode does).
     /// </summary>
-    public static Tensor RenderEach(Tensor relevance, HeatmapOptions? options = null)
+    /// <param name="relevance">The batch.</param>
+    /// <param name="options">Colors and normalization; its <c>Min</c> and <c>Max</c> apply to every sample.</param>
+    /// <param name="min">Per-sample values mapped to the start of the map (zennit's <c>vmin</c> per sample), or <c>null</c>.</param>
+    /// <param name="max">Per-sample values mapped to the end of the map, or <c>null</c>.</param>
+    public static Tensor RenderEach(Tensor relevance, HeatmapOptions? options = null, IReadOnlyList<double>? min = null,
+        IReadOnlyList<double>? max = null)
     {
         ArgumentNullException.ThrowIfNull(relevance);
         if (relevance.dim() != 4)
@@ -63,9 +68,42 @@ public static class Heatmap
             throw new ArgumentException(
                 $"RenderEach takes a batch (N, C, H, W); got [{string.Join(", ", relevance.shape)}].", nameof(relevance));
         }
+        long count = relevance.shape[0];
+        if ((min is not null && min.Count != count) || (max is not null && max.Count != count))
+        {
+            throw new ArgumentException($"Per-sample bounds need one value per sample ({count}); got {min?.Count} minima and {max?.Count} maxima.");
+        }
+        options ??= new HeatmapOptions();
         using var scope = NewDisposeScope();
-        Tensor[] images = relevance.unbind(0).Select(sample => Render(sample, options)).ToArray();
+        Tensor[] images = relevance.unbind(0)
+            .Select((sample, i) => Render(sample, options with { Min = min?[i] ?? options.Min, Max = max?[i] ?? options.Max }))
+            .ToArray();
         return stack(images).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The bounds <see cref="Normalize"/> would use, computed over the dimensions <paramref name="dims"/> (all but the
+    /// first by default) and kept broadcastable (zennit's <c>interval_norm_bounds</c>): symmetric, <c>-m</c> and
+    /// <c>m</c> with <c>m = max |x|</c>; otherwise the minimum and maximum.
+    /// </summary>
+    public static (Tensor Low, Tensor High) IntervalNormBounds(Tensor values, bool symmetric = true, IReadOnlyList<long>? dims = null)
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        long[] over = (dims ?? Enumerable.Range(1, Math.Max(0, (int)values.dim() - 1)).Select(d => (long)d).ToArray()).ToArray();
+        using var scope = NewDisposeScope();
+        Tensor x = values.detach();
+        if (over.Length == 0)
+        {
+            return symmetric
+                ? ((-x.abs()).MoveToOuterDisposeScope(), x.abs().MoveToOuterDisposeScope())
+                : (x.clone().MoveToOuterDisposeScope(), x.clone().MoveToOuterDisposeScope());
+        }
+        if (symmetric)
+        {
+            Tensor m = x.abs().amax(over, keepdim: true);
+            return ((-m).MoveToOuterDisposeScope(), m.MoveToOuterDisposeScope());
+        }
+        return (x.amin(over, keepdim: true).MoveToOuterDisposeScope(), x.amax(over, keepdim: true).MoveToOuterDisposeScope());
     }
 
     /// <summary>

@@ -101,6 +101,36 @@ public class HeatmapTests
     }
 
     [Fact]
+    public void PerSampleBoundsOverrideEachSamplesOwn()
+    {
+        using var scope = NewDisposeScope();
+        // Sample 0 spans [-1, 1], sample 1 [-2, 2]. With bounds of 2 for sample 0, its extremes land at a quarter and
+        // three quarters of the map instead of its ends; sample 1 keeps its own bounds.
+        Tensor batch = stack(new[] { tensor(new float[] { -1, 1 }).reshape(1, 1, 2), tensor(new float[] { -2, 2 }).reshape(1, 1, 2) });
+        Tensor own = Heatmap.RenderEach(batch, new HeatmapOptions("gray", Symmetric: false));
+        Tensor bounded = Heatmap.RenderEach(batch, new HeatmapOptions("gray", Symmetric: false), min: [-2.0, -2.0], max: [2.0, 2.0]);
+        Assert.True((own[1] == bounded[1]).all().item<bool>(), "sample 1 changed");
+        Assert.Equal(0.0, own[0, 0, 0, 0].item<float>(), 2);
+        Assert.Equal(63 / 255.0, bounded[0, 0, 0, 0].item<float>(), 2);
+        Assert.Equal(191 / 255.0, bounded[0, 0, 0, 1].item<float>(), 2);
+        Assert.Throws<ArgumentException>(() => Heatmap.RenderEach(batch, min: [0.0]));
+    }
+
+    [Fact]
+    public void IntervalNormBoundsAreTakenOverTheChosenDimensions()
+    {
+        using var scope = NewDisposeScope();
+        Tensor x = tensor(new float[] { -3, 1, 2, -1, 4, 0 }).reshape(2, 3);
+        var (low, high) = Heatmap.IntervalNormBounds(x);
+        Assert.Equal(new float[] { -3, -4 }, low.flatten().data<float>().ToArray());
+        Assert.Equal(new float[] { 3, 4 }, high.flatten().data<float>().ToArray());
+        Assert.Equal(new long[] { 2, 1 }, high.shape);
+        var (min, max) = Heatmap.IntervalNormBounds(x, symmetric: false, dims: [0]);
+        Assert.Equal(new float[] { -3, 1, 0 }, min.flatten().data<float>().ToArray());
+        Assert.Equal(new float[] { -1, 4, 2 }, max.flatten().data<float>().ToArray());
+    }
+
+    [Fact]
     public void OverlayBlendsWithAlpha()
     {
         using var scope = NewDisposeScope();
