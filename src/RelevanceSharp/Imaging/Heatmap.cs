@@ -82,6 +82,33 @@ public static class Heatmap
     }
 
     /// <summary>
+    /// Tiles a batch <c>(N, C, H, W)</c> into one image <c>(C, rows * H, columns * W)</c>, row by row (zennit's
+    /// <c>gridify</c>); cells past the last sample hold <paramref name="fill"/>. The shape defaults to zennit's: as many
+    /// columns as the integer square root of N, and the rows that takes.
+    /// </summary>
+    public static Tensor Gridify(Tensor batch, (int Rows, int Columns)? shape = null, double fill = 0.0)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        if (batch.dim() != 4)
+        {
+            throw new ArgumentException($"Gridify takes a batch (N, C, H, W); got [{string.Join(", ", batch.shape)}].", nameof(batch));
+        }
+        int count = (int)batch.shape[0];
+        int columns = shape?.Columns ?? Math.Max(1, (int)Math.Sqrt(count));
+        int rows = shape?.Rows ?? (count + columns - 1) / columns;
+        if (rows < 1 || columns < 1 || (long)rows * columns < count)
+        {
+            throw new ArgumentException($"A grid of {rows}x{columns} cells cannot hold {count} samples.", nameof(shape));
+        }
+        long channels = batch.shape[1], height = batch.shape[2], width = batch.shape[3];
+        using var scope = NewDisposeScope();
+        Tensor cells = full(new long[] { (long)rows * columns, channels, height, width }, fill, dtype: batch.dtype, device: batch.device);
+        cells.narrow(0, 0, count).copy_(batch.detach());
+        Tensor grid = cells.reshape(rows, columns, channels, height, width).permute(2, 0, 3, 1, 4).reshape(channels, rows * height, columns * width);
+        return grid.contiguous().MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
     /// The bounds <see cref="Normalize"/> would use, computed over the dimensions <paramref name="dims"/> (all but the
     /// first by default) and kept broadcastable (zennit's <c>interval_norm_bounds</c>): symmetric, <c>-m</c> and
     /// <c>m</c> with <c>m = max |x|</c>; otherwise the minimum and maximum.

@@ -131,6 +131,27 @@ public class HeatmapTests
     }
 
     [Fact]
+    public void GridifyTilesRowByRowAndFillsTheRest()
+    {
+        using var scope = NewDisposeScope();
+        // Three 1x2x2 samples with values 1, 2, 3: the default grid is 1 column (isqrt(3) = 1) by 3 rows; a 2x2 grid
+        // puts them left to right, top to bottom, and fills the fourth cell.
+        Tensor batch = stack(new[] { ones(1, 2, 2), full(new long[] { 1, 2, 2 }, 2f), full(new long[] { 1, 2, 2 }, 3f) });
+        Assert.Equal(new long[] { 1, 6, 2 }, Heatmap.Gridify(batch).shape);
+        Tensor grid = Heatmap.Gridify(batch, (2, 2), fill: -1);
+        Assert.Equal(new long[] { 1, 4, 4 }, grid.shape);
+        float[] expected =
+        [
+            1, 1, 2, 2,
+            1, 1, 2, 2,
+            3, 3, -1, -1,
+            3, 3, -1, -1,
+        ];
+        Assert.Equal(expected, grid.flatten().data<float>().ToArray());
+        Assert.Throws<ArgumentException>(() => Heatmap.Gridify(batch, (1, 2)));
+    }
+
+    [Fact]
     public void OverlayBlendsWithAlpha()
     {
         using var scope = NewDisposeScope();
