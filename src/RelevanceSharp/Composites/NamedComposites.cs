@@ -22,11 +22,11 @@ public static class BaseLayerMap
     /// <paramref name="convolution"/> for convolutions and Epsilon for dense layers.
     /// </summary>
     internal static IEnumerable<(ModuleMatcher, Rule)> WithEpsilon(IEnumerable<(ModuleMatcher, Rule)>? user, Stabilizer? stabilizer,
-        Rule convolution, double epsilon, IReadOnlyList<string>? zeroParameters) =>
+        Rule convolution, Stabilizer? epsilon, IReadOnlyList<string>? zeroParameters) =>
         (user ?? Array.Empty<(ModuleMatcher, Rule)>()).Concat(Create(stabilizer)).Concat(new (ModuleMatcher, Rule)[]
         {
             (LayerTypes.Convolution, convolution),
-            (LayerTypes.Dense, new Epsilon(epsilon, zeroParameters)),
+            (LayerTypes.Dense, new Epsilon(epsilon ?? new Stabilizer(), zeroParameters)),
         });
 
     /// <summary>The user's first-layer entries, then <paramref name="rule"/> for the first layer of the given kind.</summary>
@@ -40,7 +40,7 @@ public static class BaseLayerMap
 public sealed class EpsilonGammaBox : SpecialFirstLayerMapComposite
 {
     /// <summary>Creates the composite with scalar input bounds.</summary>
-    public EpsilonGammaBox(double low, double high, double epsilon = 1e-6, double gamma = 0.25, Stabilizer? stabilizer = null,
+    public EpsilonGammaBox(double low, double high, Stabilizer? epsilon = null, double gamma = 0.25, Stabilizer? stabilizer = null,
         IReadOnlyList<string>? zeroParameters = null, IEnumerable<ICanonizer>? canonizers = null,
         IEnumerable<(ModuleMatcher, Rule)>? layerMap = null, IEnumerable<(ModuleMatcher, Rule)>? firstMap = null)
         : this(new ZBox(low, high, stabilizer, zeroParameters), epsilon, gamma, stabilizer, zeroParameters, canonizers, layerMap, firstMap)
@@ -48,14 +48,14 @@ public sealed class EpsilonGammaBox : SpecialFirstLayerMapComposite
     }
 
     /// <summary>Creates the composite with tensor input bounds (e.g. per channel).</summary>
-    public EpsilonGammaBox(Tensor low, Tensor high, double epsilon = 1e-6, double gamma = 0.25, Stabilizer? stabilizer = null,
+    public EpsilonGammaBox(Tensor low, Tensor high, Stabilizer? epsilon = null, double gamma = 0.25, Stabilizer? stabilizer = null,
         IReadOnlyList<string>? zeroParameters = null, IEnumerable<ICanonizer>? canonizers = null,
         IEnumerable<(ModuleMatcher, Rule)>? layerMap = null, IEnumerable<(ModuleMatcher, Rule)>? firstMap = null)
         : this(new ZBox(low, high, stabilizer, zeroParameters), epsilon, gamma, stabilizer, zeroParameters, canonizers, layerMap, firstMap)
     {
     }
 
-    private EpsilonGammaBox(ZBox box, double epsilon, double gamma, Stabilizer? stabilizer, IReadOnlyList<string>? zeroParameters,
+    private EpsilonGammaBox(ZBox box, Stabilizer? epsilon, double gamma, Stabilizer? stabilizer, IReadOnlyList<string>? zeroParameters,
         IEnumerable<ICanonizer>? canonizers, IEnumerable<(ModuleMatcher, Rule)>? layerMap, IEnumerable<(ModuleMatcher, Rule)>? firstMap)
         : base(
             BaseLayerMap.WithEpsilon(layerMap, stabilizer, new Gamma(gamma, stabilizer, zeroParameters), epsilon, zeroParameters),
@@ -69,7 +69,7 @@ public sealed class EpsilonGammaBox : SpecialFirstLayerMapComposite
 public sealed class EpsilonPlus : LayerMapComposite
 {
     /// <summary>Creates the composite.</summary>
-    public EpsilonPlus(double epsilon = 1e-6, Stabilizer? stabilizer = null, IReadOnlyList<string>? zeroParameters = null,
+    public EpsilonPlus(Stabilizer? epsilon = null, Stabilizer? stabilizer = null, IReadOnlyList<string>? zeroParameters = null,
         IEnumerable<ICanonizer>? canonizers = null, IEnumerable<(ModuleMatcher, Rule)>? layerMap = null)
         : base(
             BaseLayerMap.WithEpsilon(layerMap, stabilizer, new ZPlus(stabilizer, zeroParameters), epsilon, zeroParameters),
@@ -82,7 +82,7 @@ public sealed class EpsilonPlus : LayerMapComposite
 public sealed class EpsilonAlpha2Beta1 : LayerMapComposite
 {
     /// <summary>Creates the composite.</summary>
-    public EpsilonAlpha2Beta1(double epsilon = 1e-6, Stabilizer? stabilizer = null, IReadOnlyList<string>? zeroParameters = null,
+    public EpsilonAlpha2Beta1(Stabilizer? epsilon = null, Stabilizer? stabilizer = null, IReadOnlyList<string>? zeroParameters = null,
         IEnumerable<ICanonizer>? canonizers = null, IEnumerable<(ModuleMatcher, Rule)>? layerMap = null)
         : base(
             BaseLayerMap.WithEpsilon(layerMap, stabilizer, new AlphaBeta(2.0, 1.0, stabilizer, zeroParameters), epsilon, zeroParameters),
@@ -95,7 +95,7 @@ public sealed class EpsilonAlpha2Beta1 : LayerMapComposite
 public sealed class EpsilonPlusFlat : SpecialFirstLayerMapComposite
 {
     /// <summary>Creates the composite.</summary>
-    public EpsilonPlusFlat(double epsilon = 1e-6, Stabilizer? stabilizer = null, IReadOnlyList<string>? zeroParameters = null,
+    public EpsilonPlusFlat(Stabilizer? epsilon = null, Stabilizer? stabilizer = null, IReadOnlyList<string>? zeroParameters = null,
         IEnumerable<ICanonizer>? canonizers = null, IEnumerable<(ModuleMatcher, Rule)>? layerMap = null,
         IEnumerable<(ModuleMatcher, Rule)>? firstMap = null)
         : base(
@@ -110,7 +110,7 @@ public sealed class EpsilonPlusFlat : SpecialFirstLayerMapComposite
 public sealed class EpsilonAlpha2Beta1Flat : SpecialFirstLayerMapComposite
 {
     /// <summary>Creates the composite.</summary>
-    public EpsilonAlpha2Beta1Flat(double epsilon = 1e-6, Stabilizer? stabilizer = null, IReadOnlyList<string>? zeroParameters = null,
+    public EpsilonAlpha2Beta1Flat(Stabilizer? epsilon = null, Stabilizer? stabilizer = null, IReadOnlyList<string>? zeroParameters = null,
         IEnumerable<ICanonizer>? canonizers = null, IEnumerable<(ModuleMatcher, Rule)>? layerMap = null,
         IEnumerable<(ModuleMatcher, Rule)>? firstMap = null)
         : base(

@@ -107,3 +107,27 @@ public class AttributeCanonizerTests
         Assert.True(named.Relevance.abs().sum().item<double>() > 0);
     }
 }
+
+/// <summary>Named composites take epsilon as a function of the layer's output, not only as a number.</summary>
+public class EpsilonFunctionTests
+{
+    [Fact]
+    public void ANamedCompositeUsesAnEpsilonFunctionOfTheOutput()
+    {
+        using var scope = NewDisposeScope();
+        // A stabilizer scaled by each sample's mean absolute output: z + 0.25 * mean|z| * sign(z).
+        Stabilizer scaled = Stabilizer.FromFunction(z =>
+        {
+            Tensor sign = z.sign().add(0.5).sign();
+            return z + sign * z.abs().mean(new long[] { -1 }, keepdim: true) * 0.25;
+        });
+        Sequential model = TestNets.ConvReLUNet(5);
+        Tensor input = TestNets.Input(6);
+        var map = new List<(ModuleMatcher Kind, Rule Rule)>([.. BaseLayerMap.Create(), (LayerTypes.Convolution, new ZPlus()), (LayerTypes.Dense, new Epsilon(scaled))]);
+        using AttributionResult byHand = new Gradient(model, new LayerMapComposite(map)).Attribute(input);
+        using AttributionResult named = new Gradient(model, new EpsilonPlus(epsilon: scaled)).Attribute(input);
+        using AttributionResult constant = new Gradient(model, new EpsilonPlus()).Attribute(input);
+        Assert.Equal(0.0, (named.Relevance - byHand.Relevance).abs().max().item<double>());
+        Assert.True((named.Relevance - constant.Relevance).abs().max().item<double>() > 1e-6, "the function made no difference");
+    }
+}
