@@ -14,18 +14,25 @@ public static class Cli
         Recursive = true,
     };
 
-    /// <summary>Runs <paramref name="work"/>; returns 0, or prints <c>error: ...</c> to standard error and returns 1.</summary>
-    public static int Run(Action work)
-    {
-        ArgumentNullException.ThrowIfNull(work);
-        return Run(Console.Error, work);
-    }
-
     /// <summary>
     /// Runs <paramref name="work"/> with the invocation's output writer; returns 0, or prints <c>error: ...</c> to the
     /// invocation's error writer and returns 1.
     /// </summary>
     public static int Run(ParseResult parse, Action<TextWriter> work)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        return Run(parse, output =>
+        {
+            work(output);
+            return 0;
+        });
+    }
+
+    /// <summary>
+    /// Runs <paramref name="work"/>, which returns its own exit code, with the invocation's output writer; an exception
+    /// becomes <c>error: ...</c> on the invocation's error writer and exit code 1.
+    /// </summary>
+    public static int Run(ParseResult parse, Func<TextWriter, int> work)
     {
         ArgumentNullException.ThrowIfNull(parse);
         ArgumentNullException.ThrowIfNull(work);
@@ -71,12 +78,11 @@ public static class Cli
         return message.Length == 0 ? shown.GetType().Name : message;
     }
 
-    private static int Run(TextWriter error, Action work, bool verbose = false)
+    private static int Run(TextWriter error, Func<int> work, bool verbose)
     {
         try
         {
-            work();
-            return 0;
+            return work();
         }
         catch (Exception ex)
         {
