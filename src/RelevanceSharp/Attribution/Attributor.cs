@@ -1,3 +1,4 @@
+using RelevanceSharp.Canonizers;
 using RelevanceSharp.Composites;
 using RelevanceSharp.Core;
 using RelevanceSharp.Platform;
@@ -80,17 +81,10 @@ public abstract class Attributor
     {
         if (Composite is null)
         {
-            return new UndoNothing();
+            return new UndoStack();
         }
         return scoped?.Inactive()
             ?? throw new InvalidOperationException("The hooks belong to a registration: open attributor.Scope() around the attribution and its differentiation.");
-    }
-
-    private sealed class UndoNothing : IDisposable
-    {
-        public void Dispose()
-        {
-        }
     }
 
     /// <summary>The composite and its canonizers in words, for messages: "EpsilonPlusFlat with canonizer resnet".</summary>

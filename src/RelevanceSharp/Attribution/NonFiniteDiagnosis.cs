@@ -1,3 +1,4 @@
+using RelevanceSharp.Canonizers;
 using RelevanceSharp.Composites;
 using RelevanceSharp.Core;
 using static TorchSharp.torch;
@@ -40,14 +41,14 @@ internal static class NonFiniteDiagnosis
             names.TryAdd(module, name.Length == 0 ? "(the model)" : name);
         }
         var observer = new Observer(names);
-        var undo = new List<IDisposable>();
+        using var undo = new UndoStack();
         try
         {
             foreach (var (_, module) in model.NamedLeaves())
             {
                 if (module is nn.Module<Tensor, Tensor> leaf)
                 {
-                    undo.Add(ModuleHooks.Add(leaf, HookStage.Outer, observer));
+                    undo.Push(ModuleHooks.Add(leaf, HookStage.Outer, observer));
                 }
             }
             // Without a composite, every leaf gets a rule that passes the ordinary gradient, so that the backward pass
@@ -55,10 +56,10 @@ internal static class NonFiniteDiagnosis
             CompositeRegistration? observed = registration ?? new ObservedGradient().Register(model);
             if (!ReferenceEquals(observed, registration))
             {
-                undo.Add(observed);
+                undo.Push(observed);
             }
             observed.Activity.Observer = observer;
-            undo.Add(new Reset(observed.Activity));
+            undo.Push(() => observed.Activity.Observer = null);
             using var scope = NewDisposeScope();
             pass();
         }
@@ -66,19 +67,7 @@ internal static class NonFiniteDiagnosis
         {
             // The diagnosis is a courtesy: a failure here leaves the finding so far.
         }
-        finally
-        {
-            for (int i = undo.Count - 1; i >= 0; i--)
-            {
-                undo[i].Dispose();
-            }
-        }
         return observer.Finding();
-    }
-
-    private sealed class Reset(HookActivity activity) : IDisposable
-    {
-        public void Dispose() => activity.Observer = null;
     }
 
     private sealed class Observer(Dictionary<nn.Module, string> names) : IForwardInterceptor, IBackwardObserver
