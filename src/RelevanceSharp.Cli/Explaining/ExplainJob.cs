@@ -216,10 +216,7 @@ public sealed class ExplainJob : IDisposable
         attributor.RequireFinite = true;
         try
         {
-            AttributionTarget target = options.Method == AttributionMethod.Occlusion
-                ? AttributionTarget.FromFunction(o => o * nn.functional.one_hot(tensor(new[] { options.TargetClass ?? predicted }, device: o.device), o.shape[1]).to(o.dtype), "class scores")
-                : AttributionTarget.Class(options.TargetClass ?? predicted);
-            using AttributionResult repeated = attributor.Attribute(image, target);
+            using AttributionResult repeated = attributor.Attribute(image, TargetFor([options.TargetClass ?? predicted]));
             return $"{attributor.GetType().Name} with {attributor.Configuration} gave NaN or infinite values in its batch, " +
                 "and finite ones when repeated alone: the fault is not reproducible, which on a virtual machine is typical of " +
                 "libtorch's CPU kernels (run 'relevance doctor')";
@@ -253,12 +250,14 @@ public sealed class ExplainJob : IDisposable
                 ? Enumerable.Repeat(t, (int)input.shape[0]).ToArray()
                 : output.argmax(1).data<long>().ToArray();
         }
-        AttributionTarget chosen = options.Method == AttributionMethod.Occlusion
-            ? AttributionTarget.FromFunction(o => o * nn.functional.one_hot(tensor(classes, device: o.device), o.shape[1]).to(o.dtype), "class scores")
-            : AttributionTarget.Classes(classes);
-        AttributionResult attributed = attributor.Attribute(input, chosen);
+        AttributionResult attributed = attributor.Attribute(input, TargetFor(classes));
         return (attributed.Output, attributed.Relevance);
     }
+
+    // Each sample's class: occlusion scores the class output itself, the gradient methods seed its one-hot vector.
+    private AttributionTarget TargetFor(long[] classes) => options.Method == AttributionMethod.Occlusion
+        ? AttributionTarget.FromFunction(o => o * nn.functional.one_hot(tensor(classes, device: o.device), o.shape[1]).to(o.dtype), "class scores")
+        : AttributionTarget.Classes(classes);
 
     private void WriteOutputs(PlannedImage image, Tensor picture, Tensor relevance, long target)
     {
