@@ -243,11 +243,10 @@ public static class ConformanceRunner
 /// <summary>Reading <c>cases.json</c>, with every problem named by file.</summary>
 internal static class CaseFile
 {
-    /// <summary>Parses the file (a regular file of at most 16 MiB).</summary>
+    /// <summary>Parses the file (through <see cref="JsonInput.Load"/>).</summary>
     public static JsonDocument Parse(string path)
     {
-        byte[] bytes = InputFile.ReadAll(path, "case list", 16 << 20);
-        JsonDocument document = JsonInput.Parse(bytes, path);
+        JsonDocument document = JsonInput.Load(path, "case list");
         if (document.RootElement.ValueKind != JsonValueKind.Object)
         {
             document.Dispose();

@@ -150,12 +150,12 @@ public static partial class Checkpoint
     {
         ArgumentNullException.ThrowIfNull(path);
         // Regular files only, checked before anything opens them (a pipe would block, a device never end).
-        InputFile.Check(path, "checkpoint");
+        long length = InputFile.Check(path, "checkpoint");
         var notes = new List<string>();
-        CheckpointFormat format = DetectFormat(path);
+        CheckpointFormat format = DetectFormat(path, length);
         Dictionary<string, Tensor> tensors = format == CheckpointFormat.SafeTensors
             ? SafeTensors.Load(path)
-            : ReadPyTorch(path, notes);
+            : ReadPyTorch(path, length, notes);
         StripDataParallelPrefix(tensors, notes);
         return new CheckpointContents(path, format, tensors, notes);
     }
@@ -190,7 +190,7 @@ public static partial class Checkpoint
     [GeneratedRegex(@"(denselayer\d+)\.(norm|relu|conv)\.(\d+)\.", RegexOptions.CultureInvariant)]
     private static partial Regex LegacyDenseLayerKey();
 
-    private static CheckpointFormat DetectFormat(string path)
+    private static CheckpointFormat DetectFormat(string path, long length)
     {
         var head = new byte[9];
         int read;
@@ -208,16 +208,16 @@ public static partial class Checkpoint
                 $"{path} was written in PyTorch's legacy serialization format (before version 1.6), which cannot be read here. " +
                 "Load it in Python and save it again with torch.save(state_dict, path).");
         }
-        if (read == 9 && head[8] == (byte)'{' && BitConverter.ToUInt64(head) + 8 <= (ulong)new FileInfo(path).Length)
+        if (read == 9 && head[8] == (byte)'{' && BitConverter.ToUInt64(head) + 8 <= (ulong)length)
         {
             return CheckpointFormat.SafeTensors;
         }
         throw new InvalidDataException($"{path} is neither a PyTorch checkpoint (zip format) nor a safetensors file.");
     }
 
-    private static Dictionary<string, Tensor> ReadPyTorch(string path, List<string> notes)
+    private static Dictionary<string, Tensor> ReadPyTorch(string path, long length, List<string> notes)
     {
-        PthArchive.Check(path);
+        PthArchive.Check(path, length);
         Hashtable top;
         try
         {

@@ -91,20 +91,6 @@ public static class InputFile
         }
     }
 
-    /// <summary>Opens a file for reading after <see cref="Check"/>.</summary>
-    public static FileStream Open(string path, string what, long maxBytes = DefaultMaxBytes)
-    {
-        Check(path, what, maxBytes);
-        try
-        {
-            return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
-        }
-        catch (Exception ex) when (ex is IOException and not FileNotFoundException or UnauthorizedAccessException)
-        {
-            throw new InvalidDataException($"Cannot read {what} '{path}': {ex.Message}", ex);
-        }
-    }
-
     private static bool IsSpecial(string fullPath) =>
         OperatingSystem.IsLinux()
         && new[] { "/dev/", "/proc/", "/sys/" }.Any(prefix => fullPath.StartsWith(prefix, StringComparison.Ordinal));

@@ -10,6 +10,15 @@ namespace RelevanceSharp.IO;
 /// </summary>
 public static class JsonInput
 {
+    /// <summary>The largest JSON description file read (<c>model.json</c>, <c>cases.json</c>): 16 MiB.</summary>
+    public const long MaxFileBytes = 16L << 20;
+
+    /// <summary>
+    /// Reads and parses a JSON file through <see cref="InputFile.ReadAll"/> (a regular file of at most
+    /// <see cref="MaxFileBytes"/>); <paramref name="what"/> names the kind of file in messages.
+    /// </summary>
+    public static JsonDocument Load(string path, string what) => Parse(InputFile.ReadAll(path, what, MaxFileBytes), path);
+
     /// <summary>Parses <paramref name="utf8"/>; <paramref name="source"/> names it in messages.</summary>
     public static JsonDocument Parse(ReadOnlySpan<byte> utf8, string source)
     {

@@ -13,10 +13,12 @@ internal static class PthArchive
     /// <summary>The most entries a checkpoint may have (a large model has a few thousand).</summary>
     public const int MaxEntries = 1_000_000;
 
-    /// <summary>Throws <see cref="InvalidDataException"/> naming the file and what is wrong with its archive.</summary>
-    public static void Check(string path)
+    /// <summary>
+    /// Throws <see cref="InvalidDataException"/> naming the file and what is wrong with its archive;
+    /// <paramref name="fileLength"/> is the file's size, as <see cref="InputFile.Check"/> found it.
+    /// </summary>
+    public static void Check(string path, long fileLength)
     {
-        long fileLength = new FileInfo(path).Length;
         ZipArchive archive;
         FileStream stream = new(path, FileMode.Open, FileAccess.Read, FileShare.Read);
         try

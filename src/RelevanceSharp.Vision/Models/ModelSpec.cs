@@ -43,8 +43,7 @@ public static class ModelSpec
     /// </summary>
     public static nn.Module<Tensor, Tensor> Load(string path)
     {
-        byte[] bytes = InputFile.ReadAll(path, "model description", 16 << 20);
-        using JsonDocument document = JsonInput.Parse(bytes, path);
+        using JsonDocument document = JsonInput.Load(path, "model description");
         try
         {
             return Build(document.RootElement);
