@@ -98,11 +98,10 @@ public sealed record EvaluationConfig(string Method, IReadOnlyList<string> Argum
     {
         ArgumentNullException.ThrowIfNull(text);
         CompositeSpec spec = CompositeSpec.Parse(text);
-        var arguments = spec.Arguments.ToList();
         string method = spec.Name;
         if (GradientMethods.TryGetValue(method, out string[]? known))
         {
-            foreach (string argument in arguments)
+            foreach (string argument in spec.Arguments)
             {
                 string name = argument.Split('=')[0].Trim();
                 if (!argument.Contains('=', StringComparison.Ordinal) || !known.Contains(name, StringComparer.OrdinalIgnoreCase))
@@ -119,8 +118,7 @@ public sealed record EvaluationConfig(string Method, IReadOnlyList<string> Argum
                 $"Configuration '{text}': unknown method '{method}'; known: {GradientMethod}, {SmoothGradMethod}, {IntegratedGradientsMethod} " +
                 $"and the composites {string.Join(", ", CompositeRegistry.Names)}.");
         }
-        var canonizers = spec.Canonizers.ToList();
-        foreach (string canonizer in canonizers)
+        foreach (string canonizer in spec.Canonizers)
         {
             if (!CanonizerRegistry.IsKnown(canonizer))
             {
@@ -128,12 +126,12 @@ public sealed record EvaluationConfig(string Method, IReadOnlyList<string> Argum
                     $"Configuration '{text}': unknown canonizer '{canonizer}'; known: none, {string.Join(", ", CanonizerRegistry.Names)}.");
             }
         }
-        if (canonizers.Count > 0 && GradientMethods.ContainsKey(method))
+        if (spec.Canonizers.Count > 0 && GradientMethods.ContainsKey(method))
         {
             throw new ArgumentException(
                 $"Configuration '{text}': canonizers only change LRP; {method} is computed on the model as it is, so give it without canonizers.");
         }
-        return new EvaluationConfig(method, arguments.Select(a => a.Trim()).ToArray(), canonizers);
+        return new EvaluationConfig(method, spec.Arguments, spec.Canonizers);
     }
 
     /// <summary>
@@ -155,7 +153,7 @@ public sealed record EvaluationConfig(string Method, IReadOnlyList<string> Argum
             case IntegratedGradientsMethod:
                 return new IntegratedGradients(model, iterations: WholeNumber(arguments, "iterations", 20));
         }
-        IEnumerable<string> given = Arguments;
+        IEnumerable<string> bounding = [];
         bool needsBounds = CompositeRegistry.Get(Method).Arguments.Any(a => a.Name == "low");
         if (needsBounds && !arguments.Has("low") && !arguments.Has("high"))
         {
@@ -164,10 +162,9 @@ public sealed record EvaluationConfig(string Method, IReadOnlyList<string> Argum
                 throw new ArgumentException(
                     $"{Method} needs the input bounds low and high: give them as {Method}(low=...,high=...), or evaluate a model whose input range is known.");
             }
-            given = given.Concat(bounds.ToArguments());
+            bounding = bounds.ToArguments();
         }
-        Composite composite = CompositeRegistry.Create(Method, ArgumentReader.Parse(given), Canonizers.Select(CanonizerRegistry.Create));
-        return new Gradient(model, composite);
+        return new Gradient(model, new CompositeSpec(Method, Arguments, Canonizers).Create(bounding));
     }
 
     /// <inheritdoc />
