@@ -1,3 +1,4 @@
+using RelevanceSharp.Composites;
 using RelevanceSharp.Layers;
 
 namespace RelevanceSharp.Canonizers;
@@ -8,8 +9,8 @@ public sealed record CanonizerEntry(string Name, string Description, Func<ICanon
 /// <summary>The named canonizers.</summary>
 public static class CanonizerRegistry
 {
-    private static readonly List<CanonizerEntry> Entries = new()
-    {
+    private static readonly NamedRegistry<CanonizerEntry> Registry = new("canonizer", e => e.Name,
+    [
         new("sequential_merge_batch_norm", "Merge each batch norm into the linear layer or convolution before it.",
             () => new SequentialMergeBatchNorm()),
         new("merge_batch_norm_to_right", "Merge each batch norm into the linear layers or convolutions after it.",
@@ -25,7 +26,7 @@ public static class CanonizerRegistry
             () => new CompositeCanonizer("densenet_seq_thresh", DenseNetHead(), new SequentialMergeBatchNorm(), new ThreshReLUMergeBatchNorm())),
         new("densenet_thresh_seq", "DenseNet: explicit head, then ThreshReLU merge, then sequential merge.",
             () => new CompositeCanonizer("densenet_thresh_seq", DenseNetHead(), new ThreshReLUMergeBatchNorm(), new SequentialMergeBatchNorm())),
-    };
+    ]);
 
     /// <summary>Routes every residual addition of the model zoo's ResNets through their <c>Sum</c> modules.</summary>
     public static ICanonizer ResidualSums() =>
@@ -36,28 +37,16 @@ public static class CanonizerRegistry
         new SwitchCanonizer<IHeadSwitch>("densenet_adaptive_avg_pool", model => model.ExplicitHead, (model, value) => model.ExplicitHead = value);
 
     /// <summary>All named canonizers: the built-in ones, then those registered, in order.</summary>
-    public static IReadOnlyList<CanonizerEntry> All
-    {
-        get
-        {
-            lock (Entries)
-            {
-                return Entries.ToArray();
-            }
-        }
-    }
+    public static IReadOnlyList<CanonizerEntry> All => Registry.All;
 
     /// <summary>The registry names.</summary>
-    public static IEnumerable<string> Names => All.Select(e => e.Name);
+    public static IEnumerable<string> Names => Registry.Names;
 
     /// <summary>Whether a name is known.</summary>
-    public static bool IsKnown(string name) => All.Any(e => string.Equals(e.Name, name, StringComparison.OrdinalIgnoreCase));
+    public static bool IsKnown(string name) => Registry.Find(name) is not null;
 
     /// <summary>Creates a canonizer by name.</summary>
-    public static ICanonizer Create(string name) =>
-        (All.FirstOrDefault(e => string.Equals(e.Name, name, StringComparison.OrdinalIgnoreCase))
-         ?? throw new ArgumentException($"Unknown canonizer '{name}'; known canonizers: {string.Join(", ", Names)}."))
-        .Create();
+    public static ICanonizer Create(string name) => Registry.Get(name).Create();
 
     /// <summary>
     /// Adds a canonizer under a new name, so that <see cref="Create"/>, <c>relevance explain --canonizer</c> and
@@ -68,14 +57,6 @@ public static class CanonizerRegistry
     public static void Register(CanonizerEntry entry)
     {
         ArgumentNullException.ThrowIfNull(entry);
-        Composites.RegistryNames.Check(entry.Name, "canonizer");
-        lock (Entries)
-        {
-            if (Entries.Any(e => string.Equals(e.Name, entry.Name, StringComparison.OrdinalIgnoreCase)))
-            {
-                throw new ArgumentException($"A canonizer named '{entry.Name}' is already registered.", nameof(entry));
-            }
-            Entries.Add(entry);
-        }
+        Registry.Register(entry);
     }
 }

@@ -16,8 +16,8 @@ public static class CompositeRegistry
     private static readonly ArgumentSpec BetaSmoothArg = new("beta_smooth", "number", "10", "Softplus sharpness.");
     private static readonly ArgumentSpec ZeroParamsArg = new("zero_params", "list of names", null, "Parameters set to zero in every rule (e.g. bias).");
 
-    private static readonly List<CompositeEntry> Entries = new()
-    {
+    private static readonly NamedRegistry<CompositeEntry> Registry = new("composite", e => e.Name,
+    [
         new("epsilon_gamma_box", "ZBox on the first convolution, Gamma on convolutions, Epsilon on dense layers.",
             new[]
             {
@@ -48,50 +48,31 @@ public static class CompositeRegistry
         new("beta_smooth", "ReLU gradients replaced by the softplus gradient (for second-order attributions).",
             new[] { BetaSmoothArg },
             (a, c) => new BetaSmooth(a.Number(BetaSmoothArg), c)),
-    };
+    ]);
 
     /// <summary>All named composites: the built-in ones, then those registered, in order.</summary>
-    public static IReadOnlyList<CompositeEntry> All
-    {
-        get
-        {
-            lock (Entries)
-            {
-                return Entries.ToArray();
-            }
-        }
-    }
+    public static IReadOnlyList<CompositeEntry> All => Registry.All;
 
     /// <summary>The registry names.</summary>
-    public static IEnumerable<string> Names => All.Select(e => e.Name);
+    public static IEnumerable<string> Names => Registry.Names;
 
     /// <summary>Looks up a composite by name.</summary>
-    public static CompositeEntry Get(string name) =>
-        All.FirstOrDefault(e => string.Equals(e.Name, name, StringComparison.OrdinalIgnoreCase))
-        ?? throw new ArgumentException($"Unknown composite '{name}'; known composites: {string.Join(", ", Names)}.");
+    public static CompositeEntry Get(string name) => Registry.Get(name);
 
     /// <summary>
     /// Adds a composite under a new name, so that <see cref="Create"/>, <c>relevance explain --composite</c> and
     /// <c>relevance evaluate --config</c> know it; its arguments are read with the same syntax as the built-in ones'.
     /// </summary>
     /// <exception cref="ArgumentException">The name is empty, has characters other than letters, digits and
-    /// underscores, or is taken.</exception>
+    /// underscores, is reserved for a method, or is taken.</exception>
     public static void Register(CompositeEntry entry)
     {
         ArgumentNullException.ThrowIfNull(entry);
-        RegistryNames.Check(entry.Name, "composite");
         if (Reserved.Contains(entry.Name, StringComparer.OrdinalIgnoreCase))
         {
             throw new ArgumentException($"'{entry.Name}' is reserved: the command line uses it for a method, not a composite.", nameof(entry));
         }
-        lock (Entries)
-        {
-            if (Entries.Any(e => string.Equals(e.Name, entry.Name, StringComparison.OrdinalIgnoreCase)))
-            {
-                throw new ArgumentException($"A composite named '{entry.Name}' is already registered.", nameof(entry));
-            }
-            Entries.Add(entry);
-        }
+        Registry.Register(entry);
     }
 
     /// <summary>Creates a named composite with arguments and canonizers.</summary>
