@@ -37,11 +37,12 @@ public sealed record CpuDescription(
     {
         Architecture architecture = RuntimeInformation.ProcessArchitecture;
         bool x86 = architecture is Architecture.X64 or Architecture.X86 && X86Base.IsSupported;
+        string vendor = x86 ? Cpuid.Vendor() : "";
         return new CpuDescription(
             architecture,
-            x86 ? Cpuid.Vendor() : "",
+            vendor,
             SysfsCaches(),
-            x86 ? Cpuid.DataCaches() : null,
+            x86 ? Cpuid.DataCaches(vendor) : null,
             Avx2.IsSupported && Fma.IsSupported);
     }
 
@@ -107,9 +108,8 @@ public sealed record CpuDescription(
             return System.Text.Encoding.ASCII.GetString(bytes);
         }
 
-        public static IReadOnlyList<CacheLevel> DataCaches()
+        public static IReadOnlyList<CacheLevel> DataCaches(string vendor)
         {
-            string vendor = Vendor();
             bool amd = vendor is "AuthenticAMD" or "HygonGenuine";
             int maxExtended = X86Base.CpuId(ExtendedBase, 0).Eax;
             if (amd)
