@@ -110,57 +110,87 @@ public class BasicRule : Rule
         {
             return TermRelevance.Compute(this, Terms, call, gradOutput);
         }
-        Tensor relevance = Recompute(call, gradOutput, createGraph);
+        nn.Module<Tensor, Tensor> module = call.Module;
+        Tensor relevance = Recompute(module, new[] { call.Input }, (inputs, parameters) => LayerCompute.Forward(module, inputs[0], parameters),
+            gradOutput, createGraph)[0];
         return relevance.shape.SequenceEqual(call.Input.shape) ? relevance : call.NaturalGradient(gradOutput);
     }
 
-    /// <summary>The general path: recompute every term from the input and differentiate the recomputation.</summary>
-    private Tensor Recompute(RuleCall call, Tensor gradOutput, bool createGraph)
+    /// <summary>Every rule made of modifiers, gradient mapper and reducer defines a split among several inputs.</summary>
+    public override bool SupportsMultipleInputs => true;
+
+    /// <summary>
+    /// The general path for a module with several inputs: every input gets the term's input modifier, the module is
+    /// recomputed with the term's parameters, and the reducer combines, for each input, the modified inputs and their
+    /// gradients. With <see cref="Norm"/> on a sum of branches, each branch receives the share of the relevance that
+    /// its value contributes to the sum.
+    /// </summary>
+    public override IReadOnlyList<Tensor> Backward(MultiInputCall call, Tensor gradOutput)
+    {
+        bool createGraph = is_grad_enabled();
+        nn.Module module = call.Module;
+        return Recompute(module, call.Inputs, (inputs, parameters) => LayerCompute.Forward(module, inputs, parameters), gradOutput, createGraph);
+    }
+
+    /// <summary>
+    /// The general path: recompute every term from the inputs and differentiate the recomputation. Returns one
+    /// relevance tensor per input.
+    /// </summary>
+    private Tensor[] Recompute(nn.Module module, IReadOnlyList<Tensor> originals,
+        Func<IReadOnlyList<Tensor>, IReadOnlyDictionary<string, Tensor?>, Tensor> forward, Tensor gradOutput, bool createGraph)
     {
         using var grad = enable_grad();
         // First-order attributions need no graph back into the forward pass; higher orders keep it.
-        Tensor original = createGraph ? call.Input : call.Input.detach();
-        long[] inputShape = original.shape;
-        IReadOnlyDictionary<string, Tensor?> effective = LayerParameters.Effective(call.Module, inputShape);
+        Tensor[] sources = originals.Select(x => createGraph ? x : x.detach()).ToArray();
+        IReadOnlyDictionary<string, Tensor?> effective = LayerParameters.Effective(module, sources[0].shape);
 
         int terms = InputModifiers.Count;
-        var inputs = new List<Tensor>(terms);
+        int count = sources.Length;
+        var inputs = new Tensor[terms][];
         var outputs = new List<Tensor>(terms);
         for (int k = 0; k < terms; k++)
         {
-            Tensor input = InputModifiers[k](original);
-            if (!input.requires_grad)
+            inputs[k] = new Tensor[count];
+            for (int j = 0; j < count; j++)
             {
-                input = input.requires_grad_(true);
+                // Each term's input becomes a graph node of its own, so that the gradient with respect to it holds
+                // only what flows through it: not through another term's input, nor through another input of the
+                // module that was computed from it (a residual sum of h and f(h) under a higher-order pass). TorchSharp's
+                // alias() shares the tensor's graph node and cannot serve.
+                Tensor modified = InputModifiers[k](sources[j]);
+                inputs[k][j] = modified.requires_grad ? modified.view_as(modified) : modified.detach().requires_grad_(true);
             }
-            else if (ReferenceEquals(input, original))
-            {
-                input = input.alias();
-            }
-            IReadOnlyDictionary<string, Tensor?> parameters = ParameterModifiers[k].Apply(call.Module, effective);
-            Tensor output = OutputModifiers[k](LayerCompute.Forward(call.Module, input, parameters));
-            inputs.Add(input);
-            outputs.Add(output);
+            IReadOnlyDictionary<string, Tensor?> parameters = ParameterModifiers[k].Apply(module, effective);
+            outputs.Add(OutputModifiers[k](forward(inputs[k], parameters)));
         }
         if (outputs.FirstOrDefault(o => !o.requires_grad) is not null)
         {
             // libtorch would raise inside autograd.grad, which TorchSharp does not catch (the process aborts).
             throw new InvalidOperationException(
-                $"Rule {this} recomputed {call.Module.Describe()} and got an output without a graph to its input; " +
+                $"Rule {this} recomputed {module.Describe()} and got an output without a graph to its input; " +
                 "the layer's functional forward (or a modifier of this rule) must be differentiable in the input.");
         }
         IReadOnlyList<Tensor> gradOutputs = GradientMapper(gradOutput, outputs);
         // A higher-order gradient differentiates these gradients again, through the recomputation: keep its graph
         // (PyTorch's default retain_graph = create_graph; TorchSharp's default is false).
-        IList<Tensor> gradients = autograd.grad(outputs, inputs, gradOutputs.ToList(), retain_graph: createGraph, create_graph: createGraph, allow_unused: true);
-        var filled = new Tensor[terms];
-        for (int k = 0; k < terms; k++)
+        IList<Tensor> gradients = autograd.grad(outputs, inputs.SelectMany(x => x).ToList(), gradOutputs.ToList(),
+            retain_graph: createGraph, create_graph: createGraph, allow_unused: true);
+        var relevance = new Tensor[count];
+        for (int j = 0; j < count; j++)
         {
-            filled[k] = gradients[k] is null || gradients[k].IsInvalid ? zeros_like(inputs[k]) : gradients[k];
+            var termInputs = new Tensor[terms];
+            var filled = new Tensor[terms];
+            for (int k = 0; k < terms; k++)
+            {
+                Tensor gradient = gradients[k * count + j];
+                termInputs[k] = inputs[k][j];
+                filled[k] = gradient is null || gradient.IsInvalid ? zeros_like(inputs[k][j]) : gradient;
+            }
+            Tensor reduced = Reducer(termInputs, filled);
+            // The reducer ran under enable_grad on inputs that require grad; a first-order result must carry no graph.
+            relevance[j] = createGraph ? reduced : reduced.detach();
         }
-        Tensor relevance = Reducer(inputs, filled);
-        // The reducer ran under enable_grad on inputs that require grad; a first-order result must carry no graph.
-        return createGraph ? relevance : relevance.detach();
+        return relevance;
     }
 
     /// <summary><c>sum_k Coefficient_k * inputs[k] * gradients[k]</c>, left to right, skipping zero coefficients.</summary>

@@ -103,6 +103,30 @@ public class FastPathTests
         Assert.True(difference <= 1e-12 * scale, $"{ruleName} on {layerName} with {sign} input: difference {difference}");
     }
 
+    [Fact]
+    public void TermsFedTheSameInputEachGetTheirOwnGradient()
+    {
+        using var scope = NewDisposeScope();
+        // Two identical terms, each given half the relevance over the output: together they are plain LRP-0, so the
+        // sum of the relevance must equal the explained output (a layer without bias). Were the two terms' inputs one
+        // graph node, each gradient would hold both halves and the relevance would double.
+        var (layer, shape) = Layer("conv");
+        using (no_grad())
+        {
+            ((TorchSharp.Modules.Conv2d)layer).bias!.zero_();
+        }
+        Func<Tensor, Tensor> same = BasicRule.Same;
+        var halves = new BasicRule(new[] { same, same }, new[] { ParameterModifier.Unmodified(), ParameterModifier.Unmodified() },
+            new[] { same, same }, (r, outputs) => new[] { r / (2.0 * outputs[0]), r / (2.0 * outputs[1]) },
+            (inputs, gradients) => inputs[0] * gradients[0] + inputs[1] * gradients[1]);
+        Tensor input = Input(shape, "mixed");
+        Tensor relevance = Relevance(layer, halves, input);
+        Tensor output = layer.call(input);
+        double expected = output.sum().item<double>();
+        Assert.True(Math.Abs(relevance.sum().item<double>() - expected) < 1e-9 * Math.Max(1.0, Math.Abs(expected)),
+            $"relevance {relevance.sum().item<double>()}, output {expected}");
+    }
+
     private static EngineCounters Count(string ruleName, string layerName, string sign)
     {
         var (layer, shape) = Layer(layerName);
