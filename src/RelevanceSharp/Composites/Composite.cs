@@ -67,12 +67,16 @@ public abstract class Composite
                 {
                     continue;
                 }
-                if (module is not nn.Module<Tensor, Tensor> hookable)
+                IDisposable attached;
+                try
                 {
-                    throw new NotSupportedException(
-                        $"Rule {rule} was assigned to '{name}' ({module.Describe()}), which does not map one tensor to one tensor.");
+                    attached = rule.Register(module, registration.Activity);
                 }
-                registration.AddRule(name, rule, rule.Register(hookable, registration.Activity));
+                catch (NotSupportedException ex)
+                {
+                    throw new NotSupportedException($"Rule {rule} was assigned to '{name}': {ex.Message}", ex);
+                }
+                registration.AddRule(name, rule, attached);
             }
         }
         catch

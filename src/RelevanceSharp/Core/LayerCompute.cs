@@ -8,9 +8,31 @@ namespace RelevanceSharp.Core;
 /// <summary>Computes a module's forward pass functionally, with parameters supplied by a rule.</summary>
 public static class LayerCompute
 {
-    /// <summary>Whether <see cref="Forward"/> can recompute this module with modified parameters.</summary>
+    /// <summary>Whether <see cref="Forward(nn.Module{Tensor, Tensor}, Tensor, IReadOnlyDictionary{string, Tensor?})"/> can recompute this module with modified parameters.</summary>
     public static bool Supports(nn.Module module) =>
-        module is IFunctionalLayer or Linear or Convolution or BatchNorm || !module.parameters(recurse: true).Any();
+        module is IFunctionalLayer or Linear or Convolution or BatchNorm or InstanceNorm or LayerNorm or GroupNorm or PReLU or Bilinear
+        || !module.parameters(recurse: true).Any();
+
+    /// <summary>
+    /// Computes a module that takes several tensors on <paramref name="inputs"/> with <paramref name="parameters"/>
+    /// in place of its own: <c>Bilinear</c> functionally, a module without parameters by its own forward (its hooks do
+    /// not run). The module is not changed.
+    /// </summary>
+    public static Tensor Forward(nn.Module module, IReadOnlyList<Tensor> inputs, IReadOnlyDictionary<string, Tensor?> parameters)
+    {
+        if (module is Bilinear)
+        {
+            return F.bilinear(inputs[0], inputs[1], Required(module, parameters, "weight"), Optional(parameters, "bias"));
+        }
+        if (module.parameters(recurse: true).Any())
+        {
+            throw new NotSupportedException(
+                $"Cannot recompute {module.Describe()} with modified parameters: of the modules with several inputs, " +
+                "RelevanceSharp computes Bilinear functionally and runs parameter-free ones as they are; give this module " +
+                "a rule that does not modify parameters, or split it into layers that take one input.");
+        }
+        return MultiInputModules.Forward(module, inputs);
+    }
 
     /// <summary>
     /// Computes <paramref name="module"/> on <paramref name="input"/> with <paramref name="parameters"/> in place of
@@ -32,16 +54,45 @@ public static class LayerCompute
                 return F.batch_norm(input, batchNorm.running_mean, batchNorm.running_var,
                     Optional(parameters, "weight"), Optional(parameters, "bias"),
                     training: batchNorm.training && batchNorm.running_mean is null, momentum: batchNorm.momentum ?? 0.1, eps: batchNorm.eps);
+            case InstanceNorm instanceNorm:
+                // As the module computes it, but without updating its running statistics.
+                return F.instance_norm(input,
+                    instanceNorm.track_running_stats ? instanceNorm.running_mean : null,
+                    instanceNorm.track_running_stats ? instanceNorm.running_var : null,
+                    Optional(parameters, "weight"), Optional(parameters, "bias"),
+                    use_input_stats: instanceNorm.training || !instanceNorm.track_running_stats, eps: instanceNorm.eps);
+            case LayerNorm layerNorm:
+                return F.layer_norm(input, layerNorm.normalized_shape, Optional(parameters, "weight"), Optional(parameters, "bias"), layerNorm.eps);
+            case GroupNorm groupNorm:
+                return F.group_norm(input, groupNorm.num_groups, Optional(parameters, "weight"), Optional(parameters, "bias"), groupNorm.eps);
+            case PReLU:
+                return F.prelu(input, Required(module, parameters, "weight"));
             default:
                 if (module.parameters(recurse: true).Any())
                 {
                     throw new NotSupportedException(
                         $"Cannot recompute {module.Describe()} with modified parameters: RelevanceSharp computes Linear, " +
-                        "convolution and batch-norm layers functionally; implement IFunctionalLayer on this module type " +
-                        "or give it a rule that does not modify parameters.");
+                        "Bilinear, convolution, batch, instance, layer and group norm and PReLU layers functionally; implement " +
+                        "IFunctionalLayer on this module type or give it a rule that does not modify parameters.");
                 }
                 return module.forward(input);
         }
+    }
+
+    /// <summary>
+    /// A view of <paramref name="bias"/>, as <see cref="LayerParameters.Effective"/> gives it for
+    /// <paramref name="module"/>, that broadcasts against the module's <paramref name="output"/>: along the last
+    /// dimension for dense layers, over the trailing normalized dimensions for layer norms, along dimension 1 (the
+    /// channels) for the others.
+    /// </summary>
+    public static Tensor BiasFor(nn.Module module, Tensor bias, Tensor output)
+    {
+        if (module is LayerNorm && bias.dim() < output.dim())
+        {
+            long[] shape = Enumerable.Repeat(1L, (int)(output.dim() - bias.dim())).Concat(bias.shape).ToArray();
+            return bias.view(shape);
+        }
+        return BroadcastBias(bias, output.dim(), module is Linear ? output.dim() - 1 : 1);
     }
 
     /// <summary>Adds a bias vector along <paramref name="channelDim"/>, or a bias map (channels first) per sample.</summary>

@@ -72,8 +72,8 @@ public static class LayerTypes
         or Hardtanh or Hardswish or LeakyReLU or LogSigmoid or PReLU or TorchSharp.Modules.ReLU or ReLU6 or RReLU or SELU
         or CELU or GELU or Sigmoid or SiLU or Softplus or Softshrink or Softsign or Tanh or Tanhshrink or Threshold or Mish);
 
-    /// <summary>The <see cref="Layers.Sum"/> module used for residual additions.</summary>
-    public static ModuleMatcher Sum { get; } = new("Sum", m => m is Sum);
+    /// <summary>The modules used for residual additions: <see cref="Layers.Sum"/> and <see cref="Layers.Add"/>.</summary>
+    public static ModuleMatcher Sum { get; } = new("Sum", m => m is Layers.Sum or Layers.Add);
 
     /// <summary>Looks a kind up by name (case-insensitive).</summary>
     public static ModuleMatcher? Find(string name) => All.FirstOrDefault(m => string.Equals(m.Name, name, StringComparison.OrdinalIgnoreCase));

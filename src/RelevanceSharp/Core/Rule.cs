@@ -49,23 +49,68 @@ public abstract class Rule
     /// </summary>
     internal virtual bool ChangesNothing(nn.Module module) => false;
 
-    /// <summary>Attaches this rule to a module; disposing the result detaches it.</summary>
-    public IDisposable Register(nn.Module<Tensor, Tensor> module, HookActivity? activity = null)
+    /// <summary>
+    /// Whether this rule can split relevance among the inputs of a module that takes several tensors
+    /// (<see cref="Backward(MultiInputCall, Tensor)"/>). Rules built on <c>BasicRule</c> can; rules that only map one
+    /// tensor to one tensor (Pass, the ReLU rules) cannot, and registering them on such a module is refused.
+    /// </summary>
+    public virtual bool SupportsMultipleInputs => false;
+
+    /// <summary>
+    /// Splits the relevance at the output of a module with several inputs among those inputs; one tensor per input,
+    /// each of its input's shape. Override together with <see cref="SupportsMultipleInputs"/>.
+    /// </summary>
+    /// <param name="call">The recorded call: module, inputs and output.</param>
+    /// <param name="gradOutput">The (possibly modified) gradient arriving at the module's output.</param>
+    public virtual IReadOnlyList<Tensor> Backward(MultiInputCall call, Tensor gradOutput) =>
+        throw new NotSupportedException($"Rule {this} does not split relevance among several inputs.");
+
+    /// <summary>
+    /// Attaches this rule to a module; disposing the result detaches it. The module maps one tensor to one tensor,
+    /// or takes several tensors (as arguments, an array or list, or a tuple) and returns one; for the latter the rule
+    /// must <see cref="SupportsMultipleInputs">support several inputs</see>.
+    /// </summary>
+    /// <exception cref="NotSupportedException">The module has another form, or this rule cannot handle its inputs.</exception>
+    public IDisposable Register(nn.Module module, HookActivity? activity = null)
     {
         ArgumentNullException.ThrowIfNull(module);
-        var hook = new RuleHook(this, activity ?? new HookActivity());
-        IDisposable interceptor = ModuleHooks.Add(module, HookStage.Rule, hook);
-        return new RuleRegistration(hook, interceptor);
+        activity ??= new HookActivity();
+        if (module is TorchSharp.Modules.Embedding or TorchSharp.Modules.EmbeddingBag)
+        {
+            throw new NotSupportedException(
+                $"Rule {this} cannot be attached to {module.Describe()}: an embedding's input is integer indices, to which no " +
+                "relevance can flow; attach rules to the layers after it and read the relevance of its output instead.");
+        }
+        if (module is nn.Module<Tensor, Tensor> single)
+        {
+            var hook = new RuleHook(this, activity);
+            IDisposable interceptor = ModuleHooks.Add(single, HookStage.Rule, hook);
+            return new RuleRegistration(hook.ReleaseAll, interceptor);
+        }
+        if (!MultiInputModules.IsMultiInput(module))
+        {
+            throw new NotSupportedException(
+                $"Rule {this} cannot be attached to {module.Describe()}: rules attach to modules of the forms " +
+                $"{MultiInputModules.Accepted}.");
+        }
+        if (!SupportsMultipleInputs)
+        {
+            throw new NotSupportedException(
+                $"Rule {this} cannot be attached to {module.Describe()}, which takes several inputs: it does not define how " +
+                "relevance splits among them (rules built on BasicRule, such as Epsilon, ZPlus or Norm, do).");
+        }
+        var multi = new MultiInputHook(this, activity);
+        return new RuleRegistration(multi.ReleasePending, MultiInputModules.Hook(module, inputs => multi.PreForward(module, inputs), multi.PostForward));
     }
 
     private sealed class RuleRegistration : IDisposable, IPendingCalls
     {
-        private readonly RuleHook hook;
+        private readonly Action releaseAll;
         private IDisposable? interceptor;
 
-        public RuleRegistration(RuleHook hook, IDisposable interceptor)
+        public RuleRegistration(Action releaseAll, IDisposable interceptor)
         {
-            this.hook = hook;
+            this.releaseAll = releaseAll;
             this.interceptor = interceptor;
         }
 
@@ -73,9 +118,9 @@ public abstract class Rule
         {
             interceptor?.Dispose();
             interceptor = null;
-            hook.ReleaseAll();
+            releaseAll();
         }
 
-        public void ReleasePending() => hook.ReleaseAll();
+        public void ReleasePending() => releaseAll();
     }
 }

@@ -31,7 +31,8 @@ internal static class TermRelevance
         Tensor y = call.Output.detach();
         IReadOnlyDictionary<string, Tensor?> effective = LayerParameters.Effective(module, x.shape);
         Tensor? bias = effective.TryGetValue("bias", out Tensor? b) ? b : null;
-        long channelDim = module is Linear ? y.dim() - 1 : 1;
+        // A zero input makes the output the bias only in layers that apply their weights linearly to the input.
+        bool affine = module is Linear or Convolution;
         var signs = new SignCheck(x);
 
         // A rule may know a faster way for this call (ZPlus and Gamma on dense layers and convolutions).
@@ -49,16 +50,16 @@ internal static class TermRelevance
             RuleTerm term = terms[k];
             if (term.Input == TermInput.Same && UsesOwnWeights(term.Parameters))
             {
-                outputs[k] = term.Parameters.Zeroes("bias") ? WithoutBias(y, bias, channelDim) : y;
+                outputs[k] = term.Parameters.Zeroes("bias") ? WithoutBias(module, y, bias) : y;
                 natural.Add(k);
                 stats?.NaturalTerms += 1;
             }
-            else if (signs.IsZero(term.Input))
+            else if (affine && signs.IsZero(term.Input))
             {
                 stats?.ZeroInputTerms += 1;
                 // Only the (modified) bias is left: a broadcast view of it, no tensor of the output's size.
                 Tensor? termBias = term.Parameters.ModifyOne("bias", bias);
-                outputs[k] = BiasOnly(termBias, y, channelDim);
+                outputs[k] = BiasOnly(module, termBias, y);
             }
             else
             {
@@ -156,13 +157,13 @@ internal static class TermRelevance
         term.Coefficient == 0.0 ? null : term.Coefficient == 1.0 ? mapped : mapped * term.Coefficient;
 
     /// <summary>A layer's output less its bias (the output itself for a layer without one).</summary>
-    internal static Tensor WithoutBias(Tensor output, Tensor? bias, long channelDim) =>
-        bias is null ? output : output - LayerCompute.BroadcastBias(bias, output.dim(), channelDim);
+    internal static Tensor WithoutBias(nn.Module module, Tensor output, Tensor? bias) =>
+        bias is null ? output : output - LayerCompute.BiasFor(module, bias, output);
 
     /// <summary>What a term with a zero input outputs: its bias broadcast to the output's shape (zero without one).</summary>
-    internal static Tensor BiasOnly(Tensor? bias, Tensor output, long channelDim) => bias is null
+    internal static Tensor BiasOnly(nn.Module module, Tensor? bias, Tensor output) => bias is null
         ? TermOutputs.Zero(output)
-        : LayerCompute.BroadcastBias(bias, output.dim(), channelDim).expand(output.shape);
+        : LayerCompute.BiasFor(module, bias, output).expand(output.shape);
 
     private static Tensor? Sum(IEnumerable<Tensor?> tensors)
     {

@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace RelevanceSharp.Core;
 
 /// <summary>
-/// The tensor a rule's backward step hands to libtorch. TorchSharp's custom functions give libtorch a copy of the
+/// The tensors a rule's backward step hands to libtorch. TorchSharp's custom functions give libtorch a copy of the
 /// returned handle once the backward function has returned, and leave the handle itself to its owner: it is kept
 /// here and released when the next backward step starts on the same thread (the copy has been made by then) or when
 /// the attribution ends.
@@ -12,18 +12,24 @@ namespace RelevanceSharp.Core;
 internal static class HandedBack
 {
     [ThreadStatic]
-    private static Tensor? held;
+    private static Tensor[]? held;
 
-    public static void Hold(Tensor tensor)
+    public static void Hold(params Tensor[] tensors)
     {
         Release();
-        held = tensor;
+        held = tensors;
     }
 
-    /// <summary>Drops the handle held on this thread, if any.</summary>
+    /// <summary>Drops the handles held on this thread, if any.</summary>
     public static void Release()
     {
-        held?.Dispose();
+        if (held is not null)
+        {
+            foreach (Tensor tensor in held)
+            {
+                tensor.Dispose();
+            }
+        }
         held = null;
     }
 }
