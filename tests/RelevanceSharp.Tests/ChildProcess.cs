@@ -10,7 +10,7 @@ internal sealed record ChildResult(int ExitCode, string Output, string Error)
 
 /// <summary>
 /// Runs the <c>relevance</c> command in a process of its own: for settings that take effect once per process (the
-/// CPU guard), and for kernels whose native fault must not take the test host down.
+/// CPU guard), and for kernels whose native fault must not take the test host down. Also builds and runs samples.
 /// </summary>
 internal static class ChildProcess
 {
@@ -18,7 +18,11 @@ internal static class ChildProcess
     public static string RelevanceDll => Path.Combine(AppContext.BaseDirectory, "relevance.dll");
 
     /// <summary>Runs <c>relevance ARGS</c> with the given environment changes (a null value removes a variable).</summary>
-    public static ChildResult Relevance(IReadOnlyDictionary<string, string?> environment, params string[] args)
+    public static ChildResult Relevance(IReadOnlyDictionary<string, string?> environment, params string[] args) =>
+        Dotnet(environment, TimeSpan.FromMinutes(3), ["exec", RelevanceDll, .. args]);
+
+    /// <summary>Runs <c>dotnet ARGS</c> in the tests' folder with the given environment changes, within a time limit.</summary>
+    public static ChildResult Dotnet(IReadOnlyDictionary<string, string?> environment, TimeSpan limit, params string[] args)
     {
         var start = new ProcessStartInfo("dotnet")
         {
@@ -27,8 +31,6 @@ internal static class ChildProcess
             UseShellExecute = false,
             WorkingDirectory = AppContext.BaseDirectory,
         };
-        start.ArgumentList.Add("exec");
-        start.ArgumentList.Add(RelevanceDll);
         foreach (string arg in args)
         {
             start.ArgumentList.Add(arg);
@@ -52,10 +54,10 @@ internal static class ChildProcess
         using Process process = Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start");
         Task<string> output = process.StandardOutput.ReadToEndAsync();
         Task<string> error = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(3)))
+        if (!process.WaitForExit(limit))
         {
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"relevance {string.Join(" ", args)} did not finish within 3 minutes");
+            throw new TimeoutException($"dotnet {string.Join(" ", args)} did not finish within {limit.TotalMinutes} minutes");
         }
         process.WaitForExit();
         return new ChildResult(process.ExitCode, output.Result, error.Result);

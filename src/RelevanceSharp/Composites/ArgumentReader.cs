@@ -138,10 +138,14 @@ public sealed class ArgumentReader
     public Stabilizer? Stabilizer(string name = "stabilizer") =>
         values.ContainsKey(name) ? new Stabilizer(Number(name, double.NaN)) : null;
 
-    /// <summary>Throws if an argument was given that nothing read.</summary>
+    /// <summary>
+    /// Throws if an argument was given that nothing read and that <paramref name="known"/> does not declare. (A
+    /// declared argument may be read later, e.g. by a composite's map function when it is registered on a model.)
+    /// </summary>
     public void EnsureAllUsed(string owner, IEnumerable<ArgumentSpec> known)
     {
-        var unknown = values.Keys.Where(k => !used.Contains(k)).ToList();
+        var declared = known.Select(k => k.Name).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        var unknown = values.Keys.Where(k => !used.Contains(k) && !declared.Contains(k)).ToList();
         if (unknown.Count > 0)
         {
             throw new ArgumentException(

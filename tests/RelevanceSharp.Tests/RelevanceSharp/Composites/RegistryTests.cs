@@ -67,6 +67,32 @@ public sealed class RegistryTests : IClassFixture<ScratchDemoFolder>, IDisposabl
     }
 
     [Fact]
+    public void ADeclaredArgumentMayBeReadOnlyWhenTheCompositeMeetsAModel()
+    {
+        // A function composite reads its arguments inside its map function, after the factory returned: declared
+        // arguments are not unknown for that; undeclared ones still are.
+        var spec = new ArgumentSpec("scale", "number", "2", "A test's argument.");
+        const string name = "test_lazy_argument";
+        lock (EpsilonSpec)
+        {
+            if (!CompositeRegistry.Names.Contains(name))
+            {
+                CompositeRegistry.Register(new CompositeEntry(name, "Reads its argument late (a test's).", [spec],
+                    (arguments, canonizers) => new FunctionComposite((_, module) =>
+                        module is TorchSharp.Modules.Linear ? new Epsilon(arguments.Number(spec)) : null, canonizers)));
+            }
+        }
+        Composite composite = CompositeRegistry.Create(name, ArgumentReader.Parse(["scale=0.75"]));
+        var model = nn.Linear(3, 2);
+        using (CompositeRegistration registration = composite.Register(model))
+        {
+            Assert.Equal("Epsilon(Stabilizer(epsilon=0.75))", Assert.Single(registration.Rules).Rule.ToString());
+        }
+        var ex = Assert.Throws<ArgumentException>(() => CompositeRegistry.Create(name, ArgumentReader.Parse(["scael=0.75"])));
+        Assert.Contains("'scael'", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void ExplainAndEvaluateKnowRegisteredNames()
     {
         int before = canonizerUses;
