@@ -24,38 +24,40 @@ using static TorchSharp.torch;
 /// </summary>
 internal static class Floor
 {
-    public static void Run(BenchOptions options)
+    /// <summary>The floors of one model and batch, in milliseconds, and what they are made of.</summary>
+    public sealed record Result(double Gradient, double GradientLayers, Replay Box, Replay Flat)
     {
-        foreach (string name in options.Models)
-        {
-            string canonizer = BenchModels.CanonizerFor(name);
-            using ZooModel model = BenchModels.Create(name, options);
-            foreach (int batch in options.Batches)
-            {
-                using var scope = NewDisposeScope();
-                Tensor input = randn(batch, 3, 224, 224);
-                var plain = new RelevanceSharp.Attribution.Gradient(model, null, RelevanceSharp.Attribution.AttributionTarget.Class(1));
-                plain.Attribute(input).Dispose();
-                double gradient = Enumerable.Range(0, 5).Min(_ => Timer.Once(() => plain.Attribute(input).Dispose()));
-                var layers = new Replay(Work.Gradient);
-                layers.Run(model, input);
-                var flat = new Replay(Work.EpsilonPlusFlat);
-                var box = new Replay(Work.EpsilonGammaBox);
-                using (CanonizerRegistry.Create(canonizer).Apply(model))
-                {
-                    flat.Run(model, input);
-                    box.Run(model, input);
-                }
-                double Floor(Replay rules) => gradient - layers.Milliseconds + rules.Milliseconds;
-                Console.WriteLine($"{name} b{batch} floor: gradient {gradient:F0} ms, of which layer calls {layers.Milliseconds:F0} ms; " +
-                    $"layer calls of EpsilonGammaBox {box.Milliseconds:F0} ms, of EpsilonPlusFlat {flat.Milliseconds:F0} ms " +
-                    $"({flat.NegativeShare:P0} of the input channels of ZPlus and Gamma hold negative values); " +
-                    $"floor egb_ratio={Floor(box) / gradient:F2} epf_ratio={Floor(flat) / gradient:F2}");
-            }
-        }
+        public double BoxFloor => Gradient - GradientLayers + Box.Milliseconds;
+
+        public double FlatFloor => Gradient - GradientLayers + Flat.Milliseconds;
+
+        public string Describe(string name, int batch) =>
+            $"{name} b{batch} floor: gradient {Gradient:F0} ms, of which layer calls {GradientLayers:F0} ms; " +
+            $"layer calls of EpsilonGammaBox {Box.Milliseconds:F0} ms, of EpsilonPlusFlat {Flat.Milliseconds:F0} ms " +
+            $"({Flat.NegativeShare:P0} of the input channels of ZPlus and Gamma hold negative values); " +
+            $"floor egb_ratio={BoxFloor / Gradient:F2} epf_ratio={FlatFloor / Gradient:F2}";
     }
 
-    private enum Work
+    /// <summary>Measures the floors of one model (in eval mode, not canonized) at one batch size.</summary>
+    public static Result Measure(nn.Module<Tensor, Tensor> model, string canonizer, Tensor input)
+    {
+        using var scope = NewDisposeScope();
+        var plain = new RelevanceSharp.Attribution.Gradient(model, null, RelevanceSharp.Attribution.AttributionTarget.Class(1));
+        plain.Attribute(input).Dispose();
+        double gradient = Enumerable.Range(0, 5).Min(_ => Timer.Once(() => plain.Attribute(input).Dispose()));
+        var layers = new Replay(Work.Gradient);
+        layers.Run(model, input);
+        var flat = new Replay(Work.EpsilonPlusFlat);
+        var box = new Replay(Work.EpsilonGammaBox);
+        using (CanonizerRegistry.Create(canonizer).Apply(model))
+        {
+            flat.Run(model, input);
+            box.Run(model, input);
+        }
+        return new Result(gradient, layers.Milliseconds, box, flat);
+    }
+
+    public enum Work
     {
         Gradient,
         EpsilonPlusFlat,
@@ -63,13 +65,17 @@ internal static class Floor
     }
 
     /// <summary>Replays every layer of one forward pass alone and sums the minimum of five timings of each.</summary>
-    private sealed class Replay(Work work)
+    public sealed class Replay(Work work)
     {
+        private readonly Dictionary<nn.Module, string> names = new(ReferenceEqualityComparer.Instance);
         private bool first = true;
         private long channels;
         private long negativeChannels;
 
         public double Milliseconds { get; private set; }
+
+        /// <summary>The floor of each convolution and dense layer, by its name in the model.</summary>
+        public Dictionary<string, double> PerLayer { get; } = new();
 
         public double NegativeShare => channels == 0 ? 0 : (double)negativeChannels / channels;
 
@@ -81,6 +87,10 @@ internal static class Floor
             using (no_grad())
             {
                 model.call(input);
+            }
+            foreach (var (name, module) in model.named_modules())
+            {
+                names.TryAdd(module, name);
             }
             var hooks = model.modules().OfType<nn.Module<Tensor, Tensor>>().Where(m => m is Convolution or Linear)
                 .Select(m => m.register_forward_hook(Time)).ToList();
@@ -164,6 +174,8 @@ internal static class Floor
                 best = Math.Min(best, clock.Elapsed.TotalMilliseconds);
             }
             Milliseconds += best;
+            string layer = names.GetValueOrDefault(module) ?? module.GetName();
+            PerLayer[layer] = PerLayer.GetValueOrDefault(layer) + best;
             return output;
         }
 

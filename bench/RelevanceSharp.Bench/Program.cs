@@ -17,7 +17,9 @@ using static TorchSharp.torch;
 // is 0 and LRP looks faster than it is on a trained DenseNet.
 // Usage: dotnet run -c Release --project bench/RelevanceSharp.Bench -- [--quick] [--models densenet121,resnet50,vgg16_bn]
 //        [--batches 1,8] [--threads N] [--skip-throughput] [--skip-memory] [--default-allocator] [--default-statistics]
-//        [--floor] (instead of the timings: the least time each composite can take against the gradient, see Floor.cs)
+//        [--floor] (also the least time each composite can take, see Floor.cs, and each figure's ratio to it)
+//        [--profile] (also where each composite's backward pass spends its time beyond its floor, layer by layer)
+//        [--channels-last] (inputs and convolution weights in channels-last memory layout)
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 var options = BenchOptions.Parse(args);
@@ -37,12 +39,6 @@ Console.WriteLine($"RelevanceSharp benchmark: {(options.Quick ? "quick" : "full"
     $"batch-norm statistics {(options.DefaultStatistics ? "at their defaults (every ThreshReLU threshold 0)" : "measured on random images, random affine parameters")}, " +
     $"CPU guard {(guard.Engaged ? $"engaged ({(guard.IsaCap is { } cap ? $"oneDNN capped at {cap}" : guard.DisableMkldnn ? "oneDNN off" : "user's oneDNN cap")})" : "not engaged")}");
 
-if (options.Floor)
-{
-    Floor.Run(options);
-    return;
-}
-
 var summary = new List<string>();
 foreach (string name in options.Models)
 {
@@ -50,10 +46,15 @@ foreach (string name in options.Models)
     using ZooModel model = BenchModels.Create(name, options);
     foreach (int batch in options.Batches)
     {
+        Floor.Result? floor = options.Floor || options.Profile ? Floor.Measure(model, canonizer, BenchModels.Input(batch, options)) : null;
+        if (floor is not null)
+        {
+            Console.WriteLine(floor.Describe(name, batch));
+        }
         // Batch 1 runs are short and the most exposed to a noisy machine: more of them for the minimum.
         BenchOptions runOptions = batch == 1 ? options with { Repeats = Math.Max(options.Repeats, options.Quick ? 3 : 5) } : options;
         Memory.ResetPeak();
-        Tensor input = randn(batch, 3, 224, 224);
+        Tensor input = BenchModels.Input(batch, options);
         var target = AttributionTarget.Class(1);
         var egb = new EpsilonGammaBox(-3.0, 3.0, canonizers: new[] { CanonizerRegistry.Create(canonizer) });
         var epf = new EpsilonPlusFlat(canonizers: new[] { CanonizerRegistry.Create(canonizer) });
@@ -77,7 +78,13 @@ foreach (string name in options.Models)
         Console.WriteLine($"{name} batch {batch} ({canonizer}): forward {forward}, gradient {gradient}, " +
             $"EpsilonGammaBox {lrpBox} ({Timer.Ratios(rounds[2], rounds[1])}), EpsilonPlusFlat {lrpFlat} ({Timer.Ratios(rounds[3], rounds[1])}), " +
             $"peak RSS {peak:F0} MB");
-        summary.Add($"{name} b{batch} gradient_ms={gradient.Min:F0} egb_ratio={lrpBox.Min / gradient.Min:F2} epf_ratio={lrpFlat.Min / gradient.Min:F2}");
+        summary.Add($"{name} b{batch} gradient_ms={gradient.Min:F0} egb_ms={lrpBox.Min:F0} epf_ms={lrpFlat.Min:F0} " +
+            $"egb_ratio={lrpBox.Min / gradient.Min:F2} epf_ratio={lrpFlat.Min / gradient.Min:F2}" +
+            (floor is null ? "" : $" egb_floor={lrpBox.Min / floor.BoxFloor:F2} epf_floor={lrpFlat.Min / floor.FlatFloor:F2}"));
+        if (options.Profile && floor is not null)
+        {
+            Profile.Print(name, batch, (box, egb, floor.Box), (flat, epf, floor.Flat), input);
+        }
         input.Dispose();
     }
 }
@@ -98,7 +105,8 @@ foreach (string line in summary)
 
 /// <summary>Command-line settings of the benchmark.</summary>
 internal sealed record BenchOptions(bool Quick, IReadOnlyList<string> Models, IReadOnlyList<int> Batches, int Threads,
-    int Warmup, int Repeats, bool SkipThroughput, bool SkipMemory, bool DefaultAllocator, bool DefaultStatistics, bool Floor)
+    int Warmup, int Repeats, bool SkipThroughput, bool SkipMemory, bool DefaultAllocator, bool DefaultStatistics, bool Floor,
+    bool Profile = false, bool ChannelsLast = false)
 {
     public static BenchOptions Parse(string[] args)
     {
@@ -113,7 +121,7 @@ internal sealed record BenchOptions(bool Quick, IReadOnlyList<string> Models, IR
         int threads = int.Parse(Value("--threads") ?? Environment.ProcessorCount.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
         return new BenchOptions(quick, models, batches, threads, Warmup: 1, Repeats: quick ? 2 : 5,
             args.Contains("--skip-throughput"), args.Contains("--skip-memory"), args.Contains("--default-allocator"),
-            args.Contains("--default-statistics"), args.Contains("--floor"));
+            args.Contains("--default-statistics"), args.Contains("--floor"), args.Contains("--profile"), args.Contains("--channels-last"));
     }
 }
 
@@ -292,6 +300,31 @@ internal static class Throughput
     }
 }
 
+/// <summary>Where the composites' backward passes spend their time beyond the floor, layer by layer (<c>--profile</c>).</summary>
+internal static class Profile
+{
+    public static void Print(string name, int batch, (Gradient Attributor, Composite Composite, Floor.Replay Floor) box,
+        (Gradient Attributor, Composite Composite, Floor.Replay Floor) flat, Tensor input)
+    {
+        foreach (var (label, (attributor, composite, floor)) in new[] { ("EpsilonGammaBox", box), ("EpsilonPlusFlat", flat) })
+        {
+            var counters = new EngineCounters();
+            composite.Counters = counters;
+            Timer.OnceScoped(attributor, input);
+            counters.Reset();
+            Timer.OnceScoped(attributor, input);
+            composite.Counters = null;
+            double total = counters.RuleMilliseconds.Values.Sum();
+            double floorTotal = floor.PerLayer.Values.Sum();
+            var excess = counters.RuleMilliseconds
+                .Select(p => (Layer: p.Key, Ms: p.Value, Floor: floor.PerLayer.GetValueOrDefault(p.Key)))
+                .OrderByDescending(p => p.Ms - p.Floor).Take(6);
+            Console.WriteLine($"profile {name} b{batch} {label}: rule steps {total:F0} ms against layer floors {floorTotal:F0} ms; " +
+                "largest excess: " + string.Join(", ", excess.Select(e => $"{e.Layer} {e.Ms:F0} ms (floor {e.Floor:F0})")));
+        }
+    }
+}
+
 /// <summary>The models the benchmark times: built, calibrated and named with their canonizer in one place.</summary>
 internal static class BenchModels
 {
@@ -304,7 +337,34 @@ internal static class BenchModels
             MakeTrainedLike(model);
         }
         model.eval();
+        if (options.ChannelsLast)
+        {
+            ToChannelsLast(model);
+        }
         return model;
+    }
+
+    /// <summary>A random input batch, in the memory layout the options ask for.</summary>
+    public static Tensor Input(int batch, BenchOptions options)
+    {
+        Tensor input = randn(batch, 3, 224, 224);
+        return options.ChannelsLast ? ChannelsLast(input) : input;
+    }
+
+    /// <summary>
+    /// The same values with channels-last strides (N, H, W, C in memory, still indexed N, C, H, W): TorchSharp has no
+    /// memory-format argument, so the layout is made by a permuted copy.
+    /// </summary>
+    public static Tensor ChannelsLast(Tensor t) => t.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2);
+
+    /// <summary>Gives every 2-d convolution weight channels-last strides (libtorch then keeps activations so).</summary>
+    public static void ToChannelsLast(nn.Module model)
+    {
+        using var noGrad = no_grad();
+        foreach (var conv in model.modules().OfType<TorchSharp.Modules.Conv2d>())
+        {
+            conv.weight = new TorchSharp.Modules.Parameter(ChannelsLast(conv.weight!).DetachFromDisposeScope());
+        }
     }
 
     /// <summary>The canonizer the issue names for each model family.</summary>

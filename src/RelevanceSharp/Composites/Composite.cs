@@ -76,6 +76,10 @@ public abstract class Composite
                 {
                     throw new NotSupportedException($"Rule {rule} was assigned to '{name}': {ex.Message}", ex);
                 }
+                lock (registration.Activity.Names)
+                {
+                    registration.Activity.Names[module] = name;
+                }
                 registration.AddRule(name, rule, attached);
             }
         }

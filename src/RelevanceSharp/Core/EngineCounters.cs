@@ -37,8 +37,30 @@ public sealed class EngineCounters
     /// <summary>Gradients taken (backward steps through the forward pass or a recomputation).</summary>
     public int Gradients { get; set; }
 
-    /// <summary>Sets every count to zero.</summary>
-    public void Reset() =>
+    private readonly Dictionary<string, double> ruleMilliseconds = new();
+
+    /// <summary>
+    /// Wall-clock time of the rule steps of the backward pass, in milliseconds, summed per module (by its name in the
+    /// model, as the registration lists it): where an attribution spends its time beyond the forward pass.
+    /// </summary>
+    public IReadOnlyDictionary<string, double> RuleMilliseconds => ruleMilliseconds;
+
+    internal void AddRuleTime(string module, double milliseconds)
+    {
+        lock (ruleMilliseconds)
+        {
+            ruleMilliseconds[module] = ruleMilliseconds.GetValueOrDefault(module) + milliseconds;
+        }
+    }
+
+    /// <summary>Sets every count to zero and forgets the times.</summary>
+    public void Reset()
+    {
         NaturalTerms = ZeroInputTerms = WholeInputs = GammaFromOutput = ZPlusInOneCall = SignSplitCalls = SplitNegativeChannels =
-        LayerCalls = StackedCalls = Gradients = 0;
+            LayerCalls = StackedCalls = Gradients = 0;
+        lock (ruleMilliseconds)
+        {
+            ruleMilliseconds.Clear();
+        }
+    }
 }

@@ -14,6 +14,31 @@ public sealed class HookActivity
     /// <summary>Where the engine counts its work for this registration, or <c>null</c> for no counting (the default).</summary>
     public EngineCounters? Counters { get; set; }
 
+    /// <summary>The names of the modules the registration attached rules to, for <see cref="EngineCounters.RuleMilliseconds"/>.</summary>
+    internal Dictionary<nn.Module, string> Names { get; } = new(ReferenceEqualityComparer.Instance);
+
+    /// <summary>The name a module was registered under, or its description.</summary>
+    internal string NameOf(nn.Module module)
+    {
+        lock (Names)
+        {
+            return Names.TryGetValue(module, out string? name) ? name : module.Describe();
+        }
+    }
+
+    /// <summary>Runs a rule step, timing it into <see cref="Counters"/> when there are counters.</summary>
+    internal T Timed<T>(nn.Module module, Func<T> step)
+    {
+        if (Counters is not { } counters)
+        {
+            return step();
+        }
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        T result = step();
+        counters.AddRuleTime(NameOf(module), System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+        return result;
+    }
+
     /// <summary>Whether hooks currently modify the gradient.</summary>
     public bool IsActive => Volatile.Read(ref inactiveDepth) == 0;
 

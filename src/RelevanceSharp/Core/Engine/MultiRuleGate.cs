@@ -38,7 +38,9 @@ internal sealed class MultiRuleGate : autograd.SingleTensorFunction<MultiRuleGat
         {
             try
             {
-                IReadOnlyList<Tensor> relevance = call.Activity.IsActive ? call.Rule.Backward(call, gradOutput) : call.NaturalGradients(gradOutput);
+                IReadOnlyList<Tensor> relevance = call.Activity.IsActive
+                    ? call.Activity.Timed(call.Module, () => call.Rule.Backward(call, gradOutput))
+                    : call.NaturalGradients(gradOutput);
                 Check(call, relevance);
                 for (int i = 0; i < count; i++)
                 {

@@ -41,7 +41,9 @@ internal sealed class RuleGate : autograd.SingleTensorFunction<RuleGate>
         {
             try
             {
-                Tensor relevance = call.Activity.IsActive ? call.Rule.Backward(call, gradOutput) : call.NaturalGradient(gradOutput);
+                Tensor relevance = call.Activity.IsActive
+                    ? call.Activity.Timed(call.Module, () => call.Rule.Backward(call, gradOutput))
+                    : call.NaturalGradient(gradOutput);
                 if (!relevance.shape.SequenceEqual(call.Input.shape))
                 {
                     throw new InvalidOperationException(

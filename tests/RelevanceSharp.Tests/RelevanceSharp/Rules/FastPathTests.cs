@@ -3,6 +3,7 @@ using RelevanceSharp.Composites;
 using RelevanceSharp.Core;
 using RelevanceSharp.Rules;
 using TorchSharp;
+using static RelevanceSharp.Tests.Support;
 using static TorchSharp.torch;
 
 namespace RelevanceSharp.Tests.Rules;
@@ -101,6 +102,30 @@ public class FastPathTests
         double scale = Math.Max(1.0, expected.abs().max().item<double>());
         double difference = (actual - expected).abs().max().item<double>();
         Assert.True(difference <= 1e-12 * scale, $"{ruleName} on {layerName} with {sign} input: difference {difference}");
+    }
+
+    [Fact]
+    public void CountersTimeTheRuleStepsOfEachRegisteredModuleByName()
+    {
+        using var scope = NewDisposeScope();
+        var model = Engine.TestNets.ConvReLUNet(4);
+        var counters = new EngineCounters();
+        var composite = new EpsilonPlusFlat() { Counters = counters };
+        string[] named;
+        using (CompositeRegistration registration = composite.Register(model))
+        {
+            named = registration.Rules.Select(r => r.Name).ToArray();
+        }
+        using (AttributionResult result = new Gradient(model, composite, AttributionTarget.Class(0)).Attribute(T(Support.Values(64, 2), 2, 2, 4, 4)))
+        {
+        }
+        // Every timed module is one the composite gave a rule, under its name in the model; the two convolutions and
+        // two dense layers are among them.
+        Assert.All(counters.RuleMilliseconds.Keys, name => Assert.Contains(name, named));
+        Assert.Subset(counters.RuleMilliseconds.Keys.ToHashSet(), new HashSet<string> { "0", "2", "5", "7" });
+        Assert.All(counters.RuleMilliseconds.Values, ms => Assert.True(ms > 0.0));
+        counters.Reset();
+        Assert.Empty(counters.RuleMilliseconds);
     }
 
     [Fact]
