@@ -378,7 +378,7 @@ public sealed class ExplainJob : IDisposable
         }
         if (options.Resume && options.Shard is null)
         {
-            throw new ArgumentException("Resuming needs a part of the list to explain (a shard, 0/1 for all images), whose manifest tells what is done.");
+            throw new ArgumentException("Resuming needs a shard to explain (0/1 for all images), whose manifest tells what is done.");
         }
     }
 
@@ -400,7 +400,7 @@ public sealed class ExplainJob : IDisposable
             return assigned;
         }
         string? difference = found.Shard != header.Shard
-            ? $"it is part {found.Shard}/{found.Shards}, not {header.Shard}/{header.Shards}"
+            ? $"it is shard {found.Shard}/{found.Shards}, not {header.Shard}/{header.Shards}"
             : ExplainManifest.Difference(found, header);
         if (difference is not null)
         {

@@ -143,7 +143,7 @@ public static class ExplainManifest
         }
         catch (IOException ex) when (ex is not FileNotFoundException)
         {
-            throw new IOException($"Cannot read the manifest '{path}' (is a run of its part still writing it?): {ex.Message}", ex);
+            throw new IOException($"Cannot read the manifest '{path}' (is a run of its shard still writing it?): {ex.Message}", ex);
         }
         return Parse(bytes, path);
     }
@@ -193,7 +193,7 @@ public static class ExplainManifest
         ArgumentNullException.ThrowIfNull(expected);
         if (found.Shards != expected.Shards)
         {
-            return $"it splits the list into {found.Shards} parts, not {expected.Shards}";
+            return $"it splits the list into {found.Shards} shards, not {expected.Shards}";
         }
         if (found.Images != expected.Images || found.List != expected.List)
         {
@@ -266,7 +266,7 @@ public sealed class ManifestWriter : IDisposable
         }
         catch (IOException ex)
         {
-            throw new IOException($"Cannot open the manifest '{path}' (is another run of this part writing it?): {ex.Message}", ex);
+            throw new IOException($"Cannot open the manifest '{path}' (is another run of this shard writing it?): {ex.Message}", ex);
         }
         try
         {
@@ -279,7 +279,7 @@ public sealed class ManifestWriter : IDisposable
                 if (content.Header is not null && content.Header != header)
                 {
                     throw new InvalidDataException(
-                        $"The manifest '{path}' belongs to another run ({ExplainManifest.Difference(content.Header, header) ?? $"part {content.Header.Shard}"}); remove it to start this part afresh.");
+                        $"The manifest '{path}' belongs to another run ({ExplainManifest.Difference(content.Header, header) ?? $"shard {content.Header.Shard}/{content.Header.Shards}"}); remove it to start this shard afresh.");
                 }
                 keep = content.Header is null ? 0 : content.Length;
             }

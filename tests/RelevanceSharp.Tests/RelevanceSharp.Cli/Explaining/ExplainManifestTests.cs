@@ -125,7 +125,7 @@ public sealed class ExplainManifestTests : IDisposable
 
         var error = Assert.Throws<IOException>(() => ManifestWriter.Open(path, Header, resume: true));
 
-        Assert.Contains("another run of this part", error.Message, StringComparison.Ordinal);
+        Assert.Contains("another run of this shard", error.Message, StringComparison.Ordinal);
         first.Add(Entry("b.png"));
         first.Dispose();
         Assert.Equal(2, ExplainManifest.Read(path).Entries.Count);
