@@ -65,6 +65,22 @@ public static class Cli
         return parse.Invoke(new InvocationConfiguration { Output = output, Error = error });
     }
 
+    /// <summary>
+    /// The values of a command's file and folder arguments. A value that starts with '-' and names no file is a
+    /// mistyped option, which the parser took for a path; it is refused by name.
+    /// </summary>
+    /// <exception cref="ArgumentException">A value is an unknown option.</exception>
+    public static string[] Paths(ParseResult parse, Argument<string[]> argument)
+    {
+        ArgumentNullException.ThrowIfNull(parse);
+        string[] given = parse.GetValue(argument) ?? [];
+        if (given.FirstOrDefault(i => i.StartsWith('-') && !Path.Exists(i)) is { } unknown)
+        {
+            throw new ArgumentException($"Unknown option '{unknown}' (see 'relevance {parse.CommandResult.Command.Name} --help').");
+        }
+        return given;
+    }
+
     /// <summary>The first line of an exception's message (of the innermost meaningful exception).</summary>
     public static string OneLine(Exception ex)
     {

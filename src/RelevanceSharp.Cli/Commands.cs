@@ -16,6 +16,7 @@ public static class Commands
             "relevance composites");
         root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(ExplainCommand.Create());
+        root.Subcommands.Add(MergeManifestsCommand.Create());
         root.Subcommands.Add(ListCommands.Models());
         root.Subcommands.Add(ListCommands.Composites());
         root.Subcommands.Add(ListCommands.Canonizers());

@@ -19,7 +19,7 @@ public static class ExplainCommand
     {
         var inputs = new Argument<string[]>("inputs")
         {
-            Description = $"Image files and folders (a folder means the {string.Join(", ", ImageFiles.Extensions.Select(e => e[1..]))} files directly inside, sorted by name).",
+            Description = $"Image files and folders (a folder means the {string.Join(", ", ImageFiles.Extensions.Select(e => e[1..]))} files directly inside); explained in order of file name.",
             Arity = ArgumentArity.OneOrMore,
         };
         var model = new Option<string>("--model", "-m")
@@ -91,6 +91,16 @@ public static class ExplainCommand
         var seed = new Option<long>("--seed") { Description = "Seed of SmoothGrad's noise.", DefaultValueFactory = _ => 0 };
         var window = new Option<int>("--window") { Description = "Occlusion window side in pixels.", DefaultValueFactory = _ => 8 };
         var stride = new Option<int?>("--stride") { Description = "Occlusion window step in pixels [default: the window side]." };
+        var shard = new Option<string?>("--shard")
+        {
+            Description = "Explain only shard K of N of the image list: images K, K+N, K+2N, ... in order of file name, K from 0 to N-1. " +
+                $"auto/N takes K as given from {Shard.SlurmIndexVariable} (Slurm array job, --array=0-<N-1>) or {Shard.KubernetesIndexVariable} " +
+                "(Kubernetes Indexed Job, completions: N). The shard is recorded in <output>/manifest-K-of-N.jsonl [default: 0/1, all images].",
+        };
+        var resume = new Option<bool>("--resume")
+        {
+            Description = "Skip the images that the shard's manifest lists as explained and whose files all exist (failed ones are tried again); append the others to the manifest.",
+        };
         var threads = new Option<int>("--threads")
         {
             Description = "CPU threads for the model's operations.",
@@ -100,24 +110,27 @@ public static class ExplainCommand
         var command = new Command("explain", "Explain images with a model: a heatmap PNG per image, and on request overlays and the relevance.")
         {
             inputs, model, weights, numClasses, allowNonFinite, demoFolder, method, composite, arguments, canonizers, target, output, batchSize,
-            relevanceFormat, heatmapFormat, colormap, overlay, size, crop, maxPixels, mean, std, grayscale, iterations, noiseLevel, seed, window, stride, threads,
+            relevanceFormat, heatmapFormat, colormap, overlay, size, crop, maxPixels, mean, std, grayscale, iterations, noiseLevel, seed, window, stride,
+            shard, resume, threads,
         };
         command.WithExamples(
             "Outputs per input <name>.<ext>: <name>.png (the heatmap, the size of the model input), <name>.overlay.png (--overlay),\n" +
             "<name>.npy or <name>.safetensors (--relevance-format). Everything is checked before anything is written, and each\n" +
-            "image's files appear complete or not at all. On a terminal a progress bar shows the rate and the time left.",
+            "image's files appear complete or not at all. On a terminal a progress bar shows the rate and the time left.\n\n" +
+            "The manifest <output>/manifest-K-of-N.jsonl (manifest-0-of-1.jsonl without --shard) gets a header line (shard, shards,\n" +
+            "images in the list, a digest of their names, model, method) and, as soon as each image's files are written, a JSON\n" +
+            "line: file, predicted, class, probability, target, outputs, seconds, or error for an image that failed. A run that\n" +
+            "is stopped leaves the lines written so far; --resume carries on from there. 'relevance merge-manifests' checks that\n" +
+            "the shards together cover the list exactly once.",
             "relevance explain shirt.png",
             "relevance explain photos/ --model resnet50 --weights resnet50.pth --canonizer resnet --output heatmaps",
             "relevance explain cat.jpg -m vgg16 -w vgg16.safetensors -c epsilon_gamma_box --arg gamma=0.5 --target 281 --overlay",
             "relevance explain photos/ -m resnet18 -w model.safetensors --num-classes 10 --relevance-format npy",
-            "relevance explain shirt.png --method smoothgrad --iterations 50");
+            "relevance explain shirt.png --method smoothgrad --iterations 50",
+            "relevance explain /shared/photos -m resnet50 -w resnet50.pth -o /shared/heatmaps --shard auto/100 --resume");
         command.SetAction(parse => Cli.Run(parse, writer =>
         {
-            string[] given = parse.GetValue(inputs) ?? [];
-            if (given.FirstOrDefault(i => i.StartsWith('-') && !Path.Exists(i)) is { } unknown)
-            {
-                throw new ArgumentException($"Unknown option '{unknown}' (see 'relevance explain --help').");
-            }
+            string[] given = Cli.Paths(parse, inputs);
             string modelName = ExplainModel.CheckName(parse.GetValue(model)!);
             string? weightsFile = parse.GetValue(weights);
             int? classes = parse.GetValue(numClasses);
@@ -154,6 +167,8 @@ public static class ExplainCommand
                 Seed = parse.GetValue(seed),
                 OcclusionWindow = parse.GetValue(window),
                 OcclusionStride = parse.GetValue(stride),
+                Shard = parse.GetValue(shard) is { } part ? Shard.Parse(part, Environment.GetEnvironmentVariable) : Shard.All,
+                Resume = parse.GetValue(resume),
             };
             using TorchThreads threadCount = TorchThreads.Use(parse.GetValue(threads));
             using ExplainJob job = ExplainJob.Prepare(options,
@@ -167,7 +182,7 @@ public static class ExplainCommand
     private static void Run(ExplainJob job, ExplainOptions options, TextWriter writer, TextWriter error)
     {
         int count = job.Images.Count;
-        writer.WriteLine($"Explaining {count} image{(count == 1 ? "" : "s")} with {job.Model.Description}: {job.Description}.");
+        writer.WriteLine($"Explaining {count} image{(count == 1 ? "" : "s")}{PartOfList(job, options)} with {job.Model.Description}: {job.Description}.");
         using var cancel = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) =>
         {
@@ -204,11 +219,15 @@ public static class ExplainCommand
             writer.WriteLine(
                 $"Explained {summary.Images} image{(summary.Images == 1 ? "" : "s")} in {summary.Elapsed.TotalSeconds:F1} s " +
                 $"({summary.ImagesPerSecond:F1} images/s); wrote {summary.Files} files to {options.OutputFolder}.");
+            if (job.ManifestPath is { } manifest)
+            {
+                writer.WriteLine($"Manifest: {manifest}");
+            }
             if (summary.Failures.Count > 0)
             {
                 throw new InvalidOperationException(
                     $"{summary.Failures.Count} of {count} images failed with NaN or infinite relevance and have no files " +
-                    $"(first: {Path.GetFileName(summary.Failures[0].Input)}); the others were written.");
+                    $"(first: {Path.GetFileName(summary.Failures[0].Input)}); the others were written, and --resume tries the failed ones again.");
             }
         }
         catch (OperationCanceledException)
@@ -219,6 +238,21 @@ public static class ExplainCommand
         {
             Console.CancelKeyPress -= onCancel;
         }
+    }
+
+    // Which part of the list the images are, when they are not simply all of it.
+    private static string PartOfList(ExplainJob job, ExplainOptions options)
+    {
+        var parts = new List<string>();
+        if (options.Shard is { Count: > 1 } shard)
+        {
+            parts.Add($"shard {shard}: {job.AssignedImages} of {job.ListedImages} images");
+        }
+        if (job.AssignedImages > job.Images.Count)
+        {
+            parts.Add($"{job.AssignedImages - job.Images.Count} already done");
+        }
+        return parts.Count == 0 ? "" : $" ({string.Join("; ", parts)})";
     }
 
     private static void ReportFailure(TextWriter error, FailedImage failure) =>

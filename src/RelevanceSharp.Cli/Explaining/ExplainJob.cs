@@ -20,12 +20,20 @@ namespace RelevanceSharp.Explaining;
 /// <param name="TargetName">Its name.</param>
 /// <param name="Outputs">The files written, heatmap first.</param>
 public sealed record ExplainedImage(
-    string Input, long Predicted, string PredictedName, double Probability, long Target, string TargetName, IReadOnlyList<string> Outputs);
+    string Input, long Predicted, string PredictedName, double Probability, long Target, string TargetName, IReadOnlyList<string> Outputs)
+{
+    /// <summary>The image's time: its share of its batch's attribution and the writing of its files.</summary>
+    public double Seconds { get; init; }
+}
 
 /// <summary>An image whose attribution was not finite: no files were written for it.</summary>
 /// <param name="Input">The image file.</param>
 /// <param name="Reason">What went wrong, from <see cref="NonFiniteAttributionException"/>.</param>
-public sealed record FailedImage(string Input, string Reason);
+public sealed record FailedImage(string Input, string Reason)
+{
+    /// <summary>The image's time: its share of its batch's attribution and the diagnosis.</summary>
+    public double Seconds { get; init; }
+}
 
 /// <summary>What a run of an <see cref="ExplainJob"/> did.</summary>
 /// <param name="Images">Images explained.</param>
@@ -45,6 +53,9 @@ public sealed record ExplainSummary(int Images, int Files, TimeSpan Elapsed, IRe
 /// the weights fit the model, the model takes the inputs and the target class exists. <see cref="Run"/> then works
 /// through the images in batches, each in its own dispose scope so that memory stays flat, and writes the files of
 /// each image atomically: if a run fails, the images already done keep their files and the failing one leaves none.
+/// With <see cref="ExplainOptions.Shard"/> the job explains one part of the list and records each image in the part's
+/// manifest (<see cref="ExplainManifest"/>) once its files are written; with <see cref="ExplainOptions.Resume"/> it
+/// leaves out the images that manifest already has.
 /// </summary>
 public sealed class ExplainJob : IDisposable
 {
@@ -59,14 +70,16 @@ public sealed class ExplainJob : IDisposable
     private readonly IReadOnlyList<PlannedImage> planned;
     private readonly IReadOnlyList<(int Start, int Count)> batches;
     private readonly HeatmapOptions heatmap;
+    private readonly ManifestHeader? header;
 
     private ExplainJob(ExplainOptions options, ExplainModel model, Composite? composite, IReadOnlyList<PlannedImage> planned,
-        IReadOnlyList<(int Start, int Count)> batches, long classes)
+        IReadOnlyList<(int Start, int Count)> batches, long classes, ManifestHeader? header)
     {
         this.options = options;
         this.composite = composite;
         this.planned = planned;
         this.batches = batches;
+        this.header = header;
         Model = model;
         Classes = classes;
         heatmap = new HeatmapOptions(options.ColorMap);
@@ -76,39 +89,47 @@ public sealed class ExplainJob : IDisposable
     /// <summary>The model; the job owns it and disposes it.</summary>
     public ExplainModel Model { get; }
 
-    /// <summary>The number of outputs (classes) of the model.</summary>
+    /// <summary>The number of outputs (classes) of the model; 0 when there is no image to explain, which leaves nothing to probe.</summary>
     public long Classes { get; }
 
-    /// <summary>The image files, in the order they are explained.</summary>
+    /// <summary>The image files, in the order they are explained (those of the part, less those a resumed run skips).</summary>
     public IReadOnlyList<string> Images => planned.Select(p => p.Input).ToList();
+
+    /// <summary>The images of the whole list, all parts together.</summary>
+    public int ListedImages => header?.Images ?? planned.Count;
+
+    /// <summary>The images of the part (<see cref="ExplainOptions.Shard"/>), those a resumed run skips included.</summary>
+    public int AssignedImages => header?.Assigned ?? planned.Count;
+
+    /// <summary>The part's manifest, or <c>null</c> when the job explains the whole list without one.</summary>
+    public string? ManifestPath => options.Shard is { } shard ? Path.Combine(options.OutputFolder, shard.ManifestName) : null;
 
     /// <summary>The number of batches <see cref="Run"/> processes.</summary>
     public int BatchCount => batches.Count;
 
     /// <summary>What is computed, in one line (method, composite, canonizers, target).</summary>
-    public string Description
+    public string Description => Describe(options, composite, Model);
+
+    private static string Describe(ExplainOptions options, Composite? composite, ExplainModel model)
     {
-        get
+        string method = options.Method switch
         {
-            string method = options.Method switch
-            {
-                AttributionMethod.Gradient when composite is not null && options.Composite is not null => $"LRP with {options.Composite}",
-                AttributionMethod.Gradient => "gradient",
-                AttributionMethod.SmoothGrad => $"SmoothGrad ({options.Iterations} samples, noise {options.NoiseLevel.ToString(CultureInfo.InvariantCulture)})",
-                AttributionMethod.IntegratedGradients => $"Integrated Gradients ({options.Iterations} steps)",
-                _ => $"occlusion (window {options.OcclusionWindow}, stride {options.OcclusionStride ?? options.OcclusionWindow})",
-            };
-            if (options.Method is AttributionMethod.SmoothGrad or AttributionMethod.IntegratedGradients && options.Composite is not null)
-            {
-                method += $" of LRP with {options.Composite}";
-            }
-            if (options.Canonizers.Count > 0)
-            {
-                method += $", canonizers {string.Join(", ", options.Canonizers)}";
-            }
-            string target = options.TargetClass is long t ? $"class {Model.ClassName(t)}" : "the predicted class";
-            return $"{method}; explaining {target}";
+            AttributionMethod.Gradient when composite is not null && options.Composite is not null => $"LRP with {options.Composite}",
+            AttributionMethod.Gradient => "gradient",
+            AttributionMethod.SmoothGrad => $"SmoothGrad ({options.Iterations} samples, noise {options.NoiseLevel.ToString(CultureInfo.InvariantCulture)})",
+            AttributionMethod.IntegratedGradients => $"Integrated Gradients ({options.Iterations} steps)",
+            _ => $"occlusion (window {options.OcclusionWindow}, stride {options.OcclusionStride ?? options.OcclusionWindow})",
+        };
+        if (options.Method is AttributionMethod.SmoothGrad or AttributionMethod.IntegratedGradients && options.Composite is not null)
+        {
+            method += $" of LRP with {options.Composite}";
         }
+        if (options.Canonizers.Count > 0)
+        {
+            method += $", canonizers {string.Join(", ", options.Canonizers)}";
+        }
+        string target = options.TargetClass is long t ? $"class {model.ClassName(t)}" : "the predicted class";
+        return $"{method}; explaining {target}";
     }
 
     /// <summary>
@@ -126,11 +147,29 @@ public sealed class ExplainJob : IDisposable
         options.Transform.Validate();
         ColorMap.Get(options.ColorMap);
         Composite? composite = ExplainComposite.Create(options.Composite, options.Transform, options.CompositeArguments, options.Canonizers);
-        IReadOnlyList<PlannedImage> planned = Plan(options);
+        IReadOnlyList<PlannedImage> listed = Plan(options);
+        IReadOnlyList<PlannedImage> assigned = options.Shard?.Select(listed) ?? listed;
 
         ExplainModel model = loadModel();
         try
         {
+            ManifestHeader? header = options.Shard is { } shard
+                ? new ManifestHeader
+                {
+                    Shard = shard.Index,
+                    Shards = shard.Count,
+                    Images = listed.Count,
+                    Assigned = assigned.Count,
+                    List = ExplainManifest.ListDigest(listed.Select(p => Path.GetFileName(p.Input))),
+                    Model = model.Description,
+                    Method = Describe(options, composite, model),
+                }
+                : null;
+            IReadOnlyList<PlannedImage> planned = options.Resume ? Unfinished(assigned, Path.Combine(options.OutputFolder, options.Shard!.ManifestName), header!) : assigned;
+            if (planned.Count == 0)
+            {
+                return new ExplainJob(options, model, composite, planned, [], 0, header);
+            }
             var (shapes, first) = DecodeAll(planned, options.Transform);
             using (first)
             {
@@ -140,7 +179,7 @@ public sealed class ExplainJob : IDisposable
                     throw new ArgumentException(
                         $"Target class {target} is out of range: {model.Description} has {classes} classes (0 to {classes - 1}).");
                 }
-                return new ExplainJob(options, model, composite, planned, Batches(shapes, options.BatchSize), classes);
+                return new ExplainJob(options, model, composite, planned, Batches(shapes, options.BatchSize), classes, header);
             }
         }
         catch
@@ -154,11 +193,15 @@ public sealed class ExplainJob : IDisposable
     /// Explains every image, batch by batch, creating the output folder first. <paramref name="onImage"/> is called
     /// after the files of each image are written. An image whose attribution holds NaN or infinite values gets no
     /// files: it goes to <paramref name="onFailure"/>, with the attributor's account of where the values stopped being
-    /// finite, and into the summary's failures, and the other images go on.
+    /// finite, and into the summary's failures, and the other images go on. With a part to explain, each image, and
+    /// each failure, gets its line in the part's manifest right after its files are written; the manifest is written
+    /// (with its header) even when there is nothing left to explain.
     /// </summary>
+    /// <exception cref="IOException">The manifest cannot be opened, e.g. because another run of the part holds it.</exception>
     public ExplainSummary Run(Action<ExplainedImage>? onImage = null, CancellationToken cancellationToken = default, Action<FailedImage>? onFailure = null)
     {
         Directory.CreateDirectory(options.OutputFolder);
+        using ManifestWriter? manifest = header is null ? null : ManifestWriter.Open(ManifestPath!, header, options.Resume);
         var clock = Stopwatch.StartNew();
         int images = 0, files = 0;
         var failures = new List<FailedImage>();
@@ -171,6 +214,7 @@ public sealed class ExplainJob : IDisposable
         {
             cancellationToken.ThrowIfCancellationRequested();
             using var scope = NewDisposeScope();
+            long batchStart = Stopwatch.GetTimestamp();
             var images01 = new List<Tensor>(count);
             for (int i = start; i < start + count; i++)
             {
@@ -181,12 +225,18 @@ public sealed class ExplainJob : IDisposable
             Tensor probabilities = nn.functional.softmax(output, 1);
             long[] predicted = output.argmax(1).data<long>().ToArray();
             bool[] finite = FiniteSamples(output, relevance);
+            double share = Stopwatch.GetElapsedTime(batchStart).TotalSeconds / count;
             for (int k = 0; k < count; k++)
             {
                 PlannedImage image = planned[start + k];
+                long imageStart = Stopwatch.GetTimestamp();
                 if (!finite[k])
                 {
-                    var failure = new FailedImage(image.Input, Diagnose(input.narrow(0, k, 1), predicted[k]));
+                    var failure = new FailedImage(image.Input, Diagnose(input.narrow(0, k, 1), predicted[k]))
+                    {
+                        Seconds = share + Stopwatch.GetElapsedTime(imageStart).TotalSeconds,
+                    };
+                    manifest?.Add(new ManifestEntry { File = failure.Input, Error = failure.Reason, Seconds = Math.Round(failure.Seconds, 3) });
                     failures.Add(failure);
                     onFailure?.Invoke(failure);
                     continue;
@@ -196,8 +246,22 @@ public sealed class ExplainJob : IDisposable
                 WriteOutputs(image, images01[k], relevance[k], target);
                 images++;
                 files += image.Outputs.Count;
-                onImage?.Invoke(new ExplainedImage(image.Input, predicted[k], Model.ClassName(predicted[k]), probability,
-                    target, Model.ClassName(target), image.Outputs.Select(o => o.Path).ToList()));
+                var explained = new ExplainedImage(image.Input, predicted[k], Model.ClassName(predicted[k]), probability,
+                    target, Model.ClassName(target), image.Outputs.Select(o => o.Path).ToList())
+                {
+                    Seconds = share + Stopwatch.GetElapsedTime(imageStart).TotalSeconds,
+                };
+                manifest?.Add(new ManifestEntry
+                {
+                    File = explained.Input,
+                    Predicted = explained.Predicted,
+                    Class = explained.PredictedName,
+                    Probability = Math.Round(explained.Probability, 6),
+                    Target = explained.Target,
+                    Outputs = explained.Outputs.Select(o => Path.GetFileName(o)).ToList(),
+                    Seconds = Math.Round(explained.Seconds, 3),
+                });
+                onImage?.Invoke(explained);
             }
         }
         return new ExplainSummary(images, files, clock.Elapsed, failures);
@@ -312,18 +376,61 @@ public sealed class ExplainJob : IDisposable
         {
             throw new ArgumentException($"Target class {options.TargetClass} is out of range: classes are numbered from 0.");
         }
+        if (options.Resume && options.Shard is null)
+        {
+            throw new ArgumentException("Resuming needs a shard to explain (0/1 for all images), whose manifest tells what is done.");
+        }
     }
 
-    /// <summary>Finds the images and names their outputs; refuses names that clash with each other or with an input.</summary>
+    /// <summary>
+    /// The images of <paramref name="assigned"/> that a resumed run still has to explain: all but those whose last line
+    /// in the manifest at <paramref name="path"/> has no error and whose files (as this run would name them) all exist.
+    /// A manifest of another run (another split, image list, model or method) is refused; a missing one, or one cut
+    /// short before its header was complete, means that nothing is done yet.
+    /// </summary>
+    private static IReadOnlyList<PlannedImage> Unfinished(IReadOnlyList<PlannedImage> assigned, string path, ManifestHeader header)
+    {
+        if (!File.Exists(path))
+        {
+            return assigned;
+        }
+        ManifestContent content = ExplainManifest.Read(path);
+        if (content.Header is not { } found)
+        {
+            return assigned;
+        }
+        string? difference = found.Shard != header.Shard
+            ? $"it is shard {found.Shard}/{found.Shards}, not {header.Shard}/{header.Shards}"
+            : ExplainManifest.Difference(found, header);
+        if (difference is not null)
+        {
+            throw new ArgumentException(
+                $"Cannot resume with the manifest '{path}': {difference}. Resume with the same inputs and options, or remove the manifest to start afresh.");
+        }
+        IReadOnlyDictionary<string, ManifestEntry> latest = content.Latest();
+        return assigned
+            .Where(image => !(latest.TryGetValue(Path.GetFileName(image.Input), out ManifestEntry? entry) && entry.Error is null
+                && image.Outputs.All(o => File.Exists(o.Path))))
+            .ToList();
+    }
+
+    /// <summary>
+    /// Finds the images, in their canonical order (<see cref="ImageFiles.SortByName"/>), and names their outputs; refuses
+    /// names that clash with each other or with an input. Every part checks the whole list, so that all refuse alike.
+    /// </summary>
     private static IReadOnlyList<PlannedImage> Plan(ExplainOptions options)
     {
-        IReadOnlyList<string> inputs = ImageFiles.Find(options.Inputs);
+        IReadOnlyList<string> inputs = ImageFiles.SortByName(ImageFiles.Find(options.Inputs));
         if (File.Exists(options.OutputFolder))
         {
             throw new ArgumentException($"The output folder '{options.OutputFolder}' is a file.");
         }
         StringComparer names = OperatingSystem.IsLinux() ? StringComparer.Ordinal : StringComparer.OrdinalIgnoreCase;
         var inputPaths = new HashSet<string>(inputs.Select(Path.GetFullPath), names);
+        if (options.Shard is { } shard && inputPaths.Contains(Path.GetFullPath(Path.Combine(options.OutputFolder, shard.ManifestName))))
+        {
+            throw new ArgumentException($"The manifest '{shard.ManifestName}' would overwrite the input of that name; choose another output folder.");
+        }
         var owners = new Dictionary<string, string>(names);
         var result = new List<PlannedImage>(inputs.Count);
         foreach (string input in inputs)

@@ -91,4 +91,16 @@ public sealed record ExplainOptions
 
     /// <summary>Step of the occlusion window in pixels; the window side when <c>null</c>.</summary>
     public int? OcclusionStride { get; init; }
+
+    /// <summary>
+    /// The part of the image list (in <see cref="ImageFiles.SortByName"/> order) to explain, recorded in its manifest
+    /// (<see cref="Shard.ManifestName"/> in the output folder), or <c>null</c> to explain every image without a manifest.
+    /// </summary>
+    public Shard? Shard { get; init; }
+
+    /// <summary>
+    /// Whether to skip the images that the part's manifest lists as explained and whose files all exist, and to
+    /// append to that manifest; needs <see cref="Shard"/>.
+    /// </summary>
+    public bool Resume { get; init; }
 }

@@ -11,6 +11,17 @@ public static class ImageFiles
         Extensions.Contains(Path.GetExtension(path).ToLowerInvariant());
 
     /// <summary>
+    /// The canonical order of an image list, which does not depend on the order of the inputs on the command line, on
+    /// the order the file system lists a folder in, or on where the inputs are mounted: by file name, that is by the
+    /// path relative to the folder the file was found in or named from (ordinal), then by the whole path.
+    /// </summary>
+    public static IReadOnlyList<string> SortByName(IEnumerable<string> files)
+    {
+        ArgumentNullException.ThrowIfNull(files);
+        return files.OrderBy(Path.GetFileName, StringComparer.Ordinal).ThenBy(f => f, StringComparer.Ordinal).ToList();
+    }
+
+    /// <summary>
     /// The image files of <paramref name="inputs"/>, in order: a file stands for itself (whatever its extension;
     /// decoding decides whether it is an image); a folder for the image files directly inside it, sorted by name
     /// (ordinal). A file named twice is listed once.

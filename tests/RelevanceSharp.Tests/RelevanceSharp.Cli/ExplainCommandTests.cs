@@ -46,7 +46,7 @@ public sealed class ExplainCommandTests : IClassFixture<Resnet18Weights>, IClass
         Assert.True(result.Code == 0, result.Error);
         Assert.Empty(result.Error);
         string[] stems = ["a", "b", "c"];
-        var expected = stems.SelectMany(s => new[] { $"{s}.png", $"{s}.overlay.png", $"{s}.{format}" }).Order(StringComparer.Ordinal);
+        var expected = stems.SelectMany(s => new[] { $"{s}.png", $"{s}.overlay.png", $"{s}.{format}" }).Append("manifest-0-of-1.jsonl").Order(StringComparer.Ordinal);
         Assert.Equal(expected, CliWorkspace.Entries(work.Output));
 
         foreach (string stem in stems)
@@ -107,7 +107,7 @@ public sealed class ExplainCommandTests : IClassFixture<Resnet18Weights>, IClass
             "--composite", "epsilon_gamma_box", "--canonizer", "densenet_seq_thresh", "--relevance-format", "npy", "-o", work.Output);
 
         Assert.True(result.Code == 0, result.Error);
-        Assert.Equal(["first.npy", "first.png", "second.npy", "second.png"], CliWorkspace.Entries(work.Output));
+        Assert.Equal(["first.npy", "first.png", "manifest-0-of-1.jsonl", "second.npy", "second.png"], CliWorkspace.Entries(work.Output));
         using var scope = NewDisposeScope();
         Assert.Equal(new long[] { 3, 28, 28 }, ImageIO.Load(Path.Combine(work.Output, "second.png")).shape);
         Assert.Equal(new long[] { 1, 28, 28 }, Npy.Load(Path.Combine(work.Output, "second.npy")).shape);
@@ -132,6 +132,6 @@ public sealed class ExplainCommandTests : IClassFixture<Resnet18Weights>, IClass
 
         Assert.True(result.Code == 0, result.Error);
         Assert.Contains(described, result.Lines[0], StringComparison.Ordinal);
-        Assert.Equal(["shirt.png"], CliWorkspace.Entries(work.Output));
+        Assert.Equal(["manifest-0-of-1.jsonl", "shirt.png"], CliWorkspace.Entries(work.Output));
     }
 }

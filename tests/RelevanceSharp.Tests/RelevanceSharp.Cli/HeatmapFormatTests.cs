@@ -23,8 +23,9 @@ public sealed class HeatmapFormatTests : IClassFixture<ScratchDemoFolder>, IDisp
         CliResult result = CliWorkspace.Run("explain", work.PathOf("images"), "--demo-folder", demo.Folder, "--output", work.Output,
             "--heatmap-format", format, "--overlay");
         Assert.True(result.Code == 0, result.Error);
-        Assert.Equal(new[] { "a" + extension, "a.overlay" + extension }.Order(StringComparer.Ordinal), CliWorkspace.Entries(work.Output));
-        foreach (string file in CliWorkspace.Entries(work.Output))
+        string[] images = [.. new[] { "a" + extension, "a.overlay" + extension }.Order(StringComparer.Ordinal)];
+        Assert.Equal([.. images, "manifest-0-of-1.jsonl"], CliWorkspace.Entries(work.Output));
+        foreach (string file in images)
         {
             string path = Path.Combine(work.Output, file);
             Assert.Equal(magic, File.ReadAllBytes(path)[..magic.Length]);

@@ -52,6 +52,7 @@ public sealed class ListAndHelpTests
     [InlineData("canonizers")]
     [InlineData("verify")]
     [InlineData("train-demo")]
+    [InlineData("merge-manifests")]
     public void EveryCommandHasHelpWithExamples(string command)
     {
         CliResult result = CliWorkspace.Run(command, "--help");
@@ -65,7 +66,7 @@ public sealed class ListAndHelpTests
     {
         CliResult result = CliWorkspace.Run("--help");
         Assert.Equal(0, result.Code);
-        foreach (string command in new[] { "explain", "demo", "models", "composites", "canonizers", "verify", "train-demo" })
+        foreach (string command in new[] { "explain", "demo", "models", "composites", "canonizers", "verify", "train-demo", "merge-manifests" })
         {
             Assert.Contains(command, result.Output, StringComparison.Ordinal);
         }

@@ -1,7 +1,12 @@
+using System.CommandLine;
+using System.CommandLine.Parsing;
+using System.Text.Json;
+using System.Text.RegularExpressions;
 using RelevanceSharp.Attribution;
 using RelevanceSharp.Canonizers;
 using RelevanceSharp.Composites;
 using RelevanceSharp.Core;
+using RelevanceSharp.Explaining;
 using RelevanceSharp.Imaging;
 using RelevanceSharp.IO;
 using RelevanceSharp.Models;
@@ -53,5 +58,53 @@ public sealed class ReadmeRegistrationExampleTests
         }
         Composite composite = CompositeSpec.Parse("my_flat_epsilon(epsilon=0.2)+my_vgg").Create();
         Assert.Equal("my_vgg", Assert.Single(composite.Canonizers).Name);
+    }
+}
+
+/// <summary>
+/// The README's cluster examples: every <c>relevance</c> command line of its sbatch script and Kubernetes Job parses,
+/// and the Slurm array and the Job's completions are numbered as the shards are.
+/// </summary>
+public sealed class ReadmeClusterExampleTests
+{
+    [Fact]
+    public void TheClusterCommandLinesParseAndTheArraysFitTheShards()
+    {
+        string readme = File.ReadAllText(Path.Combine(TestPaths.RepositoryRoot, "README.md"));
+        int start = readme.IndexOf("## Many images: shards on a cluster", StringComparison.Ordinal);
+        Assert.True(start >= 0, "the README has no section on shards");
+        int end = readme.IndexOf("\n## ", start + 1, StringComparison.Ordinal);
+        string section = readme[start..end].Replace("\\\n", " ", StringComparison.Ordinal);
+
+        var commands = new List<string[]>();
+        foreach (Match line in Regex.Matches(section, "(?<=^|\")relevance (?:explain|merge-manifests)[^\n\"]*", RegexOptions.Multiline))
+        {
+            commands.Add(line.Value.Split(' ', StringSplitOptions.RemoveEmptyEntries));
+        }
+        foreach (Match list in Regex.Matches(section, @"command: (\[[^\]]*\])"))
+        {
+            commands.Add(JsonSerializer.Deserialize<string[]>(list.Groups[1].Value)!);
+        }
+
+        Assert.Equal(4, commands.Count);
+        foreach (string[] args in commands)
+        {
+            ParseResult parse = RelevanceSharp.Cli.Commands.BuildRoot().Parse(args[1..]);
+            Assert.True(parse.Errors.Count == 0, $"{string.Join(" ", args)}: {string.Join("; ", parse.Errors.Select(e => e.Message))}");
+            // A mistyped option would be taken for an input path, which the command refuses when it runs.
+            Assert.DoesNotContain(parse.CommandResult.Children.OfType<ArgumentResult>().SelectMany(r => r.Tokens), t => t.Value.StartsWith('-'));
+        }
+        // Both schedulers run the explain line with auto/100 as 100 tasks numbered from 0.
+        string[] shards = commands.Select(c => c.SkipWhile(a => a != "--shard").Skip(1).FirstOrDefault()).OfType<string>().Distinct().ToArray();
+        Assert.Equal(["auto/100"], shards);
+        Assert.Equal("0-99", Regex.Match(section, @"#SBATCH --array=(\S+)").Groups[1].Value);
+        Assert.Equal("100", Regex.Match(section, @"completions: (\d+)").Groups[1].Value);
+        Assert.Contains("completionMode: Indexed", section, StringComparison.Ordinal);
+        Assert.Equal(new Shard(99, 100), Shard.Parse("auto/100", name => name switch
+        {
+            Shard.SlurmIndexVariable => "99",
+            Shard.SlurmMaxVariable => "99",
+            _ => null,
+        }));
     }
 }
