@@ -355,7 +355,17 @@ internal static class BenchModels
     /// The same values with channels-last strides (N, H, W, C in memory, still indexed N, C, H, W): TorchSharp has no
     /// memory-format argument, so the layout is made by a permuted copy.
     /// </summary>
-    public static Tensor ChannelsLast(Tensor t) => t.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2);
+    public static Tensor ChannelsLast(Tensor t)
+    {
+        long[] shape = t.shape;
+        long[] strides = { shape[1] * shape[2] * shape[3], 1, shape[3] * shape[1], shape[1] };
+        Tensor result = empty_strided(shape, strides, t.dtype, t.device);
+        using (no_grad())
+        {
+            result.copy_(t);
+        }
+        return result;
+    }
 
     /// <summary>Gives every 2-d convolution weight channels-last strides (libtorch then keeps activations so).</summary>
     public static void ToChannelsLast(nn.Module model)

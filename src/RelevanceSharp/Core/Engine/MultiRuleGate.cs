@@ -30,50 +30,20 @@ internal sealed class MultiRuleGate : autograd.SingleTensorFunction<MultiRuleGat
             gradOutput.Dispose();
             return new List<Tensor>(new Tensor[(int)ctx.get_data("arguments")]);
         }
-        int count = call.Inputs.Count;
         bool[] differentiable = call.Inputs.Select(x => x.requires_grad).ToArray();
-        bool recordsGraph = is_grad_enabled();
-        var results = new Tensor?[count];
-        using (var scope = NewDisposeScope())
+        Tensor?[] results = GateStep.Run(gradOutput, () =>
         {
-            try
+            IReadOnlyList<Tensor> relevance = call.Activity.IsActive
+                ? call.Activity.Timed(call.Module, () => call.Rule.Backward(call, gradOutput))
+                : call.NaturalGradients(gradOutput);
+            Check(call, relevance);
+            foreach (Tensor r in relevance)
             {
-                IReadOnlyList<Tensor> relevance = call.Activity.IsActive
-                    ? call.Activity.Timed(call.Module, () => call.Rule.Backward(call, gradOutput))
-                    : call.NaturalGradients(gradOutput);
-                Check(call, relevance);
-                for (int i = 0; i < count; i++)
-                {
-                    call.Activity.Observer?.Observe(call.Module, gradOutput, relevance[i]);
-                    results[i] = differentiable[i] ? relevance[i].alias() : null;
-                }
+                call.Activity.Observer?.Observe(call.Module, gradOutput, r);
             }
-            catch (Exception ex)
-            {
-                BackwardFailures.Record(ex);
-                for (int i = 0; i < count; i++)
-                {
-                    results[i] = differentiable[i] ? zeros_like(call.Inputs[i]) : null;
-                }
-            }
-            finally
-            {
-                if (!recordsGraph)
-                {
-                    hook.Complete(call);
-                }
-            }
-            foreach (Tensor? result in results)
-            {
-                result?.DetachFromDisposeScope();
-            }
-        }
-        gradOutput.Dispose();
-        Tensor[] handed = results.Where(r => r is not null).ToArray()!;
-        HandedBack.Hold(handed);
-        var list = new List<Tensor>(results!);
-        list.Add(null!);
-        list.Add(null!);
+            return relevance.Select((r, i) => differentiable[i] ? r : null).ToArray();
+        }, () => call.Inputs.Select((x, i) => differentiable[i] ? zeros_like(x) : null).ToArray(), () => hook.Complete(call));
+        var list = new List<Tensor>(results!) { null!, null! };
         return list;
     }
 

@@ -32,47 +32,20 @@ internal sealed class RuleGate : autograd.SingleTensorFunction<RuleGate>
             gradOutput.Dispose();
             return new List<Tensor> { null!, null!, null! };
         }
-        bool recordsGraph = is_grad_enabled();
-        Tensor result;
-        // Everything the rule makes lives in this scope, and TorchSharp's handle of the incoming gradient is dropped
-        // here: left to the caller's scope, every layer's gradient and relevance would stay in memory until the
-        // attribution ends.
-        using (var scope = NewDisposeScope())
+        Tensor? result = GateStep.Run(gradOutput, () =>
         {
-            try
+            Tensor relevance = call.Activity.IsActive
+                ? call.Activity.Timed(call.Module, () => call.Rule.Backward(call, gradOutput))
+                : call.NaturalGradient(gradOutput);
+            if (!relevance.shape.SequenceEqual(call.Input.shape))
             {
-                Tensor relevance = call.Activity.IsActive
-                    ? call.Activity.Timed(call.Module, () => call.Rule.Backward(call, gradOutput))
-                    : call.NaturalGradient(gradOutput);
-                if (!relevance.shape.SequenceEqual(call.Input.shape))
-                {
-                    throw new InvalidOperationException(
-                        $"Rule {call.Rule} returned relevance of shape [{string.Join(", ", relevance.shape)}] for a " +
-                        $"{call.Module.Describe()} input of shape [{string.Join(", ", call.Input.shape)}].");
-                }
-                call.Activity.Observer?.Observe(call.Module, gradOutput, relevance);
-                // A fresh handle: the rule may return one of the call's own tensors, which are released below.
-                result = relevance.alias();
+                throw new InvalidOperationException(
+                    $"Rule {call.Rule} returned relevance of shape [{string.Join(", ", relevance.shape)}] for a " +
+                    $"{call.Module.Describe()} input of shape [{string.Join(", ", call.Input.shape)}].");
             }
-            catch (Exception ex)
-            {
-                // An exception must not cross the native autograd engine; it is reported after the backward pass.
-                BackwardFailures.Record(ex);
-                result = zeros_like(call.Input);
-            }
-            finally
-            {
-                // A backward pass that records a graph (create_graph) may be differentiated again, which runs this
-                // function once more: keep the call until its registration ends. Otherwise it is done.
-                if (!recordsGraph)
-                {
-                    hook.Complete(call);
-                }
-            }
-            result.DetachFromDisposeScope();
-        }
-        gradOutput.Dispose();
-        HandedBack.Hold(result);
-        return new List<Tensor> { result, null!, null! };
+            call.Activity.Observer?.Observe(call.Module, gradOutput, relevance);
+            return [relevance];
+        }, () => [zeros_like(call.Input)], () => hook.Complete(call))[0];
+        return new List<Tensor> { result!, null!, null! };
     }
 }
