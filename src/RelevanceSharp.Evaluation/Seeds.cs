@@ -17,6 +17,20 @@ internal static class Seeds
         return state;
     }
 
+    /// <summary>A hash of bytes that is the same in every process and on every machine (unlike string.GetHashCode).</summary>
+    public static long Hash(ReadOnlySpan<byte> bytes)
+    {
+        ulong hash = (ulong)bytes.Length;
+        foreach (byte value in bytes)
+        {
+            hash = SplitMix64.Mix(hash ^ value);
+        }
+        return unchecked((long)hash);
+    }
+
+    /// <summary>The <see cref="Hash(ReadOnlySpan{byte})"/> of a text's UTF-8 bytes.</summary>
+    public static long Hash(string text) => Hash(System.Text.Encoding.UTF8.GetBytes(text));
+
     /// <summary>A random permutation of <c>0..count-1</c> (Fisher-Yates driven by SplitMix64).</summary>
     public static int[] Permutation(int count, ulong seed)
     {
