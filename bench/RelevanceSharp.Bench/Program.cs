@@ -18,6 +18,7 @@ using static TorchSharp.torch;
 // Usage: dotnet run -c Release --project bench/RelevanceSharp.Bench -- [--quick] [--models densenet121,resnet50,vgg16_bn]
 //        [--batches 1,8] [--threads N] [--skip-throughput] [--skip-memory] [--default-allocator] [--default-statistics]
 //        [--floor] (instead of the timings: the least time each composite can take against the gradient, see Floor.cs)
+//        [--evaluation] (instead of the timings: images per second of 'relevance evaluate --dataset', see EvaluationRate.cs)
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 var options = BenchOptions.Parse(args);
@@ -40,6 +41,11 @@ Console.WriteLine($"RelevanceSharp benchmark: {(options.Quick ? "quick" : "full"
 if (options.Floor)
 {
     Floor.Run(options);
+    return;
+}
+if (options.Evaluation)
+{
+    EvaluationRate.Run(options);
     return;
 }
 
@@ -98,7 +104,7 @@ foreach (string line in summary)
 
 /// <summary>Command-line settings of the benchmark.</summary>
 internal sealed record BenchOptions(bool Quick, IReadOnlyList<string> Models, IReadOnlyList<int> Batches, int Threads,
-    int Warmup, int Repeats, bool SkipThroughput, bool SkipMemory, bool DefaultAllocator, bool DefaultStatistics, bool Floor)
+    int Warmup, int Repeats, bool SkipThroughput, bool SkipMemory, bool DefaultAllocator, bool DefaultStatistics, bool Floor, bool Evaluation)
 {
     public static BenchOptions Parse(string[] args)
     {
@@ -113,7 +119,7 @@ internal sealed record BenchOptions(bool Quick, IReadOnlyList<string> Models, IR
         int threads = int.Parse(Value("--threads") ?? Environment.ProcessorCount.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
         return new BenchOptions(quick, models, batches, threads, Warmup: 1, Repeats: quick ? 2 : 5,
             args.Contains("--skip-throughput"), args.Contains("--skip-memory"), args.Contains("--default-allocator"),
-            args.Contains("--default-statistics"), args.Contains("--floor"));
+            args.Contains("--default-statistics"), args.Contains("--floor"), args.Contains("--evaluation"));
     }
 }
 
