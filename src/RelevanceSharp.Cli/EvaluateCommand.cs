@@ -248,7 +248,7 @@ public static class EvaluateCommand
     public const int DefaultDatasetCount = 1000;
 
     /// <summary>Patches per step with <c>--dataset</c> unless <c>--patches-per-step</c> is given.</summary>
-    public const int DatasetPatchesPerStep = 2;
+    public const int DatasetPatchesPerStep = 5;
 
     /// <summary>Random orders of the control with <c>--dataset</c> unless <c>--random-orders</c> is given.</summary>
     public const int DatasetRandomOrders = 1;

@@ -143,7 +143,7 @@ public sealed class EvaluateCommandTests : IDisposable
             "--config", "gradient", "--no-randomization", "--patch-size", "7", "--steps", "3", "--resamples", "300", "--output", output);
         Assert.True(code == 0, $"exit code {code}: {error}");
         Assert.Contains("on 20 Fashion-MNIST test images (2 per class, seed 0)", error, StringComparison.Ordinal);
-        Assert.Contains("20 images of 28x28, 16 patches of 7x7, 3 steps of 2 patches, baselines zeros and blur(sigma=2), score logit, 1 random order", text,
+        Assert.Contains("20 images of 28x28, 16 patches of 7x7, 3 steps of 5 patches, baselines zeros and blur(sigma=2), score logit, 1 random order", text,
             StringComparison.Ordinal);
         // Pairs: none vs seq_thresh, seq_thresh vs thresh_seq, gradient vs each composite: 5, by 3 measures and 2 baselines.
         string[] paired = text.Split('\n').Select(line => line.TrimEnd()).Where(line => line.StartsWith("paired: ", StringComparison.Ordinal)).ToArray();
