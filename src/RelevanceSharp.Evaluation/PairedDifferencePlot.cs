@@ -3,19 +3,19 @@ using ScottPlot;
 namespace RelevanceSharp.Evaluation;
 
 /// <summary>
-/// Draws the paired comparisons of a <see cref="PairedAnalysis"/> with ScottPlot: one panel per measure, one row per
-/// pair, and per baseline a point at the mean difference with a bar for its bootstrap interval. Right of the dashed
-/// zero line B is more faithful, left A.
+/// Draws the paired comparisons of a <see cref="PairedAnalysis"/> with ScottPlot: one panel per measure, one above
+/// the other, one row per pair, and per baseline a point at the mean difference with a bar for its bootstrap
+/// interval. Right of the dashed zero line B is more faithful, left A.
 /// </summary>
 public static class PairedDifferencePlot
 {
     /// <summary>Writes the plot as a PNG file; the height grows with the number of pairs.</summary>
-    public static void SavePng(PairedAnalysis analysis, string path, int width = 1800)
+    public static void SavePng(PairedAnalysis analysis, string path, int width = 1400)
     {
         ArgumentNullException.ThrowIfNull(analysis);
         ArgumentNullException.ThrowIfNull(path);
         int pairs = analysis.Results.Select(r => r.Pair).Distinct().Count();
-        Create(analysis).SavePng(path, width, 160 + 46 * Math.Max(pairs, 1));
+        Create(analysis).SavePng(path, width, FaithfulnessMeasures.All.Count * (110 + 34 * Math.Max(pairs, 1)));
     }
 
     /// <summary>Builds the panels.</summary>
@@ -23,8 +23,7 @@ public static class PairedDifferencePlot
     {
         ArgumentNullException.ThrowIfNull(analysis);
         ConfigurationPair[] pairs = analysis.Results.Select(r => r.Pair).Distinct().ToArray();
-        var multiplot = new Multiplot();
-        multiplot.Layout = new ScottPlot.MultiplotLayouts.Columns();
+        var panels = new List<Plot>();
         var palette = new ScottPlot.Palettes.Category10();
         // The first pair on top.
         double[] rows = Enumerable.Range(0, pairs.Length).Select(p => (double)(pairs.Length - 1 - p)).ToArray();
@@ -48,17 +47,16 @@ public static class PairedDifferencePlot
                 var key = plot.Add.Marker(double.NaN, double.NaN, MarkerShape.FilledCircle, 7, color);
                 key.LegendText = $"baseline {analysis.Baselines[b]}";
             }
-            string[] labels = measure == FaithfulnessMeasures.All[0] ? pairs.Select(p => p.ToString()).ToArray() : pairs.Select(_ => "").ToArray();
-            plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericManual(rows, labels);
+            plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericManual(rows, pairs.Select(p => p.ToString()).ToArray());
             plot.Axes.SetLimitsY(-0.7, pairs.Length - 0.3);
             plot.Title(measure.Label());
             plot.XLabel($"mean difference, B better > 0 ({analysis.Settings.Level * 100:0.##}% bootstrap CI)");
-            if (measure == FaithfulnessMeasures.All[^1])
-            {
-                plot.ShowLegend(Alignment.LowerRight);
-            }
-            multiplot.AddPlot(plot);
+            // Beside every panel, where it covers no interval and takes the same width from each, so the panels stay aligned.
+            plot.ShowLegend(Edge.Right);
+            panels.Add(plot);
         }
+        var multiplot = PerturbationPlot.Panels(panels);
+        multiplot.Layout = new ScottPlot.MultiplotLayouts.Rows();
         return multiplot;
     }
 }

@@ -44,8 +44,7 @@ public static class PerturbationPlot
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(baseline, report.Baselines.Count);
         double[] fractions = report.FractionsPerturbed.ToArray();
         string score = report.Options.Perturbation.Score == PerturbationScore.Probability ? "probability" : "logit";
-        var multiplot = new Multiplot();
-        multiplot.Layout = new ScottPlot.MultiplotLayouts.Columns();
+        var panels = new List<Plot>();
         foreach (bool morf in new[] { true, false })
         {
             Plot plot = NewPlot();
@@ -61,11 +60,29 @@ public static class PerturbationPlot
             plot.Title($"{(morf ? "Most" : "Least")} relevant first ({report.ImageNames.Count} images, baseline {report.Baselines[baseline]})");
             plot.XLabel($"fraction of patches perturbed ({report.Grid.PatchSize}x{report.Grid.PatchSize} pixels each)");
             plot.YLabel($"mean target {score} (95% band)");
-            if (!morf)
+            // One legend, where the LeRF curves leave room: top right.
+            if (morf)
             {
-                plot.ShowLegend(Alignment.LowerLeft);
+                plot.HideLegend();
             }
-            multiplot.AddPlot(plot);
+            else
+            {
+                plot.ShowLegend(Alignment.UpperRight);
+            }
+            panels.Add(plot);
+        }
+        var multiplot = Panels(panels);
+        multiplot.Layout = new ScottPlot.MultiplotLayouts.Columns();
+        return multiplot;
+    }
+
+    /// <summary>A multiplot of exactly the given panels (a new multiplot starts with an empty one of its own).</summary>
+    internal static Multiplot Panels(IReadOnlyList<Plot> panels)
+    {
+        var multiplot = new Multiplot(panels[0]);
+        foreach (Plot panel in panels.Skip(1))
+        {
+            multiplot.AddPlot(panel);
         }
         return multiplot;
     }
