@@ -51,8 +51,8 @@ internal static class EvaluationRate
             Console.WriteLine($"evaluation (demo model, {weights}, {images} {source}, {configs.Count} configurations, " +
                 $"{report.Baselines.Count} baselines, {report.Steps} steps of {run.Perturbation.PatchesPerStep} patches, " +
                 $"{threads} thread{(threads == 1 ? "" : "s")} per operation, {workers} worker{(workers == 1 ? "" : "s")}): " +
-                $"{seconds:F1} s, {images / seconds:F2} images/s, {counter.Passes / seconds:F0} perturbed images/s through the model; " +
-                $"1000 images would take about {1000 / (images / seconds) / 60:F1} min");
+                $"{seconds:F1} s, {images / seconds:F2} images/s, {counter.Passes / seconds:F0} perturbed images/s through the model " +
+                "(the first batches of each canonizer trace the model once, which weighs more in a short run)");
         }
         set_num_threads(options.Threads);
     }
