@@ -20,6 +20,7 @@ using static TorchSharp.torch;
 //        [--floor] (also the least time each composite can take, see Floor.cs, and each figure's ratio to it)
 //        [--profile] (also where each composite's backward pass spends its time beyond its floor, layer by layer)
 //        [--channels-last] (inputs and convolution weights in channels-last memory layout)
+//        [--evaluation] (instead of the timings: images per second of 'relevance evaluate --dataset', see EvaluationRate.cs)
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 var options = BenchOptions.Parse(args);
@@ -38,6 +39,12 @@ Console.WriteLine($"RelevanceSharp benchmark: {(options.Quick ? "quick" : "full"
     $"freed native memory {(keepsMemory ? "kept for reuse" : "returned to the system (default glibc settings)")}, " +
     $"batch-norm statistics {(options.DefaultStatistics ? "at their defaults (every ThreshReLU threshold 0)" : "measured on random images, random affine parameters")}, " +
     $"CPU guard {(guard.Engaged ? $"engaged ({(guard.IsaCap is { } cap ? $"oneDNN capped at {cap}" : guard.DisableMkldnn ? "oneDNN off" : "user's oneDNN cap")})" : "not engaged")}");
+
+if (options.Evaluation)
+{
+    EvaluationRate.Run(options);
+    return;
+}
 
 var summary = new List<string>();
 foreach (string name in options.Models)
@@ -106,7 +113,7 @@ foreach (string line in summary)
 /// <summary>Command-line settings of the benchmark.</summary>
 internal sealed record BenchOptions(bool Quick, IReadOnlyList<string> Models, IReadOnlyList<int> Batches, int Threads,
     int Warmup, int Repeats, bool SkipThroughput, bool SkipMemory, bool DefaultAllocator, bool DefaultStatistics, bool Floor,
-    bool Profile = false, bool ChannelsLast = false)
+    bool Evaluation, bool Profile = false, bool ChannelsLast = false)
 {
     public static BenchOptions Parse(string[] args)
     {
@@ -121,7 +128,8 @@ internal sealed record BenchOptions(bool Quick, IReadOnlyList<string> Models, IR
         int threads = int.Parse(Value("--threads") ?? Environment.ProcessorCount.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
         return new BenchOptions(quick, models, batches, threads, Warmup: 1, Repeats: quick ? 2 : 5,
             args.Contains("--skip-throughput"), args.Contains("--skip-memory"), args.Contains("--default-allocator"),
-            args.Contains("--default-statistics"), args.Contains("--floor"), args.Contains("--profile"), args.Contains("--channels-last"));
+            args.Contains("--default-statistics"), args.Contains("--floor"), args.Contains("--evaluation"), args.Contains("--profile"),
+            args.Contains("--channels-last"));
     }
 }
 

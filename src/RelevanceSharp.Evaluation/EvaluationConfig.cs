@@ -42,8 +42,8 @@ public sealed record InputBounds(IReadOnlyList<double> Low, IReadOnlyList<double
 
 /// <summary>
 /// One attribution configuration to evaluate: a method (<c>gradient</c>, <c>smoothgrad</c>,
-/// <c>integrated_gradients</c>, or the name of a composite, which means LRP with that composite) with optional
-/// arguments, and the canonizers applied with a composite.
+/// <c>integrated_gradients</c>, <c>random</c> (uniform noise, a control), or the name of a composite, which means
+/// LRP with that composite) with optional arguments, and the canonizers applied with a composite.
 /// </summary>
 /// <remarks>
 /// The text form is <c>method[(name=value,...)][+canonizer...]</c>, e.g. <c>epsilon_plus_flat</c>,
@@ -67,11 +67,15 @@ public sealed record EvaluationConfig(string Method, IReadOnlyList<string> Argum
     /// <summary>Integrated Gradients (zero baseline).</summary>
     public const string IntegratedGradientsMethod = "integrated_gradients";
 
+    /// <summary>Uniform noise (<see cref="UniformNoiseAttribution"/>): the control every attribution should beat.</summary>
+    public const string RandomMethod = "random";
+
     private static readonly Dictionary<string, string[]> GradientMethods = new(StringComparer.OrdinalIgnoreCase)
     {
         [GradientMethod] = [],
         [SmoothGradMethod] = ["noise_level", "iterations", "seed"],
         [IntegratedGradientsMethod] = ["iterations"],
+        [RandomMethod] = ["seed"],
     };
 
     /// <summary>The text form, which <see cref="Parse"/> reads back: <c>method[(args)][+canonizer...]</c>.</summary>
@@ -80,7 +84,16 @@ public sealed record EvaluationConfig(string Method, IReadOnlyList<string> Argum
     /// <summary>Whether the method is a composite (LRP) rather than a gradient baseline.</summary>
     public bool IsComposite => !GradientMethods.ContainsKey(Method);
 
-    /// <summary>The configurations <c>relevance evaluate</c> compares on the demo model by default.</summary>
+    /// <summary>Whether this is the uniform-noise control (<see cref="RandomMethod"/>).</summary>
+    public bool IsRandom => string.Equals(Method, RandomMethod, StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>The uniform-noise control with its default seed.</summary>
+    public static EvaluationConfig Random { get; } = new(RandomMethod, [], []);
+
+    /// <summary>
+    /// The configurations <c>relevance evaluate</c> compares on the demo model by default (the uniform-noise
+    /// control, <see cref="Random"/>, is added to every evaluation by the command).
+    /// </summary>
     public static IReadOnlyList<EvaluationConfig> DemoDefaults { get; } =
     [
         Parse("epsilon_plus_flat"),
@@ -115,7 +128,7 @@ public sealed record EvaluationConfig(string Method, IReadOnlyList<string> Argum
         else if (!CompositeRegistry.Names.Contains(method, StringComparer.OrdinalIgnoreCase))
         {
             throw new ArgumentException(
-                $"Configuration '{text}': unknown method '{method}'; known: {GradientMethod}, {SmoothGradMethod}, {IntegratedGradientsMethod} " +
+                $"Configuration '{text}': unknown method '{method}'; known: {GradientMethod}, {SmoothGradMethod}, {IntegratedGradientsMethod}, {RandomMethod} " +
                 $"and the composites {string.Join(", ", CompositeRegistry.Names)}.");
         }
         foreach (string canonizer in spec.Canonizers)
@@ -152,6 +165,8 @@ public sealed record EvaluationConfig(string Method, IReadOnlyList<string> Argum
                     iterations: WholeNumber(arguments, "iterations", 20), seed: WholeNumber(arguments, "seed", 0));
             case IntegratedGradientsMethod:
                 return new IntegratedGradients(model, iterations: WholeNumber(arguments, "iterations", 20));
+            case RandomMethod:
+                return new UniformNoiseAttribution(model, seed: WholeNumber(arguments, "seed", 0));
         }
         IEnumerable<string> bounding = [];
         bool needsBounds = CompositeRegistry.Get(Method).Arguments.Any(a => a.Name == "low");

@@ -4,28 +4,39 @@ using System.Text;
 namespace RelevanceSharp.Evaluation;
 
 /// <summary>
-/// The outcome of <see cref="Evaluator.Run"/>: one result per configuration, the shared random-order control, and
-/// writers for the table, the CSV files and the plot.
+/// The outcome of <see cref="Evaluator.Run"/>: one result per configuration (under every baseline), and writers
+/// for the tables, the CSV files and the plots.
 /// </summary>
 public sealed class EvaluationReport
 {
-    /// <summary>Collects the results.</summary>
-    public EvaluationReport(IReadOnlyList<ConfigurationResult> configurations, PerturbationCurves random, PatchGrid grid,
-        EvaluationOptions options, IReadOnlyList<string> imageNames, IReadOnlyList<long> targets)
+    /// <summary>Collects the results; every configuration must have been perturbed under the same baselines.</summary>
+    public EvaluationReport(IReadOnlyList<ConfigurationResult> configurations, PatchGrid grid, EvaluationOptions options,
+        IReadOnlyList<string> imageNames, IReadOnlyList<long> targets)
     {
         Configurations = configurations ?? throw new ArgumentNullException(nameof(configurations));
-        Random = random ?? throw new ArgumentNullException(nameof(random));
         Grid = grid ?? throw new ArgumentNullException(nameof(grid));
         Options = options ?? throw new ArgumentNullException(nameof(options));
         ImageNames = imageNames ?? throw new ArgumentNullException(nameof(imageNames));
         Targets = targets ?? throw new ArgumentNullException(nameof(targets));
+        if (configurations.Count == 0)
+        {
+            throw new ArgumentException("A report needs at least one configuration.", nameof(configurations));
+        }
+        Baselines = configurations[0].PerBaseline.Select(p => p.Baseline).ToArray();
+        if (configurations.Any(c => !c.PerBaseline.Select(p => p.Baseline).SequenceEqual(Baselines)))
+        {
+            throw new ArgumentException("Every configuration must be perturbed under the same baselines.", nameof(configurations));
+        }
     }
 
     /// <summary>The result of each configuration, in the order given.</summary>
     public IReadOnlyList<ConfigurationResult> Configurations { get; }
 
-    /// <summary>The random-order control, the same for every configuration.</summary>
-    public PerturbationCurves Random { get; }
+    /// <summary>The names of the baselines, in the order of each configuration's <see cref="ConfigurationResult.PerBaseline"/>.</summary>
+    public IReadOnlyList<string> Baselines { get; }
+
+    /// <summary>The random-order control under the first baseline, the same for every configuration.</summary>
+    public PerturbationCurves Random => Configurations[0].Perturbation.Random;
 
     /// <summary>The patches the images were cut into.</summary>
     public PatchGrid Grid { get; }
@@ -39,64 +50,86 @@ public sealed class EvaluationReport
     /// <summary>The class each image was explained and scored for.</summary>
     public IReadOnlyList<long> Targets { get; }
 
+    /// <summary>The true class of each image when known (for the per-image file), else <c>null</c>.</summary>
+    public IReadOnlyList<long>? Labels { get; init; }
+
+    /// <summary>The same report with the images' true classes (<see cref="Labels"/>).</summary>
+    public EvaluationReport WithLabels(IReadOnlyList<long>? labels)
+    {
+        if (labels is not null && labels.Count != ImageNames.Count)
+        {
+            throw new ArgumentException($"{labels.Count} labels were given for {ImageNames.Count} images.", nameof(labels));
+        }
+        return new EvaluationReport(Configurations, Grid, Options, ImageNames, Targets) { Labels = labels, Failures = Failures };
+    }
+
     /// <summary>Configurations left out of the results because an attribution held NaN or infinite values.</summary>
     public IReadOnlyList<EvaluationFailure> Failures { get; init; } = Array.Empty<EvaluationFailure>();
 
     /// <summary>Number of perturbation steps K.</summary>
     public int Steps => Random.Steps;
 
+    /// <summary>The fraction of the patches perturbed after each step <c>0 .. K</c>.</summary>
+    public IReadOnlyList<double> FractionsPerturbed =>
+        Enumerable.Range(0, Steps + 1).Select(k => (double)Options.Perturbation.PatchesAfter(k, Grid.Count) / Grid.Count).ToArray();
+
+    /// <summary>The configuration of the given name (as <see cref="EvaluationConfig.Name"/> writes it), or <c>null</c>.</summary>
+    public ConfigurationResult? Find(string name) => Configurations.FirstOrDefault(c => c.Config.Name == name);
+
     /// <summary>
-    /// The comparison as aligned plain text: per configuration AOPC of the most-relevant-first order (mean ±
-    /// standard error over the images), of the random order, their difference, and the randomization check's mean
-    /// rank correlation after randomizing all layers and averaged over the cascade.
+    /// The comparison as aligned plain text: per baseline a table of the configurations' AOPC under MoRF and LeRF,
+    /// ABPC, AOPC of the random order and MoRF minus random (each mean ± standard error over the images); then,
+    /// when the randomization check ran, its mean rank correlation after randomizing all layers and averaged over
+    /// the cascade.
     /// </summary>
     public string FormatTable()
     {
-        bool randomization = Configurations.Any(c => c.Randomization is not null);
-        var header = new List<string> { "configuration", "AOPC MoRF", "AOPC random", "MoRF - random" };
-        if (randomization)
-        {
-            header.Add("rand. rho (all)");
-            header.Add("rand. rho (mean)");
-        }
-        var rows = new List<string[]> { header.ToArray() };
-        foreach (ConfigurationResult result in Configurations)
-        {
-            var row = new List<string>
-            {
-                result.Config.Name,
-                result.Perturbation.MostRelevantFirst.AopcSummary.Format(),
-                result.Perturbation.Random.AopcSummary.Format(),
-                result.Perturbation.AopcDifference.Format(),
-            };
-            if (randomization)
-            {
-                row.Add(Number(result.Randomization?.Final ?? double.NaN));
-                row.Add(Number(result.Randomization?.MeanOverSteps ?? double.NaN));
-            }
-            rows.Add(row.ToArray());
-        }
-        int[] widths = Enumerable.Range(0, header.Count).Select(col => rows.Max(r => r[col].Length)).ToArray();
         var text = new StringBuilder();
-        for (int r = 0; r < rows.Count; r++)
+        for (int b = 0; b < Baselines.Count; b++)
         {
-            text.AppendLine(string.Join("  ", rows[r].Select((cell, col) => col == 0 ? cell.PadRight(widths[col]) : cell.PadLeft(widths[col]))).TrimEnd());
-            if (r == 0)
+            if (Baselines.Count > 1 || b > 0)
             {
-                text.AppendLine(string.Join("  ", widths.Select(w => new string('-', w))));
+                text.AppendLine($"baseline {Baselines[b]}:");
             }
+            var rows = new List<string[]>
+            {
+                new[] { "configuration" }.Concat(FaithfulnessMeasures.All.Select(m => m.Label())).Concat(["AOPC random", "MoRF - random"]).ToArray(),
+            };
+            foreach (ConfigurationResult result in Configurations)
+            {
+                PerturbationResult p = result.PerBaseline[b];
+                rows.Add(new[] { result.Config.Name }
+                    .Concat(FaithfulnessMeasures.All.Select(m => p.Summary(m).Format()))
+                    .Concat([p.Random.AopcSummary.Format(), p.AopcDifference.Format()])
+                    .ToArray());
+            }
+            text.Append(TextTables.Format(rows));
+            text.AppendLine();
         }
-        return text.ToString();
+        if (Configurations.Any(c => c.Randomization is not null))
+        {
+            var rows = new List<string[]> { new[] { "configuration", "rand. rho (all)", "rand. rho (mean)" } };
+            rows.AddRange(Configurations.Select(c => new[]
+            {
+                c.Config.Name, TextTables.Number(c.Randomization?.Final ?? double.NaN), TextTables.Number(c.Randomization?.MeanOverSteps ?? double.NaN),
+            }));
+            text.AppendLine("parameter randomization:");
+            text.Append(TextTables.Format(rows));
+            text.AppendLine();
+        }
+        return text.ToString().TrimEnd() + Environment.NewLine;
     }
 
-    /// <summary>A one-paragraph description of the setup: images, patches, steps, baseline, score, orders.</summary>
+    /// <summary>A one-paragraph description of the setup: images, patches, steps, baselines, score, orders.</summary>
     public string Describe()
     {
         PerturbationSettings p = Options.Perturbation;
+        string steps = p.PatchesPerStep == 1 ? $"{Steps} steps" : $"{Steps} steps of {p.PatchesPerStep} patches";
+        string baselines = Baselines.Count == 1 ? $"baseline {Baselines[0]}" : $"baselines {string.Join(" and ", Baselines)}";
         string text = string.Create(CultureInfo.InvariantCulture,
             $"{ImageNames.Count} images of {Grid.Height}x{Grid.Width}, {Grid.Count} patches of {Grid.PatchSize}x{Grid.PatchSize}, " +
-            $"{Steps} steps, baseline {p.Baseline.Name}, score {p.Score.ToString().ToLowerInvariant()}, " +
-            $"{p.RandomOrders} random orders (seed {p.Seed})");
+            $"{steps}, {baselines}, score {p.Score.ToString().ToLowerInvariant()}, " +
+            $"{p.RandomOrders} random order{(p.RandomOrders == 1 ? "" : "s")} (seed {p.Seed})");
         if (Options.Randomization is { } r)
         {
             text += string.Create(CultureInfo.InvariantCulture,
@@ -106,41 +139,106 @@ public sealed class EvaluationReport
     }
 
     /// <summary>
-    /// Writes the mean curves as CSV, one row per configuration and step: <c>configuration, step,
-    /// fraction_perturbed, morf_mean, morf_standard_error, random_mean, random_standard_error</c>.
+    /// Whether the uniform-noise control (<see cref="EvaluationConfig.RandomMethod"/>) ranks last, by the mean over
+    /// the images, under every measure and baseline: one line saying so, or one line per measure and baseline where
+    /// some configuration does worse. Empty when the control was not evaluated.
+    /// </summary>
+    public IReadOnlyList<string> SanityCheck()
+    {
+        ConfigurationResult? random = Configurations.FirstOrDefault(c => c.Config.IsRandom);
+        if (random is null)
+        {
+            return [];
+        }
+        var problems = new List<string>();
+        for (int b = 0; b < Baselines.Count; b++)
+        {
+            foreach (FaithfulnessMeasure measure in FaithfulnessMeasures.All)
+            {
+                double noise = random.PerBaseline[b].Summary(measure).Mean;
+                var worse = Configurations
+                    .Where(c => c != random)
+                    .Select(c => (c.Config.Name, Mean: c.PerBaseline[b].Summary(measure).Mean))
+                    .Where(c => measure.HigherIsBetter() ? c.Mean < noise : c.Mean > noise)
+                    .ToList();
+                if (worse.Count > 0)
+                {
+                    problems.Add($"sanity: the random attribution does not rank last under {measure.Label()}, baseline {Baselines[b]}: " +
+                        string.Join(", ", worse.Select(w => $"{w.Name} ({TextTables.Number(w.Mean)})")) +
+                        $" {(worse.Count == 1 ? "does" : "do")} worse than random ({TextTables.Number(noise)}; " +
+                        $"{(measure.HigherIsBetter() ? "higher" : "lower")} is better).");
+                }
+            }
+        }
+        return problems.Count > 0 ? problems : ["sanity: the random attribution ranks last under every measure and baseline."];
+    }
+
+    /// <summary>
+    /// Writes the mean curves as CSV, one row per configuration, baseline and step: <c>configuration, baseline,
+    /// step, fraction_perturbed</c>, and mean and standard error over the images of the MoRF, LeRF and random-order
+    /// scores.
     /// </summary>
     public void WritePerturbationCsv(string path)
     {
-        var csv = new StringBuilder("configuration,step,fraction_perturbed,morf_mean,morf_standard_error,random_mean,random_standard_error\n");
+        var csv = new StringBuilder("configuration,baseline,step,fraction_perturbed,morf_mean,morf_standard_error,lerf_mean,lerf_standard_error,random_mean,random_standard_error\n");
+        IReadOnlyList<double> fractions = FractionsPerturbed;
         foreach (ConfigurationResult result in Configurations)
         {
-            for (int k = 0; k <= Steps; k++)
+            foreach (PerturbationResult p in result.PerBaseline)
             {
-                MeanWithError morf = result.Perturbation.MostRelevantFirst.MeanCurve[k];
-                MeanWithError random = result.Perturbation.Random.MeanCurve[k];
-                Csv.Row(csv, result.Config.Name, k, (double)k / Grid.Count, morf.Mean, morf.StandardError, random.Mean, random.StandardError);
+                for (int k = 0; k <= Steps; k++)
+                {
+                    MeanWithError morf = p.MostRelevantFirst.MeanCurve[k], lerf = p.LeastRelevantFirst.MeanCurve[k], random = p.Random.MeanCurve[k];
+                    TextTables.CsvRow(csv, result.Config.Name, p.Baseline, k, fractions[k], morf.Mean, morf.StandardError,
+                        lerf.Mean, lerf.StandardError, random.Mean, random.StandardError);
+                }
             }
         }
         File.WriteAllText(path, csv.ToString());
     }
 
     /// <summary>
-    /// Writes every image's curves as CSV: <c>configuration, image, target, order, step, score</c> (order
-    /// <c>morf</c> or <c>random</c>, the latter the mean over the random orders).
+    /// Writes every image's curves as CSV: <c>configuration, baseline, image, target, order, step, score</c> (order
+    /// <c>morf</c>, <c>lerf</c> or <c>random</c>, the last the mean over the random orders).
     /// </summary>
     public void WriteCurvesCsv(string path)
     {
-        var csv = new StringBuilder("configuration,image,target,order,step,score\n");
+        var csv = new StringBuilder("configuration,baseline,image,target,order,step,score\n");
         foreach (ConfigurationResult result in Configurations)
         {
-            foreach (var (order, curves) in new[] { ("morf", result.Perturbation.MostRelevantFirst), ("random", result.Perturbation.Random) })
+            foreach (PerturbationResult p in result.PerBaseline)
             {
-                for (int i = 0; i < curves.Images; i++)
+                foreach (var (order, curves) in new[] { ("morf", p.MostRelevantFirst), ("lerf", p.LeastRelevantFirst), ("random", p.Random) })
                 {
-                    for (int k = 0; k <= Steps; k++)
+                    for (int i = 0; i < curves.Images; i++)
                     {
-                        Csv.Row(csv, result.Config.Name, ImageNames[i], Targets[i], order, k, curves.PerImage[i][k]);
+                        for (int k = 0; k <= Steps; k++)
+                        {
+                            TextTables.CsvRow(csv, result.Config.Name, p.Baseline, ImageNames[i], Targets[i], order, k, curves.PerImage[i][k]);
+                        }
                     }
+                }
+            }
+        }
+        File.WriteAllText(path, csv.ToString());
+    }
+
+    /// <summary>
+    /// Writes every image's scores as CSV, one row per image, configuration and baseline: <c>image, label, target,
+    /// configuration, baseline, morf_aopc, lerf_aopc, abpc, random_aopc</c> (label empty when unknown). Enough to
+    /// redo every statistic of the paired comparisons.
+    /// </summary>
+    public void WritePerImageCsv(string path)
+    {
+        var csv = new StringBuilder("image,label,target,configuration,baseline," + string.Join(",", FaithfulnessMeasures.All.Select(m => m.Key())) + ",random_aopc\n");
+        foreach (ConfigurationResult result in Configurations)
+        {
+            foreach (PerturbationResult p in result.PerBaseline)
+            {
+                for (int i = 0; i < ImageNames.Count; i++)
+                {
+                    TextTables.CsvRow(csv, [ImageNames[i], Labels?[i], Targets[i], result.Config.Name, p.Baseline,
+                        .. FaithfulnessMeasures.All.Select(m => (object)p.Scores(m)[i]), p.Random.Aopc[i]]);
                 }
             }
         }
@@ -158,59 +256,47 @@ public sealed class EvaluationReport
         {
             foreach (RandomizationStep step in result.Randomization?.Steps ?? [])
             {
-                Csv.Row(csv, result.Config.Name, step.Step, step.Layer, step.Summary.Mean, step.Summary.StandardError, step.Summary.Count);
+                TextTables.CsvRow(csv, result.Config.Name, step.Step, step.Layer, step.Summary.Mean, step.Summary.StandardError, step.Summary.Count);
             }
         }
         File.WriteAllText(path, csv.ToString());
     }
 
+    /// <summary>The file name of the curve plot of a baseline: <c>perturbation_zeros.png</c>, <c>perturbation_blur_sigma_2.png</c>.</summary>
+    public string PlotFileName(int baseline)
+    {
+        string name = new(Baselines[baseline].Select(ch => char.IsAsciiLetterOrDigit(ch) ? char.ToLowerInvariant(ch) : '_').ToArray());
+        return $"perturbation_{string.Join("_", name.Split('_', StringSplitOptions.RemoveEmptyEntries))}.png";
+    }
+
     /// <summary>
-    /// Writes <c>perturbation.csv</c>, <c>perturbation_curves.csv</c>, <c>perturbation.png</c> and (when the
-    /// randomization check ran) <c>randomization.csv</c> into <paramref name="folder"/>, creating it; returns the
-    /// paths written.
+    /// Writes <c>perturbation.csv</c>, <c>perturbation_curves.csv</c>, <c>per_image.csv</c>, a curve plot per
+    /// baseline (<see cref="PlotFileName"/>) and (when the randomization check ran) <c>randomization.csv</c> into
+    /// <paramref name="folder"/>, creating it; returns the paths written.
     /// </summary>
     public IReadOnlyList<string> WriteAll(string folder)
     {
         ArgumentNullException.ThrowIfNull(folder);
         Directory.CreateDirectory(folder);
         var written = new List<string>();
-        string perturbation = Path.Combine(folder, "perturbation.csv");
-        WritePerturbationCsv(perturbation);
-        written.Add(perturbation);
-        string curves = Path.Combine(folder, "perturbation_curves.csv");
-        WriteCurvesCsv(curves);
-        written.Add(curves);
-        string plot = Path.Combine(folder, "perturbation.png");
-        PerturbationPlot.SavePng(this, plot);
-        written.Add(plot);
+        void Write(string name, Action<string> writer)
+        {
+            string path = Path.Combine(folder, name);
+            writer(path);
+            written.Add(path);
+        }
+        Write("perturbation.csv", WritePerturbationCsv);
+        Write("perturbation_curves.csv", WriteCurvesCsv);
+        Write("per_image.csv", WritePerImageCsv);
+        for (int b = 0; b < Baselines.Count; b++)
+        {
+            int baseline = b;
+            Write(PlotFileName(b), path => PerturbationPlot.SavePng(this, path, baseline));
+        }
         if (Configurations.Any(c => c.Randomization is not null))
         {
-            string randomization = Path.Combine(folder, "randomization.csv");
-            WriteRandomizationCsv(randomization);
-            written.Add(randomization);
+            Write("randomization.csv", WriteRandomizationCsv);
         }
         return written;
-    }
-
-    private static string Number(double value) =>
-        double.IsNaN(value) ? "n/a" : value.ToString("F3", CultureInfo.InvariantCulture);
-
-    private static class Csv
-    {
-        public static void Row(StringBuilder csv, params object[] cells)
-        {
-            csv.AppendJoin(',', cells.Select(Cell)).Append('\n');
-        }
-
-        private static string Cell(object value)
-        {
-            string text = value switch
-            {
-                double d => d.ToString("R", CultureInfo.InvariantCulture),
-                IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
-                _ => value.ToString() ?? "",
-            };
-            return text.IndexOfAny([',', '"', '\n', '\r']) >= 0 ? "\"" + text.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : text;
-        }
     }
 }

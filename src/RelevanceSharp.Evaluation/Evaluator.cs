@@ -8,8 +8,17 @@ namespace RelevanceSharp.Evaluation;
 /// <summary>Settings of a comparison of attribution configurations (<see cref="Evaluator"/>).</summary>
 public sealed record EvaluationOptions
 {
-    /// <summary>Region perturbation settings.</summary>
+    /// <summary>Region perturbation settings (with <see cref="Baselines"/>, all but the baseline).</summary>
     public PerturbationSettings Perturbation { get; init; } = new();
+
+    /// <summary>
+    /// The baselines to perturb with, each a full region perturbation of the same attributions; empty (the default)
+    /// for the baseline of <see cref="Perturbation"/> alone.
+    /// </summary>
+    public IReadOnlyList<PerturbationBaseline> Baselines { get; init; } = [];
+
+    /// <summary>The baselines an evaluation runs: <see cref="Baselines"/>, or the one of <see cref="Perturbation"/>.</summary>
+    public IReadOnlyList<PerturbationBaseline> BaselinesToRun => Baselines.Count > 0 ? Baselines : [Perturbation.Baseline];
 
     /// <summary>Randomization check settings, or <c>null</c> to skip the check.</summary>
     public RandomizationSettings? Randomization { get; init; } = new();
@@ -33,16 +42,26 @@ public sealed record EvaluationFailure(string Config, string? Image, string Reas
 
 /// <summary>The evaluation of one configuration.</summary>
 /// <param name="Config">The configuration.</param>
-/// <param name="Perturbation">Its region perturbation curves and the random-order control.</param>
+/// <param name="PerBaseline">Its region perturbation under each baseline, in the order of <see cref="EvaluationOptions.BaselinesToRun"/>.</param>
 /// <param name="Randomization">The randomization check, or <c>null</c> if it was skipped.</param>
-/// <param name="Elapsed">Time spent on this configuration.</param>
-public sealed record ConfigurationResult(EvaluationConfig Config, PerturbationResult Perturbation, RandomizationResult? Randomization, TimeSpan Elapsed);
+/// <param name="Elapsed">Time spent on this configuration's attributions and randomization check (the perturbation is shared).</param>
+public sealed record ConfigurationResult(EvaluationConfig Config, IReadOnlyList<PerturbationResult> PerBaseline, RandomizationResult? Randomization,
+    TimeSpan Elapsed)
+{
+    /// <summary>The region perturbation under the first baseline.</summary>
+    public PerturbationResult Perturbation => PerBaseline[0];
+}
 
 /// <summary>
 /// Compares attribution configurations on one model and one set of images: each configuration's attributions
-/// go through region perturbation (against one shared random-order control) and, unless disabled, the cascading
-/// parameter randomization check.
+/// go through region perturbation (most and least relevant first, under each baseline, against one shared
+/// random-order control) and, unless disabled, the cascading parameter randomization check.
 /// </summary>
+/// <remarks>
+/// Every configuration is attributed first. Then, per baseline, the orders of all configurations and the control
+/// go through the model together (<see cref="RegionPerturbation.OrderCurves"/>), so batches are full and the
+/// unperturbed and fully perturbed images are scored once per image, not once per configuration and order.
+/// </remarks>
 public static class Evaluator
 {
     // The CPU guard must be in force before this type runs its first convolution.
@@ -77,8 +96,8 @@ public static class Evaluator
         {
             throw new ArgumentException($"{imageNames.Count} image names were given for {images} images.", nameof(imageNames));
         }
-        var perturbation = new RegionPerturbation(options.Perturbation);
-        PatchGrid grid = perturbation.Grid(inputs);
+        var perturbations = options.BaselinesToRun.Select(b => new RegionPerturbation(options.Perturbation with { Baseline = b })).ToList();
+        PatchGrid grid = perturbations[0].Grid(inputs);
         // Create every attributor first, so that a bad configuration fails before the long work starts.
         var attributors = configs.Select(config => config.CreateAttributor(model, bounds)).ToList();
         IReadOnlyList<long> targets = options.Targets ?? Predict(model, inputs, options.AttributionBatchSize);
@@ -87,8 +106,7 @@ public static class Evaluator
             throw new ArgumentException($"{targets.Count} targets were given for {images} images.");
         }
 
-        PerturbationCurves random = perturbation.RandomOrder(model, inputs, targets, progress, "random order");
-        var results = new List<ConfigurationResult>();
+        var attributed = new List<(EvaluationConfig Config, double[][] Patches, RandomizationResult? Randomization, TimeSpan Elapsed)>();
         var failures = new List<EvaluationFailure>();
         string[] names = imageNames?.ToArray() ?? Enumerable.Range(0, images).Select(i => $"image {i}").ToArray();
         for (int c = 0; c < configs.Count; c++)
@@ -97,13 +115,15 @@ public static class Evaluator
             EvaluationConfig config = configs[c];
             Attributor attributor = attributors[c];
             string stage = $"{config.Name} ({c + 1}/{configs.Count})";
-            PerturbationCurves morf;
+            var patches = new double[images][];
             try
             {
-                using (Tensor relevance = Attribute(attributor, inputs, targets, options.AttributionBatchSize, shareRegistration: true))
+                ForEachBatch(attributor, inputs, targets, options.AttributionBatchSize, shareRegistration: true, (start, relevance) =>
                 {
-                    morf = perturbation.MostRelevantFirst(model, inputs, targets, relevance, progress, $"{stage}: perturbation");
-                }
+                    using Tensor slice = inputs.narrow(0, start, relevance.shape[0]);
+                    perturbations[0].PatchRelevance(slice, relevance).CopyTo(patches, start);
+                    progress?.Report(new EvaluationProgress($"{stage}: attribution", start + relevance.shape[0], images));
+                });
             }
             catch (NonFiniteAttributionException ex)
             {
@@ -115,14 +135,52 @@ public static class Evaluator
                 ? null
                 : ParameterRandomization.Run(model, x => Attribute(attributor, x, targets, options.AttributionBatchSize, shareRegistration: false),
                     inputs, options.Randomization, progress, $"{stage}: randomization");
-            results.Add(new ConfigurationResult(config, new PerturbationResult(morf, random), randomization, clock.Elapsed));
+            attributed.Add((config, patches, randomization, clock.Elapsed));
         }
-        if (results.Count == 0)
+        if (attributed.Count == 0)
         {
             throw new InvalidOperationException($"Every configuration failed; the first: {failures[0]}");
         }
-        return new EvaluationReport(results, random, grid, options, names, targets) { Failures = failures };
+
+        // Per baseline, one pass over the orders of all configurations (MoRF and LeRF) and the control, per image.
+        int each = 2 * attributed.Count + options.Perturbation.RandomOrders;
+        var perBaseline = new PerturbationResult[attributed.Count, perturbations.Count];
+        for (int b = 0; b < perturbations.Count; b++)
+        {
+            RegionPerturbation perturbation = perturbations[b];
+            var orders = new List<PatchOrder>(images * each);
+            for (int i = 0; i < images; i++)
+            {
+                foreach (var result in attributed)
+                {
+                    orders.Add(new PatchOrder(i, PatchGrid.MostRelevantFirst(result.Patches[i])));
+                    orders.Add(new PatchOrder(i, PatchGrid.LeastRelevantFirst(result.Patches[i])));
+                }
+                orders.AddRange(perturbation.RandomOrders(grid.Count, i).Select(order => new PatchOrder(i, order)));
+            }
+            string baseline = perturbation.Settings.Baseline.Name;
+            IReadOnlyList<double[]> curves = perturbation.OrderCurves(model, inputs, targets, orders, progress,
+                $"perturbation, baseline {baseline} ({b + 1}/{perturbations.Count})");
+            var random = new PerturbationCurves(Enumerable.Range(0, images)
+                .Select(i => MeanCurve(curves, i * each + 2 * attributed.Count, options.Perturbation.RandomOrders)));
+            for (int c = 0; c < attributed.Count; c++)
+            {
+                perBaseline[c, b] = new PerturbationResult(
+                    new PerturbationCurves(Enumerable.Range(0, images).Select(i => curves[i * each + 2 * c])),
+                    new PerturbationCurves(Enumerable.Range(0, images).Select(i => curves[i * each + 2 * c + 1])),
+                    random, baseline);
+            }
+        }
+        var results = attributed
+            .Select((a, c) => new ConfigurationResult(a.Config, Enumerable.Range(0, perturbations.Count).Select(b => perBaseline[c, b]).ToArray(),
+                a.Randomization, a.Elapsed))
+            .ToList();
+        return new EvaluationReport(results, grid, options, names, targets) { Failures = failures };
     }
+
+    // The step-by-step mean of `count` consecutive curves starting at `first`.
+    private static double[] MeanCurve(IReadOnlyList<double[]> curves, int first, int count) =>
+        Enumerable.Range(0, curves[first].Length).Select(k => Enumerable.Range(first, count).Average(j => curves[j][k])).ToArray();
 
     // The first image whose attribution is not finite when computed alone, with the attributor's account of it.
     private static EvaluationFailure? FailingImage(string config, Attributor attributor, Tensor inputs, IReadOnlyList<long> targets,
@@ -165,25 +223,33 @@ public static class Evaluator
     /// </summary>
     public static Tensor Attribute(Attributor attributor, Tensor inputs, IReadOnlyList<long> targets, int batchSize, bool shareRegistration = true)
     {
-        ArgumentNullException.ThrowIfNull(attributor);
-        ArgumentNullException.ThrowIfNull(inputs);
-        ArgumentNullException.ThrowIfNull(targets);
-        using IDisposable? registration = shareRegistration ? attributor.Scope() : null;
         var parts = new List<Tensor>();
         try
         {
-            for (int start = 0; start < inputs.shape[0]; start += batchSize)
-            {
-                int count = (int)Math.Min(batchSize, inputs.shape[0] - start);
-                using Tensor batch = inputs.narrow(0, start, count);
-                using AttributionResult result = attributor.Attribute(batch, AttributionTarget.Classes(targets.Skip(start).Take(count).ToArray()));
-                parts.Add(result.Relevance.detach().clone());
-            }
+            ForEachBatch(attributor, inputs, targets, batchSize, shareRegistration, (_, relevance) => parts.Add(relevance.detach().clone()));
             return parts.Count == 1 ? parts[0].alias() : cat(parts, 0);
         }
         finally
         {
             parts.ForEach(p => p.Dispose());
+        }
+    }
+
+    // Attributes the inputs batch by batch and hands each batch's relevance (valid during the call) to `consume` with
+    // the index of the batch's first image.
+    private static void ForEachBatch(Attributor attributor, Tensor inputs, IReadOnlyList<long> targets, int batchSize, bool shareRegistration,
+        Action<int, Tensor> consume)
+    {
+        ArgumentNullException.ThrowIfNull(attributor);
+        ArgumentNullException.ThrowIfNull(inputs);
+        ArgumentNullException.ThrowIfNull(targets);
+        using IDisposable? registration = shareRegistration ? attributor.Scope() : null;
+        for (int start = 0; start < inputs.shape[0]; start += batchSize)
+        {
+            int count = (int)Math.Min(batchSize, inputs.shape[0] - start);
+            using Tensor batch = inputs.narrow(0, start, count);
+            using AttributionResult result = attributor.Attribute(batch, AttributionTarget.Classes(targets.Skip(start).Take(count).ToArray()));
+            consume(start, result.Relevance);
         }
     }
 }

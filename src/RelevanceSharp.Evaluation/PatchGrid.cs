@@ -101,8 +101,19 @@ public sealed class PatchGrid
     }
 
     /// <summary>
-    /// For an order of the patches, the step at which each pixel is perturbed: the position of its patch in
-    /// <paramref name="order"/>. At step <c>k</c> exactly the pixels with a value below <c>k</c> are perturbed.
+    /// The least-relevant-first (LeRF) order: the most-relevant-first order reversed, so patches by increasing
+    /// relevance and patches of equal relevance in decreasing number.
+    /// </summary>
+    public static int[] LeastRelevantFirst(IReadOnlyList<double> patchRelevance)
+    {
+        int[] order = MostRelevantFirst(patchRelevance);
+        Array.Reverse(order);
+        return order;
+    }
+
+    /// <summary>
+    /// For an order of the patches, the position of each pixel's patch in <paramref name="order"/>. When the first
+    /// <c>m</c> patches of the order are perturbed, exactly the pixels with a value below <c>m</c> are.
     /// Returns int64 <c>(H, W)</c>.
     /// </summary>
     public Tensor PixelSteps(IReadOnlyList<int> order, Device? device = null)

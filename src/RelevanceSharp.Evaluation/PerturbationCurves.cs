@@ -46,31 +46,110 @@ public sealed class PerturbationCurves
     public IReadOnlyList<MeanWithError> MeanCurve { get; }
 }
 
-/// <summary>Region perturbation of one attribution: the most-relevant-first curves and the random-order control.</summary>
+/// <summary>
+/// The faithfulness measures region perturbation gives for each image. Each is a number per image; which way is
+/// better differs (<see cref="FaithfulnessMeasures.HigherIsBetter"/>).
+/// </summary>
+public enum FaithfulnessMeasure
+{
+    /// <summary>AOPC of the most-relevant-first order: how fast the score falls when the attribution's top patches go first. Higher is better.</summary>
+    MorfAopc,
+
+    /// <summary>AOPC of the least-relevant-first order: how fast the score falls when its bottom patches go first. Lower is better.</summary>
+    LerfAopc,
+
+    /// <summary>
+    /// The area between the LeRF and MoRF curves, <c>1/(K+1) * sum_k (LeRF_k - MoRF_k)</c> = AOPC(MoRF) - AOPC(LeRF).
+    /// A baseline that lowers the score by itself moves both curves alike, so this is less sensitive to the
+    /// baseline than either AOPC. Higher is better.
+    /// </summary>
+    Abpc,
+}
+
+/// <summary>Names and directions of the <see cref="FaithfulnessMeasure"/>s.</summary>
+public static class FaithfulnessMeasures
+{
+    /// <summary>Every measure, in the order reports list them.</summary>
+    public static IReadOnlyList<FaithfulnessMeasure> All { get; } = [FaithfulnessMeasure.MorfAopc, FaithfulnessMeasure.LerfAopc, FaithfulnessMeasure.Abpc];
+
+    /// <summary>The measure as reports name it: <c>AOPC (MoRF)</c>, <c>AOPC (LeRF)</c>, <c>ABPC</c>.</summary>
+    public static string Label(this FaithfulnessMeasure measure) => measure switch
+    {
+        FaithfulnessMeasure.MorfAopc => "AOPC (MoRF)",
+        FaithfulnessMeasure.LerfAopc => "AOPC (LeRF)",
+        _ => "ABPC",
+    };
+
+    /// <summary>A short name for files: <c>morf_aopc</c>, <c>lerf_aopc</c>, <c>abpc</c>.</summary>
+    public static string Key(this FaithfulnessMeasure measure) => measure switch
+    {
+        FaithfulnessMeasure.MorfAopc => "morf_aopc",
+        FaithfulnessMeasure.LerfAopc => "lerf_aopc",
+        _ => "abpc",
+    };
+
+    /// <summary>Whether a higher value means a more faithful attribution (false only for <see cref="FaithfulnessMeasure.LerfAopc"/>).</summary>
+    public static bool HigherIsBetter(this FaithfulnessMeasure measure) => measure != FaithfulnessMeasure.LerfAopc;
+}
+
+/// <summary>
+/// Region perturbation of one attribution under one baseline: the most- and least-relevant-first curves and the
+/// random-order control.
+/// </summary>
 public sealed class PerturbationResult
 {
-    /// <summary>Pairs the two sets of curves, which must cover the same images with the same number of steps.</summary>
-    public PerturbationResult(PerturbationCurves mostRelevantFirst, PerturbationCurves random)
+    /// <summary>Collects the three sets of curves, which must cover the same images with the same number of steps.</summary>
+    /// <param name="mostRelevantFirst">Curves perturbing patches by decreasing relevance.</param>
+    /// <param name="leastRelevantFirst">Curves perturbing patches by increasing relevance.</param>
+    /// <param name="random">The random-order control.</param>
+    /// <param name="baseline">The name of the baseline the patches were replaced with.</param>
+    public PerturbationResult(PerturbationCurves mostRelevantFirst, PerturbationCurves leastRelevantFirst, PerturbationCurves random, string baseline)
     {
         MostRelevantFirst = mostRelevantFirst ?? throw new ArgumentNullException(nameof(mostRelevantFirst));
+        LeastRelevantFirst = leastRelevantFirst ?? throw new ArgumentNullException(nameof(leastRelevantFirst));
         Random = random ?? throw new ArgumentNullException(nameof(random));
-        if (mostRelevantFirst.Images != random.Images || mostRelevantFirst.Steps != random.Steps)
+        Baseline = baseline ?? throw new ArgumentNullException(nameof(baseline));
+        foreach (PerturbationCurves other in new[] { leastRelevantFirst, random })
         {
-            throw new ArgumentException(
-                $"The curves do not match: {mostRelevantFirst.Images} images with {mostRelevantFirst.Steps} steps against {random.Images} with {random.Steps}.");
+            if (mostRelevantFirst.Images != other.Images || mostRelevantFirst.Steps != other.Steps)
+            {
+                throw new ArgumentException(
+                    $"The curves do not match: {mostRelevantFirst.Images} images with {mostRelevantFirst.Steps} steps against {other.Images} with {other.Steps}.");
+            }
         }
         AopcDifference = MeanWithError.Of(mostRelevantFirst.Aopc.Zip(random.Aopc, (morf, chance) => morf - chance));
+        Abpc = mostRelevantFirst.Aopc.Zip(leastRelevantFirst.Aopc, (morf, lerf) => morf - lerf).ToArray();
     }
 
     /// <summary>Curves perturbing patches by decreasing relevance (MoRF).</summary>
     public PerturbationCurves MostRelevantFirst { get; }
 
+    /// <summary>Curves perturbing patches by increasing relevance (LeRF).</summary>
+    public PerturbationCurves LeastRelevantFirst { get; }
+
     /// <summary>Curves perturbing patches in random order (each image's curve the mean over its random orders).</summary>
     public PerturbationCurves Random { get; }
+
+    /// <summary>The name of the baseline.</summary>
+    public string Baseline { get; }
 
     /// <summary>
     /// AOPC(MoRF) - AOPC(random), per image, summarized over the images: how much faster the score falls when the
     /// attribution chooses the patches than when chance does. Larger is more faithful.
     /// </summary>
     public MeanWithError AopcDifference { get; }
+
+    /// <summary>The area between the LeRF and MoRF curves of each image (<see cref="FaithfulnessMeasure.Abpc"/>).</summary>
+    public IReadOnlyList<double> Abpc { get; }
+
+    /// <summary>The per-image values of a measure.</summary>
+    public IReadOnlyList<double> Scores(FaithfulnessMeasure measure) => measure switch
+    {
+        FaithfulnessMeasure.MorfAopc => MostRelevantFirst.Aopc,
+        FaithfulnessMeasure.LerfAopc => LeastRelevantFirst.Aopc,
+        _ => Abpc,
+    };
+
+    /// <summary>Mean and standard error of a measure over the images.</summary>
+    public MeanWithError Summary(FaithfulnessMeasure measure) => MeanWithError.Of(Scores(measure));
 }

@@ -26,10 +26,18 @@ public sealed record PerturbationSettings
     public int PatchSize { get; init; } = 4;
 
     /// <summary>
-    /// Number of perturbation steps K (one patch per step; capped at the number of patches), or <c>null</c> for the
-    /// default: all patches when an image has at most <see cref="AllPatchesUpTo"/>, else 20% of them (rounded up).
+    /// Number of perturbation steps K (each perturbs <see cref="PatchesPerStep"/> more patches; capped so that the
+    /// last step perturbs the last patches), or <c>null</c> for the default: all patches when an image has at most
+    /// <see cref="AllPatchesUpTo"/>, else 20% of them (rounded up), in steps of <see cref="PatchesPerStep"/>.
     /// </summary>
     public int? Steps { get; init; }
+
+    /// <summary>
+    /// Patches perturbed per step: after step <c>k</c> the first <c>min(k * PatchesPerStep, patches)</c> patches of
+    /// the order hold the baseline. 1 (the default) records the score after every patch; more take fewer forward
+    /// passes for a coarser curve.
+    /// </summary>
+    public int PatchesPerStep { get; init; } = 1;
 
     /// <summary>What perturbed patches are replaced with.</summary>
     public PerturbationBaseline Baseline { get; init; } = PerturbationBaseline.Zeros;
@@ -49,12 +57,27 @@ public sealed record PerturbationSettings
     /// <summary>At most this many perturbed images go through the model in one forward pass.</summary>
     public int BatchSize { get; init; } = 64;
 
+    /// <summary>
+    /// Threads that put batches through the model at the same time (1: the calling thread alone). Each runs whole
+    /// forward passes of its own batches, so with libtorch at one thread per operation, two workers keep two cores
+    /// busy without the waiting at every operation that multi-threaded operations of a small model incur. The
+    /// results do not depend on it. The model must tolerate concurrent forward passes (modules without state that
+    /// a forward pass changes, as in evaluation mode).
+    /// </summary>
+    public int Workers { get; init; } = 1;
+
     /// <summary>The number of steps for images with <paramref name="patchCount"/> patches.</summary>
     public int StepsFor(int patchCount)
     {
-        int steps = Steps ?? (patchCount <= AllPatchesUpTo ? patchCount : (int)Math.Ceiling(0.2 * patchCount));
-        return Math.Min(steps, patchCount);
+        int perturbed = patchCount <= AllPatchesUpTo ? patchCount : (int)Math.Ceiling(0.2 * patchCount);
+        int steps = Steps ?? StepsToCover(perturbed);
+        return Math.Min(steps, StepsToCover(patchCount));
     }
+
+    /// <summary>How many patches of an image with <paramref name="patchCount"/> patches are perturbed after <paramref name="step"/> steps.</summary>
+    public int PatchesAfter(int step, int patchCount) => (int)Math.Min((long)step * PatchesPerStep, patchCount);
+
+    private int StepsToCover(int patches) => (patches + PatchesPerStep - 1) / PatchesPerStep;
 
     /// <summary>Throws <see cref="ArgumentException"/> for settings that cannot work.</summary>
     public void Validate()
@@ -66,6 +89,14 @@ public sealed record PerturbationSettings
         if (Steps is < 1)
         {
             throw new ArgumentException($"The number of steps must be at least 1; got {Steps}.");
+        }
+        if (PatchesPerStep < 1)
+        {
+            throw new ArgumentException($"At least one patch must be perturbed per step; got {PatchesPerStep}.");
+        }
+        if (Workers < 1)
+        {
+            throw new ArgumentException($"At least one worker is needed; got {Workers}.");
         }
         if (RandomOrders < 1)
         {

@@ -52,17 +52,21 @@ public sealed class EvaluatorTests : IDisposable
             Assert.Equal(3, c.Perturbation.MostRelevantFirst.Images);
             Assert.Equal(4, c.Randomization!.Steps.Count);
         });
-        // Progress ends every stage: the control, then perturbation and randomization of each configuration.
+        // Progress ends every stage: attribution and randomization of each configuration, then the perturbation.
         var finished = log.Where(p => p.Done == p.Total).Select(p => p.Stage).Distinct().ToList();
-        Assert.Equal(1 + 2 * Configs.Length, finished.Count);
-        Assert.Equal("random order", finished[0]);
+        Assert.Equal(2 * Configs.Length + 1, finished.Count);
+        Assert.Equal("gradient (1/4): attribution", finished[0]);
+        Assert.Equal("gradient (1/4): randomization", finished[1]);
+        Assert.Equal("perturbation, baseline zeros (1/1)", finished[^1]);
 
         string table = report.FormatTable();
         foreach (string config in Configs)
         {
             Assert.Contains(config, table, StringComparison.Ordinal);
         }
-        Assert.Contains("AOPC MoRF", table, StringComparison.Ordinal);
+        Assert.Contains("AOPC (MoRF)", table, StringComparison.Ordinal);
+        Assert.Contains("AOPC (LeRF)", table, StringComparison.Ordinal);
+        Assert.Contains("ABPC", table, StringComparison.Ordinal);
         Assert.Contains("rand. rho (all)", table, StringComparison.Ordinal);
         Assert.Contains("3 images of 4x4, 4 patches of 2x2, 4 steps", report.Describe(), StringComparison.Ordinal);
     }
@@ -75,25 +79,68 @@ public sealed class EvaluatorTests : IDisposable
         model.eval();
         EvaluationReport report = Run(model, TestNets.Input(54, batch: 3), new RandomizationSettings { MaxLayers = 2 });
         IReadOnlyList<string> written = report.WriteAll(folder);
-        Assert.Equal(new[] { "perturbation.csv", "perturbation_curves.csv", "perturbation.png", "randomization.csv" }, written.Select(Path.GetFileName));
+        Assert.Equal(new[] { "perturbation.csv", "perturbation_curves.csv", "per_image.csv", "perturbation_zeros.png", "randomization.csv" },
+            written.Select(Path.GetFileName));
 
         string[] perturbation = File.ReadAllLines(Path.Combine(folder, "perturbation.csv"));
-        Assert.Equal("configuration,step,fraction_perturbed,morf_mean,morf_standard_error,random_mean,random_standard_error", perturbation[0]);
+        Assert.Equal("configuration,baseline,step,fraction_perturbed,morf_mean,morf_standard_error,lerf_mean,lerf_standard_error,random_mean,random_standard_error",
+            perturbation[0]);
         Assert.Equal(1 + Configs.Length * 5, perturbation.Length);
-        // Names with commas are quoted.
-        Assert.Contains(perturbation, line => line.StartsWith("\"integrated_gradients(iterations=3)\",4,1,", StringComparison.Ordinal)
-            || line.StartsWith("integrated_gradients(iterations=3),4,1,", StringComparison.Ordinal));
+        Assert.Contains(perturbation, line => line.StartsWith("integrated_gradients(iterations=3),zeros,4,1,", StringComparison.Ordinal));
         string[] first = perturbation[1].Split(',');
-        Assert.Equal(("gradient", "0", "0"), (first[0], first[1], first[2]));
-        Assert.Equal(report.Configurations[0].Perturbation.MostRelevantFirst.MeanCurve[0].Mean, double.Parse(first[3], System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(("gradient", "zeros", "0", "0"), (first[0], first[1], first[2], first[3]));
+        Assert.Equal(report.Configurations[0].Perturbation.MostRelevantFirst.MeanCurve[0].Mean, double.Parse(first[4], System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(report.Configurations[0].Perturbation.LeastRelevantFirst.MeanCurve[0].Mean, double.Parse(first[6], System.Globalization.CultureInfo.InvariantCulture));
 
-        Assert.Equal(1 + Configs.Length * 2 * 3 * 5, File.ReadAllLines(Path.Combine(folder, "perturbation_curves.csv")).Length);
+        Assert.Equal(1 + Configs.Length * 3 * 3 * 5, File.ReadAllLines(Path.Combine(folder, "perturbation_curves.csv")).Length);
+        string[] perImage = File.ReadAllLines(Path.Combine(folder, "per_image.csv"));
+        Assert.Equal("image,label,target,configuration,baseline,morf_aopc,lerf_aopc,abpc,random_aopc", perImage[0]);
+        Assert.Equal(1 + Configs.Length * 3, perImage.Length);
+        string[] row = perImage[2].Split(',');
+        Assert.Equal(("image 1", "", report.Targets[1].ToString(System.Globalization.CultureInfo.InvariantCulture), "gradient"), (row[0], row[1], row[2], row[3]));
+        Assert.Equal(report.Configurations[0].Perturbation.Abpc[1], double.Parse(row[7], System.Globalization.CultureInfo.InvariantCulture));
         string[] randomization = File.ReadAllLines(Path.Combine(folder, "randomization.csv"));
         Assert.Equal(1 + Configs.Length * 2, randomization.Length);
         Assert.StartsWith("gradient,1,7,", randomization[1], StringComparison.Ordinal);
 
-        using Tensor plot = ImageIO.Load(Path.Combine(folder, "perturbation.png"));
-        Assert.Equal(new long[] { 3, 600, 900 }, plot.shape);
+        using Tensor plot = ImageIO.Load(Path.Combine(folder, "perturbation_zeros.png"));
+        Assert.Equal(new long[] { 3, 600, 1500 }, plot.shape);
+    }
+
+    [Fact]
+    public void EveryBaselinePerturbsTheSameAttributions()
+    {
+        using var scope = NewDisposeScope();
+        var (model, inputs) = (TestNets.ConvReLUNet(59), TestNets.Input(60, batch: 3));
+        model.eval();
+        var configs = new[] { EvaluationConfig.Parse("epsilon_plus_flat"), EvaluationConfig.Random };
+        var settings = new PerturbationSettings { PatchSize = 2, RandomOrders = 2, BatchSize = 5 };
+        EvaluationReport both = Evaluator.Run(model, inputs, configs, options: new EvaluationOptions
+        {
+            Perturbation = settings,
+            Baselines = [PerturbationBaseline.Zeros, PerturbationBaseline.Blur(1.0)],
+            Randomization = null,
+        });
+        Assert.Equal(new[] { "zeros", "blur(sigma=1)" }, both.Baselines);
+        Assert.Equal("perturbation_blur_sigma_1.png", both.PlotFileName(1));
+        Assert.Contains("baseline blur(sigma=1):", both.FormatTable(), StringComparison.Ordinal);
+        Assert.Contains("baselines zeros and blur(sigma=1)", both.Describe(), StringComparison.Ordinal);
+        foreach (var (baseline, index) in new[] { (PerturbationBaseline.Zeros, 0), (PerturbationBaseline.Blur(1.0), 1) })
+        {
+            EvaluationReport alone = Evaluator.Run(model, inputs, configs,
+                options: new EvaluationOptions { Perturbation = settings with { Baseline = baseline }, Randomization = null });
+            for (int c = 0; c < configs.Length; c++)
+            {
+                PerturbationResult expected = alone.Configurations[c].Perturbation, actual = both.Configurations[c].PerBaseline[index];
+                Assert.Equal(expected.Baseline, actual.Baseline);
+                for (int i = 0; i < 3; i++)
+                {
+                    AssertClose(expected.MostRelevantFirst.PerImage[i].ToArray(), actual.MostRelevantFirst.PerImage[i].ToArray(), 1e-12, "MoRF");
+                    AssertClose(expected.LeastRelevantFirst.PerImage[i].ToArray(), actual.LeastRelevantFirst.PerImage[i].ToArray(), 1e-12, "LeRF");
+                    AssertClose(expected.Random.PerImage[i].ToArray(), actual.Random.PerImage[i].ToArray(), 1e-12, "random");
+                }
+            }
+        }
     }
 
     [Fact]

@@ -59,17 +59,111 @@ public class RegionPerturbationTests
         Assert.Equal(9, curves.Steps);
         for (int i = 0; i < Images; i++)
         {
-            double[] contributions = patchSums.Skip(i * 9).Take(9).OrderByDescending(v => v).ToArray();
-            var expected = new double[10];
-            expected[0] = unperturbed[i];
-            for (int k = 1; k <= 9; k++)
-            {
-                expected[k] = expected[k - 1] - contributions[k - 1];
-            }
+            double[] expected = ExpectedCurve(unperturbed[i], patchSums.Skip(i * 9).Take(9).OrderByDescending(v => v));
             AssertClose(expected, curves.PerImage[i].ToArray(), 1e-12, $"curve of image {i}");
             // With every patch replaced by zeros the linear model without bias scores 0.
             Assert.Equal(0.0, curves.PerImage[i][9], 12);
         }
+    }
+
+    // The scores of the linear model as patches with the given contributions are zeroed one after another.
+    private static double[] ExpectedCurve(double unperturbed, IEnumerable<double> contributions)
+    {
+        var curve = new List<double> { unperturbed };
+        foreach (double contribution in contributions)
+        {
+            curve.Add(curve[^1] - contribution);
+        }
+        return curve.ToArray();
+    }
+
+    // The linear model, its inputs and their exact contributions.
+    private static (Sequential Model, Tensor Inputs, Tensor Relevance) LinearSetup()
+    {
+        Sequential model = LinearModel();
+        Tensor inputs = Inputs();
+        return (model, inputs, Contributions(model, inputs));
+    }
+
+    [Fact]
+    public void LeastRelevantFirstRemovesTheSmallestContributionsFirst()
+    {
+        using var scope = NewDisposeScope();
+        var (model, inputs, relevance) = LinearSetup();
+        PerturbationResult result = new RegionPerturbation(new PerturbationSettings { PatchSize = Patch }).Evaluate(model, inputs, Targets, relevance);
+
+        double[] patchSums = D(new PatchGrid(Side, Side, Patch).PatchRelevance(relevance));
+        double[] unperturbed = Scores(model, inputs);
+        for (int i = 0; i < Images; i++)
+        {
+            double[] expected = ExpectedCurve(unperturbed[i], patchSums.Skip(i * 9).Take(9).OrderBy(v => v));
+            AssertClose(expected, result.LeastRelevantFirst.PerImage[i].ToArray(), 1e-12, $"LeRF curve of image {i}");
+            // ABPC: the mean gap between the LeRF and the MoRF curve, step by step.
+            double gap = Enumerable.Range(0, 10).Average(k => result.LeastRelevantFirst.PerImage[i][k] - result.MostRelevantFirst.PerImage[i][k]);
+            Assert.Equal(gap, result.Abpc[i], 12);
+            Assert.True(result.Abpc[i] > 0, $"image {i}: the exact contributions must order LeRF above MoRF");
+        }
+        Assert.Equal(result.Abpc, result.Scores(FaithfulnessMeasure.Abpc));
+        Assert.Equal(result.LeastRelevantFirst.Aopc, result.Scores(FaithfulnessMeasure.LerfAopc));
+        Assert.Equal("zeros", result.Baseline);
+    }
+
+    [Fact]
+    public void StepsOfSeveralPatchesSampleTheCurveOfSinglePatches()
+    {
+        using var scope = NewDisposeScope();
+        var (model, inputs, relevance) = LinearSetup();
+        PerturbationCurves fine = new RegionPerturbation(new PerturbationSettings { PatchSize = Patch }).MostRelevantFirst(model, inputs, Targets, relevance);
+        // 9 patches in steps of 2: after steps 0..5, 0, 2, 4, 6, 8 and 9 patches are perturbed.
+        var coarseSettings = new PerturbationSettings { PatchSize = Patch, PatchesPerStep = 2 };
+        PerturbationCurves coarse = new RegionPerturbation(coarseSettings).MostRelevantFirst(model, inputs, Targets, relevance);
+        Assert.Equal(5, coarse.Steps);
+        Assert.Equal(new[] { 0, 2, 4, 6, 8, 9 }, Enumerable.Range(0, 6).Select(k => coarseSettings.PatchesAfter(k, 9)));
+        PerturbationCurves twoSteps = new RegionPerturbation(coarseSettings with { Steps = 2 }).MostRelevantFirst(model, inputs, Targets, relevance);
+        Assert.Equal(2, twoSteps.Steps);
+        for (int i = 0; i < Images; i++)
+        {
+            AssertClose(new[] { 0, 2, 4, 6, 8, 9 }.Select(p => fine.PerImage[i][p]).ToArray(), coarse.PerImage[i].ToArray(), 1e-12, $"image {i}");
+            AssertClose(new[] { 0, 2, 4 }.Select(p => fine.PerImage[i][p]).ToArray(), twoSteps.PerImage[i].ToArray(), 1e-12, $"image {i}, 2 steps");
+        }
+        Assert.Throws<ArgumentException>(() => new RegionPerturbation(new PerturbationSettings { PatchesPerStep = 0 }));
+    }
+
+    [Fact]
+    public void SharedEndpointsAndWorkersGiveTheCurvesOfSingleOrders()
+    {
+        using var scope = NewDisposeScope();
+        Sequential model = LinearModel();
+        Tensor inputs = Inputs();
+        var orders = new List<PatchOrder>();
+        for (int i = 0; i < Images; i++)
+        {
+            orders.Add(new PatchOrder(i, Enumerable.Range(0, 9).ToArray()));
+            orders.Add(new PatchOrder(i, Enumerable.Range(0, 9).Reverse().ToArray()));
+            orders.Add(new PatchOrder(i, new[] { 4, 0, 8, 2, 6, 1, 7, 3, 5 }));
+        }
+        var settings = new PerturbationSettings { PatchSize = Patch, BatchSize = 4, Baseline = PerturbationBaseline.Blur(1.0) };
+        var log = new List<EvaluationProgress>();
+        IReadOnlyList<double[]> together = new RegionPerturbation(settings).OrderCurves(model, inputs, Targets, orders, new Recorder(log));
+        IReadOnlyList<double[]> parallel = new RegionPerturbation(settings with { Workers = 2 }).OrderCurves(model, inputs, Targets, orders);
+        for (int o = 0; o < orders.Count; o++)
+        {
+            PatchOrder order = orders[o];
+            // The order alone (given to every image), one perturbed image per forward pass.
+            double[] alone = new RegionPerturbation(settings with { BatchSize = 1 }).Curves(model, inputs, Targets, _ => new[] { order.Order.ToArray() })
+                .PerImage[order.Image].ToArray();
+            AssertClose(alone, together[o], 1e-12, $"order {o}");
+            AssertClose(alone, parallel[o], 1e-12, $"order {o}, two workers");
+        }
+        // The unperturbed and the fully blurred image are scored once per image: 3 * 2 + 9 orders * 8 inner steps.
+        Assert.Equal(3 * 2 + 9 * 8, log[^1].Total);
+        Assert.Equal(log[^1].Total, log[^1].Done);
+        Assert.Throws<ArgumentException>(() => new RegionPerturbation(settings).OrderCurves(model, inputs, Targets, [new PatchOrder(3, orders[0].Order)]));
+    }
+
+    private sealed class Recorder(List<EvaluationProgress> log) : IProgress<EvaluationProgress>
+    {
+        public void Report(EvaluationProgress value) => log.Add(value);
     }
 
     [Fact]
@@ -124,7 +218,7 @@ public class RegionPerturbationTests
         {
             var evaluation = new RegionPerturbation(new PerturbationSettings { PatchSize = Patch, Steps = steps });
             PerturbationResult result = evaluation.Evaluate(model, inputs, Targets, relevance);
-            foreach (PerturbationCurves curves in new[] { result.MostRelevantFirst, result.Random })
+            foreach (PerturbationCurves curves in new[] { result.MostRelevantFirst, result.LeastRelevantFirst, result.Random })
             {
                 Assert.Equal(expected, curves.Steps);
                 Assert.Equal(expected + 1, curves.MeanCurve.Count);
@@ -172,6 +266,7 @@ public class RegionPerturbationTests
             for (int i = 0; i < Images; i++)
             {
                 AssertClose(single.MostRelevantFirst.PerImage[i].ToArray(), batched.MostRelevantFirst.PerImage[i].ToArray(), 1e-12, $"MoRF, batch {batch}");
+                AssertClose(single.LeastRelevantFirst.PerImage[i].ToArray(), batched.LeastRelevantFirst.PerImage[i].ToArray(), 1e-12, $"LeRF, batch {batch}");
                 AssertClose(single.Random.PerImage[i].ToArray(), batched.Random.PerImage[i].ToArray(), 1e-12, $"random, batch {batch}");
             }
         }
@@ -218,6 +313,7 @@ public class RegionPerturbationTests
             for (int i = 0; i < Images; i++)
             {
                 Assert.Equal(expected[i], result.MostRelevantFirst.PerImage[i][^1], 12);
+                Assert.Equal(expected[i], result.LeastRelevantFirst.PerImage[i][^1], 12);
                 Assert.Equal(expected[i], result.Random.PerImage[i][^1], 12);
             }
         }
