@@ -119,11 +119,23 @@ public sealed record PairedResult(ConfigurationPair Pair, FaithfulnessMeasure Me
     };
 
     /// <summary>
-    /// The one-line summary: <c>paired: A vs B: mean difference in AOPC (MoRF, zeros) = d [lo, hi] (95% bootstrap
-    /// CI), Wilcoxon p = p, B better on k of n, n = N</c>, with n the images where the two differ and N all images.
+    /// The measure as the <c>paired:</c> line names it: <c>AOPC</c> (under MoRF, the and the literature's plain
+    /// AOPC), <c>LeRF AOPC</c> or <c>ABPC</c>. The baseline heads each group of lines (<see cref="PairedAnalysis.Lines"/>).
+    /// </summary>
+    public string LineMeasure => Measure switch
+    {
+        FaithfulnessMeasure.MorfAopc => "AOPC",
+        FaithfulnessMeasure.LerfAopc => "LeRF AOPC",
+        _ => "ABPC",
+    };
+
+    /// <summary>
+    /// The one-line summary: <c>paired: A vs B: mean difference in AOPC = d [lo, hi] (95% bootstrap CI), Wilcoxon p
+    /// = p, B better on k of n, n = N</c>, with n the images where the two differ and N all images (the measure is
+    /// <see cref="LineMeasure"/>, the baseline that of the group the line stands in).
     /// </summary>
     public string Format() => string.Create(CultureInfo.InvariantCulture,
-        $"paired: {Pair}: mean difference in {MeasureLabel} = {MeanDifference:F3} {Interval.Format()} ({Interval.Level * 100:0.##}% bootstrap CI), " +
+        $"paired: {Pair}: mean difference in {LineMeasure} = {MeanDifference:F3} {Interval.Format()} ({Interval.Level * 100:0.##}% bootstrap CI), " +
         $"Wilcoxon p = {TextTables.PValue(Wilcoxon.PValue)}, B better on {BBetter} of {Differing}, n = {Images}");
 }
 
@@ -197,8 +209,25 @@ public sealed class PairedAnalysis
             differences.Count(d => d > 0), differences.Count(d => d < 0), differences.Length, wilcoxon.PValue);
     }
 
-    /// <summary>The <c>paired:</c> line of every comparison (<see cref="PairedResult.Format"/>), grouped by baseline and measure.</summary>
-    public IReadOnlyList<string> Lines() => Ordered().Select(r => r.Format()).ToList();
+    /// <summary>
+    /// The <c>paired:</c> line of every comparison (<see cref="PairedResult.Format"/>), grouped by baseline and
+    /// measure, each baseline's group headed by a line <c>under baseline NAME:</c>.
+    /// </summary>
+    public IReadOnlyList<string> Lines()
+    {
+        var lines = new List<string>();
+        string? baseline = null;
+        foreach (PairedResult result in Ordered())
+        {
+            if (result.Baseline != baseline)
+            {
+                baseline = result.Baseline;
+                lines.Add($"under baseline {baseline}:");
+            }
+            lines.Add(result.Format());
+        }
+        return lines;
+    }
 
     /// <summary>
     /// Every comparison as an aligned table: pair, measure and baseline, both means, the mean difference with its

@@ -63,7 +63,7 @@ public class PairedAnalysisTests
         PairedResult morf = PairedAnalysis.Run(report, [GradientVsFlat], new PairedSettings { Resamples = 500 }).Results[0];
         Assert.Equal((3, 1, 6), (morf.BBetter, morf.ABetter, morf.Images));
         string line = morf.Format();
-        Assert.Matches(new Regex(@"^paired: gradient vs epsilon_plus_flat: mean difference in AOPC \(MoRF, zeros\) = 0\.333 \[-?\d\.\d{3}, \d\.\d{3}\] " +
+        Assert.Matches(new Regex(@"^paired: gradient vs epsilon_plus_flat: mean difference in AOPC = 0\.333 \[-?\d\.\d{3}, \d\.\d{3}\] " +
             @"\(95% bootstrap CI\), Wilcoxon p = \d\.\d{4}, B better on 3 of 4, n = 6$"), line);
         // Differences 1, 1, -1, 1 (ties dropped): ranks 2.5 each, W- = 2.5; exact p = 2 * P(W+ >= 7.5) = 2 * 5/16.
         Assert.Equal(2 * 5 / 16.0, morf.Wilcoxon.PValue, 12);
