@@ -143,44 +143,19 @@ public static class Evaluator
         }
 
         // Per baseline, one pass over the orders of all configurations (MoRF and LeRF) and the control, per image.
-        int each = 2 * attributed.Count + options.Perturbation.RandomOrders;
-        var perBaseline = new PerturbationResult[attributed.Count, perturbations.Count];
+        var perBaseline = new IReadOnlyList<PerturbationResult>[perturbations.Count];
         for (int b = 0; b < perturbations.Count; b++)
         {
             RegionPerturbation perturbation = perturbations[b];
-            var orders = new List<PatchOrder>(images * each);
-            for (int i = 0; i < images; i++)
-            {
-                foreach (var result in attributed)
-                {
-                    orders.Add(new PatchOrder(i, PatchGrid.MostRelevantFirst(result.Patches[i])));
-                    orders.Add(new PatchOrder(i, PatchGrid.LeastRelevantFirst(result.Patches[i])));
-                }
-                orders.AddRange(perturbation.RandomOrders(grid.Count, i).Select(order => new PatchOrder(i, order)));
-            }
-            string baseline = perturbation.Settings.Baseline.Name;
-            IReadOnlyList<double[]> curves = perturbation.OrderCurves(model, inputs, targets, orders, progress,
-                $"perturbation, baseline {baseline} ({b + 1}/{perturbations.Count})");
-            var random = new PerturbationCurves(Enumerable.Range(0, images)
-                .Select(i => MeanCurve(curves, i * each + 2 * attributed.Count, options.Perturbation.RandomOrders)));
-            for (int c = 0; c < attributed.Count; c++)
-            {
-                perBaseline[c, b] = new PerturbationResult(
-                    new PerturbationCurves(Enumerable.Range(0, images).Select(i => curves[i * each + 2 * c])),
-                    new PerturbationCurves(Enumerable.Range(0, images).Select(i => curves[i * each + 2 * c + 1])),
-                    random, baseline);
-            }
+            perBaseline[b] = perturbation.EvaluateAll(model, inputs, targets, attributed.Select(a => a.Patches).ToList(), progress,
+                $"perturbation, baseline {perturbation.Settings.Baseline.Name} ({b + 1}/{perturbations.Count})");
         }
         var results = attributed
-            .Select((a, c) => new ConfigurationResult(a.Config, Enumerable.Range(0, perturbations.Count).Select(b => perBaseline[c, b]).ToArray(),
+            .Select((a, c) => new ConfigurationResult(a.Config, perBaseline.Select(results => results[c]).ToArray(),
                 a.Randomization, a.Elapsed))
             .ToList();
         return new EvaluationReport(results, grid, options, names, targets) { Failures = failures };
     }
-
-    // The step-by-step mean of `count` consecutive curves starting at `first`.
-    private static double[] MeanCurve(IReadOnlyList<double[]> curves, int first, int count) =>
-        Enumerable.Range(0, curves[first].Length).Select(k => Enumerable.Range(first, count).Average(j => curves[j][k])).ToArray();
 
     // The first image whose attribution is not finite when computed alone, with the attributor's account of it.
     private static EvaluationFailure? FailingImage(string config, Attributor attributor, Tensor inputs, IReadOnlyList<long> targets,

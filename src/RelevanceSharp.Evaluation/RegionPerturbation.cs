@@ -89,25 +89,49 @@ public sealed class RegionPerturbation
     /// <param name="relevance">The attribution of each image for its target, shaped like the inputs (or without channels).</param>
     /// <param name="progress">Receives the number of forward passes done, per batch.</param>
     public PerturbationResult Evaluate(nn.Module<Tensor, Tensor> model, Tensor inputs, IReadOnlyList<long> targets, Tensor relevance,
-        IProgress<EvaluationProgress>? progress = null)
+        IProgress<EvaluationProgress>? progress = null) =>
+        EvaluateAll(model, inputs, targets, [PatchRelevance(inputs, relevance)], progress)[0];
+
+    /// <summary>
+    /// Region perturbation of several attributions of the same images: the MoRF and LeRF curves of each and one
+    /// random-order control shared by all, in one batched pass (each image's unperturbed and fully perturbed versions
+    /// are scored once for all of them).
+    /// </summary>
+    /// <param name="model">The classifier; its output is (N, classes).</param>
+    /// <param name="inputs">The images <c>(N, C, H, W)</c>.</param>
+    /// <param name="targets">The class whose score is recorded, per image.</param>
+    /// <param name="patchRelevance">Per attribution, the relevance of each patch of each image (<see cref="PatchRelevance"/>).</param>
+    /// <param name="progress">Receives the number of forward passes done, per batch.</param>
+    /// <param name="stage">The stage name the progress reports carry.</param>
+    /// <returns>One result per attribution, in the order given.</returns>
+    public IReadOnlyList<PerturbationResult> EvaluateAll(nn.Module<Tensor, Tensor> model, Tensor inputs, IReadOnlyList<long> targets,
+        IReadOnlyList<double[][]> patchRelevance, IProgress<EvaluationProgress>? progress = null, string stage = "perturbation")
     {
-        double[][] patchRelevance = PatchRelevance(inputs, relevance);
-        int images = patchRelevance.Length;
+        ArgumentNullException.ThrowIfNull(patchRelevance);
+        int images = (int)inputs.shape[0];
         int patches = Grid(inputs).Count;
-        var orders = new List<PatchOrder>();
+        int attributions = patchRelevance.Count;
+        // Per image: MoRF and LeRF of every attribution, then the random orders.
+        int each = 2 * attributions + Settings.RandomOrders;
+        var orders = new List<PatchOrder>(images * each);
         for (int i = 0; i < images; i++)
         {
-            orders.Add(new PatchOrder(i, PatchGrid.MostRelevantFirst(patchRelevance[i])));
-            orders.Add(new PatchOrder(i, PatchGrid.LeastRelevantFirst(patchRelevance[i])));
+            foreach (double[][] relevance in patchRelevance)
+            {
+                orders.Add(new PatchOrder(i, PatchGrid.MostRelevantFirst(relevance[i])));
+                orders.Add(new PatchOrder(i, PatchGrid.LeastRelevantFirst(relevance[i])));
+            }
             orders.AddRange(RandomOrders(patches, i).Select(order => new PatchOrder(i, order)));
         }
-        IReadOnlyList<double[]> curves = OrderCurves(model, inputs, targets, orders, progress, "perturbation");
-        int each = 2 + Settings.RandomOrders;
-        return new PerturbationResult(
-            new PerturbationCurves(Enumerable.Range(0, images).Select(i => curves[i * each])),
-            new PerturbationCurves(Enumerable.Range(0, images).Select(i => curves[i * each + 1])),
-            new PerturbationCurves(Enumerable.Range(0, images).Select(i => MeanCurve(curves.Skip(i * each + 2).Take(Settings.RandomOrders)))),
-            Settings.Baseline.Name);
+        IReadOnlyList<double[]> curves = OrderCurves(model, inputs, targets, orders, progress, stage);
+        var random = new PerturbationCurves(Enumerable.Range(0, images)
+            .Select(i => MeanCurve(curves.Skip(i * each + 2 * attributions).Take(Settings.RandomOrders))));
+        return Enumerable.Range(0, attributions)
+            .Select(a => new PerturbationResult(
+                new PerturbationCurves(Enumerable.Range(0, images).Select(i => curves[i * each + 2 * a])),
+                new PerturbationCurves(Enumerable.Range(0, images).Select(i => curves[i * each + 2 * a + 1])),
+                random, Settings.Baseline.Name))
+            .ToList();
     }
 
     /// <summary>The curves when patches are perturbed by decreasing relevance.</summary>
@@ -182,8 +206,8 @@ public sealed class RegionPerturbation
             work.AddRange(imageOrders.Select(order => new PatchOrder(i, order)));
         }
         IReadOnlyList<double[]> curves = OrderCurves(model, inputs, targets, work, progress, stage);
-        return new PerturbationCurves(Enumerable.Range(0, images)
-            .Select(i => MeanCurve(Enumerable.Range(0, work.Count).Where(w => work[w].Image == i).Select(w => curves[w]))));
+        ILookup<int, double[]> byImage = Enumerable.Range(0, work.Count).ToLookup(w => work[w].Image, w => curves[w]);
+        return new PerturbationCurves(Enumerable.Range(0, images).Select(i => MeanCurve(byImage[i])));
     }
 
     /// <summary>
