@@ -32,7 +32,7 @@ internal static class TermRelevance
         IReadOnlyDictionary<string, Tensor?> effective = LayerParameters.Effective(module, x.shape);
         Tensor? bias = effective.TryGetValue("bias", out Tensor? b) ? b : null;
         // A zero input makes the output the bias only in layers that apply their weights linearly to the input.
-        bool affine = module is Linear or Convolution;
+        bool affine = KnownSign.IsAffine(module, effective);
         var signs = new SignCheck(x);
 
         // A rule may know a faster way for this call (ZPlus and Gamma on dense layers and convolutions).
