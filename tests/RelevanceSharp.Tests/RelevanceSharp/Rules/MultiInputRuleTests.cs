@@ -149,6 +149,18 @@ public class MultiInputRuleTests
         }
     }
 
+    /// <summary>
+    /// The relevance of the two inputs of x1^T W x2 (2 x 2 weights, one output) when the rule scales the output's
+    /// gradient by <paramref name="s"/>: x1 * (W x2) * s, then x2 * (W^T x1) * s.
+    /// </summary>
+    private static double[] BilinearSplit(double[] x1, double[] x2, double[,] w, double s) =>
+    [
+        x1[0] * (w[0, 0] * x2[0] + w[0, 1] * x2[1]) * s,
+        x1[1] * (w[1, 0] * x2[0] + w[1, 1] * x2[1]) * s,
+        x2[0] * (w[0, 0] * x1[0] + w[1, 0] * x1[1]) * s,
+        x2[1] * (w[0, 1] * x1[0] + w[1, 1] * x1[1]) * s,
+    ];
+
     [Fact]
     public void EpsilonOnABilinearLayerMatchesTheHandFormula()
     {
@@ -174,13 +186,7 @@ public class MultiInputRuleTests
         }
         const double epsilon = 0.1;
         double s = y / (y + epsilon * Math.Sign(y)); // the output itself as the relevance to explain
-        double[] expected =
-        {
-            x1[0] * (w[0, 0] * x2[0] + w[0, 1] * x2[1]) * s,
-            x1[1] * (w[1, 0] * x2[0] + w[1, 1] * x2[1]) * s,
-            x2[0] * (w[0, 0] * x1[0] + w[1, 0] * x1[1]) * s,
-            x2[1] * (w[0, 1] * x1[0] + w[1, 1] * x1[1]) * s,
-        };
+        double[] expected = BilinearSplit(x1, x2, w, s);
         AssertClose(expected, Relevance(model, On(m => m is Bilinear, new Epsilon(epsilon)), x, AttributionTarget.Output), 1e-12);
     }
 
@@ -207,13 +213,7 @@ public class MultiInputRuleTests
             }
         }
         double s = 1.0 / (yPlus + 1e-6);
-        double[] expected =
-        {
-            x1[0] * (w[0, 0] * x2[0] + w[0, 1] * x2[1]) * s,
-            x1[1] * (w[1, 0] * x2[0] + w[1, 1] * x2[1]) * s,
-            x2[0] * (w[0, 0] * x1[0] + w[1, 0] * x1[1]) * s,
-            x2[1] * (w[0, 1] * x1[0] + w[1, 1] * x1[1]) * s,
-        };
+        double[] expected = BilinearSplit(x1, x2, w, s);
         Tensor x = T(x1.Concat(x2).ToArray(), 1, 4);
         AssertClose(expected, Relevance(model, On(m => m is Bilinear, new ZPlus()), x, AttributionTarget.Class(0)), 1e-9);
     }
