@@ -75,6 +75,18 @@ public static class LayerTypes
     /// <summary>The modules used for residual additions: <see cref="Layers.Sum"/> and <see cref="Layers.Add"/>.</summary>
     public static ModuleMatcher Sum { get; } = new("Sum", m => m is Layers.Sum or Layers.Add);
 
+    /// <summary>Products of computed tensors: modules implementing <see cref="IProduct"/> (<see cref="MatMul"/>, <see cref="Multiply"/>).</summary>
+    public static ModuleMatcher Product { get; } = new("Product", m => m is IProduct);
+
+    /// <summary>Products whose module names a gate (<see cref="IProduct.Gate"/>): attention weights times values, gated MLPs.</summary>
+    public static ModuleMatcher GatedProduct { get; } = new("GatedProduct", m => m is IProduct { Gate: not null });
+
+    /// <summary>The softmax module.</summary>
+    public static ModuleMatcher Softmax { get; } = new("Softmax", m => m is TorchSharp.Modules.Softmax);
+
+    /// <summary>The layer norm module.</summary>
+    public static ModuleMatcher LayerNorm { get; } = new("LayerNorm", m => m is TorchSharp.Modules.LayerNorm);
+
     /// <summary>Looks a kind up by name (case-insensitive).</summary>
     public static ModuleMatcher? Find(string name) => All.FirstOrDefault(m => string.Equals(m.Name, name, StringComparison.OrdinalIgnoreCase));
 
@@ -82,5 +94,6 @@ public static class LayerTypes
     public static IReadOnlyList<ModuleMatcher> All { get; } = new[]
     {
         ConvolutionStandard, ConvolutionTranspose, Convolution, Dense, Linear, BatchNorm, AvgPool, MaxPool, ReLU, Activation, Sum,
+        Product, GatedProduct, Softmax, LayerNorm,
     };
 }
