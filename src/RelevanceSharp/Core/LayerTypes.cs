@@ -87,6 +87,12 @@ public static class LayerTypes
     /// <summary>The layer norm module.</summary>
     public static ModuleMatcher LayerNorm { get; } = new("LayerNorm", m => m is TorchSharp.Modules.LayerNorm);
 
+    /// <summary>The root-mean-square norm of LLaMA-family models (<see cref="RMSNorm"/>).</summary>
+    public static ModuleMatcher RMSNorm { get; } = new("RMSNorm", m => m is RMSNorm);
+
+    /// <summary>Parameter-free linear maps without offset (<see cref="ILinearOperation"/>: rotary embeddings, rescalings).</summary>
+    public static ModuleMatcher LinearOperation { get; } = new("LinearOperation", m => m is ILinearOperation);
+
     /// <summary>Looks a kind up by name (case-insensitive).</summary>
     public static ModuleMatcher? Find(string name) => All.FirstOrDefault(m => string.Equals(m.Name, name, StringComparison.OrdinalIgnoreCase));
 
@@ -94,6 +100,6 @@ public static class LayerTypes
     public static IReadOnlyList<ModuleMatcher> All { get; } = new[]
     {
         ConvolutionStandard, ConvolutionTranspose, Convolution, Dense, Linear, BatchNorm, AvgPool, MaxPool, ReLU, Activation, Sum,
-        Product, GatedProduct, Softmax, LayerNorm,
+        Product, GatedProduct, Softmax, LayerNorm, RMSNorm, LinearOperation,
     };
 }
