@@ -1,8 +1,7 @@
 using System.Diagnostics;
-using RelevanceSharp.Cli;
-using RelevanceSharp.Data;
 using RelevanceSharp.Evaluation;
-using RelevanceSharp.Models;
+using RelevanceSharp.Vision.Data;
+using RelevanceSharp.Vision.Models;
 using static TorchSharp.torch;
 
 /// <summary>
@@ -23,14 +22,14 @@ internal static class EvaluationRate
             Perturbation = new PerturbationSettings
             {
                 PatchSize = 4,
-                PatchesPerStep = EvaluateCommand.DatasetPatchesPerStep,
-                RandomOrders = EvaluateCommand.DatasetRandomOrders,
-                BatchSize = EvaluateCommand.DefaultBatchSize,
+                PatchesPerStep = EvaluationDefaults.DatasetPatchesPerStep,
+                RandomOrders = EvaluationDefaults.DatasetRandomOrders,
+                BatchSize = EvaluationDefaults.BatchSize,
             },
-            Baselines = EvaluateCommand.DefaultBaselines.Select(name => PerturbationBaseline.Parse(name)).ToArray(),
+            Baselines = EvaluationDefaults.Baselines.Select(name => PerturbationBaseline.Parse(name)).ToArray(),
             Randomization = null,
         };
-        IReadOnlyList<EvaluationConfig> configs = EvaluateCommand.Configurations([]);
+        IReadOnlyList<EvaluationConfig> configs = EvaluationDefaults.Configurations([]);
         var (low, high) = DemoModel.InputBounds;
         // The command's default for the demo model first: one thread per operation, a perturbation worker per core.
         // Unless --quick, also one worker, and all threads per operation with one worker.

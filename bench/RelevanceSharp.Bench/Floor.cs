@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using RelevanceSharp.Canonizers;
 using RelevanceSharp.Core;
-using RelevanceSharp.Models;
 using RelevanceSharp.Rules;
 using TorchSharp;
 using TorchSharp.Modules;

@@ -1,4 +1,5 @@
 using RelevanceSharp.Imaging;
+using RelevanceSharp.Vision.Imaging;
 using ScottPlot;
 
 namespace RelevanceSharp.Evaluation;

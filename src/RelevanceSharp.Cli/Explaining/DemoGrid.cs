@@ -1,11 +1,12 @@
 using RelevanceSharp.Attribution;
 using RelevanceSharp.Composites;
 using RelevanceSharp.Imaging;
-using RelevanceSharp.Models;
+using RelevanceSharp.Vision.Imaging;
+using RelevanceSharp.Vision.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace RelevanceSharp.Explaining;
+namespace RelevanceSharp.Cli.Explaining;
 
 /// <summary>The demo model's verdict on one sample image.</summary>
 /// <param name="Path">The image file.</param>

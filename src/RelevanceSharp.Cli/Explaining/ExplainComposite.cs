@@ -3,8 +3,9 @@ using RelevanceSharp.Canonizers;
 using RelevanceSharp.Composites;
 using RelevanceSharp.Core;
 using RelevanceSharp.Imaging;
+using RelevanceSharp.Vision.Imaging;
 
-namespace RelevanceSharp.Explaining;
+namespace RelevanceSharp.Cli.Explaining;
 
 /// <summary>Builds composites by name for image models, with input-dependent defaults filled in.</summary>
 public static class ExplainComposite

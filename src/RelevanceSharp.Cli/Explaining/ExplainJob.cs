@@ -6,10 +6,11 @@ using RelevanceSharp.Core;
 using RelevanceSharp.IO;
 using RelevanceSharp.Imaging;
 using RelevanceSharp.Platform;
+using RelevanceSharp.Vision.Imaging;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace RelevanceSharp.Explaining;
+namespace RelevanceSharp.Cli.Explaining;
 
 /// <summary>One explained image: what the model predicted, which class was explained and the files written.</summary>
 /// <param name="Input">The image file.</param>

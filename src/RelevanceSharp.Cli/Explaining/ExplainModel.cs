@@ -1,11 +1,13 @@
 using System.Globalization;
-using RelevanceSharp.Imaging;
 using RelevanceSharp.IO;
-using RelevanceSharp.Models;
+using RelevanceSharp.Imaging;
+using RelevanceSharp.Vision.IO;
+using RelevanceSharp.Vision.Imaging;
+using RelevanceSharp.Vision.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace RelevanceSharp.Explaining;
+namespace RelevanceSharp.Cli.Explaining;
 
 /// <summary>
 /// A model to explain, with how its inputs are prepared and (where known) its class names: a model zoo

@@ -1,6 +1,8 @@
+using RelevanceSharp.IO;
 using RelevanceSharp.Imaging;
+using RelevanceSharp.Vision.Imaging;
 
-namespace RelevanceSharp.Explaining;
+namespace RelevanceSharp.Cli.Explaining;
 
 /// <summary>How relevance is computed.</summary>
 public enum AttributionMethod

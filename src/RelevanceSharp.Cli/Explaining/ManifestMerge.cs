@@ -1,8 +1,9 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 using RelevanceSharp.IO;
+using RelevanceSharp.Vision.Imaging;
 
-namespace RelevanceSharp.Explaining;
+namespace RelevanceSharp.Cli.Explaining;
 
 /// <summary>What <see cref="ManifestMerge.Check"/> found.</summary>
 /// <param name="Problems">One line per problem; none when every image of the list is explained exactly once.</param>

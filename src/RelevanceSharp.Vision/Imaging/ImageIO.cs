@@ -1,10 +1,11 @@
 using System.Runtime.InteropServices;
 using RelevanceSharp.IO;
+using RelevanceSharp.Imaging;
 using SkiaSharp;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace RelevanceSharp.Imaging;
+namespace RelevanceSharp.Vision.Imaging;
 
 /// <summary>
 /// How an image file becomes a model input: shorter side resized to <paramref name="Size"/>, a centered square of

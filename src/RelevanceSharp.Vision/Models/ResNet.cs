@@ -3,7 +3,7 @@ using RelevanceSharp.Layers;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace RelevanceSharp.Models;
+namespace RelevanceSharp.Vision.Models;
 
 /// <summary>The residual block type of a <see cref="ResNet"/>.</summary>
 public enum ResNetBlockKind

@@ -1,6 +1,7 @@
-using RelevanceSharp.Imaging;
 using RelevanceSharp.IO;
-using RelevanceSharp.Models;
+using RelevanceSharp.Imaging;
+using RelevanceSharp.Vision.Imaging;
+using RelevanceSharp.Vision.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -4,12 +4,14 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using RelevanceSharp.Attribution;
 using RelevanceSharp.Canonizers;
+using RelevanceSharp.Cli.Explaining;
 using RelevanceSharp.Composites;
 using RelevanceSharp.Core;
-using RelevanceSharp.Explaining;
-using RelevanceSharp.Imaging;
 using RelevanceSharp.IO;
-using RelevanceSharp.Models;
+using RelevanceSharp.Imaging;
+using RelevanceSharp.Vision.IO;
+using RelevanceSharp.Vision.Imaging;
+using RelevanceSharp.Vision.Models;
 
 namespace RelevanceSharp.Tests.Cli;
 
@@ -89,7 +91,7 @@ public sealed class ReadmeClusterExampleTests
         Assert.Equal(4, commands.Count);
         foreach (string[] args in commands)
         {
-            ParseResult parse = RelevanceSharp.Cli.Commands.BuildRoot().Parse(args[1..]);
+            ParseResult parse = RelevanceSharp.Cli.Cli.BuildRoot().Parse(args[1..]);
             Assert.True(parse.Errors.Count == 0, $"{string.Join(" ", args)}: {string.Join("; ", parse.Errors.Select(e => e.Message))}");
             // A mistyped option would be taken for an input path, which the command refuses when it runs.
             Assert.DoesNotContain(parse.CommandResult.Children.OfType<ArgumentResult>().SelectMany(r => r.Tokens), t => t.Value.StartsWith('-'));

@@ -1,8 +1,8 @@
 using RelevanceSharp.Attribution;
 using RelevanceSharp.Composites;
 using RelevanceSharp.Evaluation;
-using RelevanceSharp.Models;
 using RelevanceSharp.Tests.Engine;
+using RelevanceSharp.Vision.Models;
 using TorchSharp.Modules;
 using static RelevanceSharp.Tests.Support;
 using static TorchSharp.torch;

@@ -1,6 +1,7 @@
 using RelevanceSharp.Evaluation;
 using RelevanceSharp.Imaging;
 using RelevanceSharp.Tests.Engine;
+using RelevanceSharp.Vision.Imaging;
 using TorchSharp.Modules;
 using static RelevanceSharp.Tests.Support;
 using static TorchSharp.torch;

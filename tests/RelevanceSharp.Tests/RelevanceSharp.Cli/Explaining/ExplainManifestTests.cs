@@ -1,5 +1,5 @@
 using System.Text;
-using RelevanceSharp.Explaining;
+using RelevanceSharp.Cli.Explaining;
 using RelevanceSharp.Tests.Cli;
 
 namespace RelevanceSharp.Tests.Explaining;

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
 using System.Text;
+using RelevanceSharp.IO;
 
 namespace RelevanceSharp.Tests.IO;
 

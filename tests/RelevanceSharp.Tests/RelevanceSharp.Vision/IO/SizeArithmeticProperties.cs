@@ -1,8 +1,9 @@
 using System.Numerics;
 using System.Text;
 using CsCheck;
-using RelevanceSharp.Imaging;
 using RelevanceSharp.IO;
+using RelevanceSharp.Imaging;
+using RelevanceSharp.Vision.Imaging;
 using static TorchSharp.torch;
 
 namespace RelevanceSharp.Tests.IO;

@@ -1,6 +1,8 @@
 using System.Diagnostics;
-using RelevanceSharp.Imaging;
 using RelevanceSharp.IO;
+using RelevanceSharp.Imaging;
+using RelevanceSharp.Vision.IO;
+using RelevanceSharp.Vision.Imaging;
 using static TorchSharp.torch;
 
 namespace RelevanceSharp.Tests.IO;

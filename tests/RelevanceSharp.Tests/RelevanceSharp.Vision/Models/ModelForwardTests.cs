@@ -1,5 +1,5 @@
 using RelevanceSharp.Layers;
-using RelevanceSharp.Models;
+using RelevanceSharp.Vision.Models;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

@@ -1,5 +1,6 @@
 using System.Text.Json;
-using RelevanceSharp.Models;
+using RelevanceSharp.IO;
+using RelevanceSharp.Vision.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -1,11 +1,12 @@
 using RelevanceSharp.Attribution;
+using RelevanceSharp.Cli.Explaining;
 using RelevanceSharp.Composites;
 using RelevanceSharp.Core;
 using RelevanceSharp.Evaluation;
-using RelevanceSharp.Explaining;
 using RelevanceSharp.Imaging;
 using RelevanceSharp.Rules;
 using RelevanceSharp.Tests.Cli;
+using RelevanceSharp.Vision.Imaging;
 using TorchSharp;
 using static TorchSharp.torch;
 
