@@ -80,8 +80,8 @@ public static class DemoGrid
         using var model = new ExplainModel(DemoModel.Load(folder), "the demo model", DemoModel.Transform, DemoModel.ClassNames);
         using var scope = NewDisposeScope();
         ImageTransform transform = DemoModel.Transform;
-        var pictures = samples.Select(s => ImageIO.Prepare(ImageIO.Load(s.Path, transform.Grayscale, transform.MaxPixels), transform)).ToList();
-        Tensor input = ImageIO.Normalize(stack(pictures), transform.Mean, transform.Std);
+        var pictures = samples.Select(s => ImageTransforms.Prepare(ImageIO.Load(s.Path, transform.Grayscale, transform.MaxPixels), transform)).ToList();
+        Tensor input = ImageTransforms.Normalize(stack(pictures), transform.Mean, transform.Std);
 
         long[] predicted;
         double[] probability;

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using RelevanceSharp.Canonizers.Torchvision;
 using RelevanceSharp.Layers;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

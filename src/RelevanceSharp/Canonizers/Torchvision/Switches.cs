@@ -1,4 +1,6 @@
-namespace RelevanceSharp.Layers;
+using RelevanceSharp.Layers;
+
+namespace RelevanceSharp.Canonizers.Torchvision;
 
 /// <summary>
 /// A module whose additions can run through a <see cref="Sum"/> module instead of an in-place <c>+=</c>, so that

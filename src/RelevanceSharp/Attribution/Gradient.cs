@@ -1,0 +1,17 @@
+using RelevanceSharp.Composites;
+using static TorchSharp.torch;
+
+namespace RelevanceSharp.Attribution;
+
+/// <summary>The gradient, or with a composite the modified gradient, which is LRP.</summary>
+public sealed class Gradient : Attributor
+{
+    /// <summary>Creates the attributor.</summary>
+    public Gradient(nn.Module<Tensor, Tensor> model, Composite? composite = null, AttributionTarget? target = null)
+        : base(model, composite, target)
+    {
+    }
+
+    /// <inheritdoc />
+    protected override (Tensor Output, Tensor Relevance) Compute(Tensor input, AttributionTarget target) => Gradient(input, target);
+}
