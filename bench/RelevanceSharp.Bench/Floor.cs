@@ -2,7 +2,6 @@ using System.Diagnostics;
 using RelevanceSharp.Canonizers;
 using RelevanceSharp.Core;
 using RelevanceSharp.Rules;
-using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 

@@ -1,9 +1,7 @@
 using RelevanceSharp.Conformance;
 using RelevanceSharp.IO;
-using RelevanceSharp.Imaging;
 using RelevanceSharp.Vision.IO;
 using RelevanceSharp.Vision.Imaging;
-using RelevanceSharp.Vision.Models;
 using static TorchSharp.torch;
 
 namespace RelevanceSharp.Fuzz;

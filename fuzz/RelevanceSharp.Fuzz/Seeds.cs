@@ -1,7 +1,6 @@
 using System.Collections;
 using System.Text;
 using RelevanceSharp.IO;
-using RelevanceSharp.Imaging;
 using RelevanceSharp.Vision.Imaging;
 using TorchSharp.PyBridge;
 using static TorchSharp.torch;

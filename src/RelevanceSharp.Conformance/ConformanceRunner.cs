@@ -2,10 +2,8 @@ using System.Globalization;
 using System.Text.Json;
 using RelevanceSharp.Attribution;
 using RelevanceSharp.Canonizers;
-using RelevanceSharp.Composites;
 using RelevanceSharp.Core;
 using RelevanceSharp.IO;
-using RelevanceSharp.Vision.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -165,7 +163,7 @@ public static class ConformanceRunner
     private static CheckResult RunCase(ModelFolder folder, string label, JsonElement spec)
     {
         using var scope = NewDisposeScope();
-        var canonizers = new List<ICanonizer>();
+        var canonizers = new List<string>();
         try
         {
             if (!spec.TryGetProperty("canonizers", out JsonElement list) || list.ValueKind != JsonValueKind.Array)
@@ -179,12 +177,10 @@ public static class ConformanceRunner
                 {
                     return new CheckResult(label, CheckStatus.Skipped, 0, 0, $"canonizer '{canonizer}' is not implemented");
                 }
-                canonizers.Add(CanonizerRegistry.Create(canonizer));
+                canonizers.Add(canonizer);
             }
-            Composite? composite = CreateComposite(spec, canonizers);
-            AttributionTarget target = CreateTarget(spec);
-            Attributor attributor = CreateAttributor(spec, folder.Model, composite, target);
-            using AttributionResult result = attributor.Attribute(folder.Input);
+            Attributor attributor = CreateSpec(spec, canonizers).CreateAttributor(folder.Model);
+            using AttributionResult result = attributor.Attribute(folder.Input, CreateTarget(spec));
             Tensor expected = folder.Expected(spec.TryGetProperty("expected", out JsonElement e) && e.ValueKind == JsonValueKind.String
                 ? e.GetString()!
                 : throw new InvalidDataException($"{folder.CasesPath}: the case has no 'expected' tensor name"));
@@ -223,22 +219,31 @@ public static class ConformanceRunner
         return (actual.to(ScalarType.Float64) - expected.to(ScalarType.Float64)).abs().max().item<double>();
     }
 
-    private static Composite? CreateComposite(JsonElement spec, IReadOnlyList<ICanonizer> canonizers)
+    // zennit's names of attributor arguments that the method registry spells otherwise.
+    private static readonly Dictionary<string, string> ArgumentNames = new(StringComparer.Ordinal) { ["n_iter"] = "iterations" };
+
+    /// <summary>
+    /// The attribution spec of a case: its attributor (zennit's name, e.g. <c>smooth_grad</c>, an alias of the method
+    /// registry's) with its arguments, its composite with its arguments, and its canonizers.
+    /// </summary>
+    private static AttributionSpec CreateSpec(JsonElement spec, IReadOnlyList<string> canonizers)
     {
+        JsonElement attributor = spec.GetProperty("attributor");
+        string name = attributor.GetProperty("name").GetString() ?? "";
+        MethodEntry method = MethodRegistry.Find(name) ?? throw new NotSupportedException($"Unknown attributor '{name}'.");
+        var methodArguments = attributor.EnumerateObject()
+            .Where(p => p.Name != "name")
+            .Select(p => $"{ArgumentNames.GetValueOrDefault(p.Name, p.Name)}={p.Value.GetRawText()}")
+            .ToList();
         JsonElement composite = spec.GetProperty("composite");
         if (composite.ValueKind == JsonValueKind.Null)
         {
-            return canonizers.Count == 0 ? null : new LayerMapComposite(Array.Empty<(ModuleMatcher, Rule)>(), canonizers);
+            return AttributionSpec.Create(method.Name, methodArguments, canonizers: canonizers);
         }
-        var args = new Dictionary<string, JsonElement>();
-        if (composite.TryGetProperty("args", out JsonElement given))
-        {
-            foreach (JsonProperty property in given.EnumerateObject())
-            {
-                args[property.Name] = property.Value.Clone();
-            }
-        }
-        return CompositeRegistry.Create(composite.GetProperty("name").GetString() ?? "", new ArgumentReader(args), canonizers);
+        var compositeArguments = composite.TryGetProperty("args", out JsonElement given)
+            ? given.EnumerateObject().Select(p => $"{p.Name}={p.Value.GetRawText()}").ToList()
+            : [];
+        return AttributionSpec.Create(method.Name, methodArguments, composite.GetProperty("name").GetString() ?? "", compositeArguments, canonizers);
     }
 
     private static AttributionTarget CreateTarget(JsonElement spec)
@@ -250,21 +255,6 @@ public static class ConformanceRunner
             "onehot" => AttributionTarget.Class(target),
             "output_onehot" => AttributionTarget.ClassScore(target),
             _ => throw new NotSupportedException($"Unknown attr_output '{kind}'."),
-        };
-    }
-
-    private static Attributor CreateAttributor(JsonElement spec, nn.Module<Tensor, Tensor> model, Composite? composite, AttributionTarget target)
-    {
-        JsonElement attributor = spec.GetProperty("attributor");
-        string name = attributor.GetProperty("name").GetString() ?? "";
-        return name switch
-        {
-            "gradient" => new Gradient(model, composite, target),
-            "integrated_gradients" => new IntegratedGradients(model, composite, target, iterations: (int)ModelSpec.Int(attributor, "n_iter", 20)),
-            "occlusion" => new Occlusion(model, composite, target,
-                window: new[] { ModelSpec.Int(attributor, "window", 8) }, stride: new[] { ModelSpec.Int(attributor, "stride", 8) }),
-            "smooth_grad" => new SmoothGrad(model, composite, target, iterations: (int)ModelSpec.Int(attributor, "n_iter", 20)),
-            _ => throw new NotSupportedException($"Unknown attributor '{name}'."),
         };
     }
 }

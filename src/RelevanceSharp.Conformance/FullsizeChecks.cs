@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Text.Json;
 using RelevanceSharp.Core;
 using RelevanceSharp.Vision.Models;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace RelevanceSharp.Conformance;

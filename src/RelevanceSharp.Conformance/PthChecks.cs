@@ -1,8 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
-using RelevanceSharp.IO;
 using RelevanceSharp.Vision.IO;
-using RelevanceSharp.Vision.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 

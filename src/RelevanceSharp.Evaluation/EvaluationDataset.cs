@@ -1,4 +1,3 @@
-using RelevanceSharp.Evaluation;
 using RelevanceSharp.Imaging;
 using RelevanceSharp.Vision.Data;
 using RelevanceSharp.Vision.Imaging;

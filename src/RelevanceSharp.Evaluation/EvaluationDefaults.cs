@@ -1,3 +1,5 @@
+using RelevanceSharp.Attribution;
+
 namespace RelevanceSharp.Evaluation;
 
 /// <summary>
@@ -22,16 +24,28 @@ public static class EvaluationDefaults
     public const int BatchSize = 64;
 
     /// <summary>
-    /// The configurations of an evaluation: those given (or <see cref="EvaluationConfig.DemoDefaults"/>) with the
-    /// uniform-noise control added at the end unless it is among them.
+    /// The configurations <c>relevance evaluate</c> compares on the demo model by default (the uniform-noise control,
+    /// <see cref="UniformNoiseAttribution.Control"/>, is added to every evaluation).
     /// </summary>
-    public static IReadOnlyList<EvaluationConfig> Configurations(IReadOnlyList<string> texts)
+    public static IReadOnlyList<AttributionSpec> Specs =>
+    [
+        .. new[] { "epsilon_plus_flat", "epsilon_plus_flat+densenet_seq_thresh", "epsilon_plus_flat+densenet_thresh_seq",
+            "epsilon_gamma_box", "epsilon_gamma_box+densenet_seq_thresh", "epsilon_gamma_box+densenet_thresh_seq", "gradient" }
+            .Select(AttributionSpec.Parse),
+    ];
+
+    /// <summary>
+    /// The configurations of an evaluation: those given (or <see cref="Specs"/>) with the uniform-noise control added
+    /// at the end unless it is among them; a configuration given twice counts once.
+    /// </summary>
+    /// <exception cref="ArgumentException">A text is not a spec (<see cref="AttributionSpec.Parse"/>).</exception>
+    public static IReadOnlyList<AttributionSpec> Configurations(IReadOnlyList<string> texts)
     {
         ArgumentNullException.ThrowIfNull(texts);
-        var configs = texts.Count > 0 ? texts.Select(EvaluationConfig.Parse).ToList() : EvaluationConfig.DemoDefaults.ToList();
-        if (!configs.Any(c => c.IsRandom))
+        var configs = texts.Count > 0 ? texts.Select(AttributionSpec.Parse).ToList() : Specs.ToList();
+        if (!configs.Any(UniformNoiseAttribution.IsControl))
         {
-            configs.Add(EvaluationConfig.Random);
+            configs.Add(UniformNoiseAttribution.Control);
         }
         return configs.DistinctBy(c => c.Name).ToList();
     }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using RelevanceSharp.Attribution;
 using RelevanceSharp.Cli.Evaluating;
 using RelevanceSharp.Cli.Explaining;
 using RelevanceSharp.Evaluation;
@@ -20,7 +21,7 @@ public static class EvaluateCommand
     /// <param name="Model"><c>demo</c> or a model zoo name.</param>
     /// <param name="Weights">Weights file of a zoo model.</param>
     /// <param name="Inputs">Image files and folders; empty for the demo's sample images (or a data set).</param>
-    /// <param name="Configs">Configuration texts; empty for <see cref="EvaluationConfig.DemoDefaults"/>.</param>
+    /// <param name="Configs">Configuration texts; empty for <see cref="EvaluationDefaults.Specs"/>.</param>
     /// <param name="Options">Perturbation and randomization settings.</param>
     /// <param name="Output">Folder for the plots and CSV files.</param>
     /// <param name="NumClasses">Classifier outputs of a zoo model.</param>
@@ -86,8 +87,9 @@ public static class EvaluateCommand
         };
         var configs = new Option<string[]>("--config", "-c")
         {
-            Description = "A configuration to compare, repeatable: gradient, smoothgrad, integrated_gradients, random, or a composite with " +
-                "optional arguments and canonizers, e.g. epsilon_gamma_box+densenet_seq_thresh or epsilon_plus_flat(epsilon=1e-3). " +
+            Description = $"A configuration to compare, repeatable: a method ({string.Join(", ", MethodRegistry.Names)}) or a composite (LRP) with " +
+                "optional arguments and canonizers, e.g. epsilon_gamma_box+densenet_seq_thresh, epsilon_plus_flat(epsilon=1e-3) or " +
+                "smoothgrad(iterations=10):epsilon_plus_flat. " +
                 "Default: epsilon_plus_flat and epsilon_gamma_box with none, densenet_seq_thresh and densenet_thresh_seq, and gradient. " +
                 "The random attribution (uniform noise) is always added as a sanity row.",
         };
@@ -257,7 +259,7 @@ public static class EvaluateCommand
         // filled in below).
         EvaluationOptions options = request.Options;
         (options.Perturbation.PatchSize == 0 ? options.Perturbation with { PatchSize = 1 } : options.Perturbation).Validate();
-        IReadOnlyList<EvaluationConfig> configs = EvaluationDefaults.Configurations(request.Configs);
+        IReadOnlyList<AttributionSpec> configs = EvaluationDefaults.Configurations(request.Configs);
         IReadOnlyList<ConfigurationPair> pairs = Pairs(request.Pairs, configs);
         if (request.Dataset is not null && request.Inputs.Count > 0)
         {
@@ -303,7 +305,7 @@ public static class EvaluateCommand
     }
 
     // The pairs asked for, or the default ones; each must name evaluated configurations.
-    private static IReadOnlyList<ConfigurationPair> Pairs(IReadOnlyList<string> texts, IReadOnlyList<EvaluationConfig> configs)
+    private static IReadOnlyList<ConfigurationPair> Pairs(IReadOnlyList<string> texts, IReadOnlyList<AttributionSpec> configs)
     {
         if (texts.Count == 0)
         {

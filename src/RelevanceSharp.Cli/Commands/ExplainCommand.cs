@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using RelevanceSharp.Attribution;
 using RelevanceSharp.Cli.Explaining;
 using RelevanceSharp.Composites;
 using RelevanceSharp.Imaging;
@@ -12,8 +13,9 @@ namespace RelevanceSharp.Cli.Commands;
 /// <summary><c>relevance explain IMAGE|FOLDER...</c>: heatmaps (and relevance files) for images.</summary>
 public static class ExplainCommand
 {
-    private static readonly string[] Methods = ["gradient", "smoothgrad", "integrated-gradients", "occlusion"];
-    private static readonly string[] NoComposite = ["gradient", "none"];
+    // The explain options that set a method's arguments, by argument name; a method takes those it declares.
+    private static readonly (string Option, string Argument)[] MethodOptions =
+        [("--iterations", "iterations"), ("--noise-level", "noise_level"), ("--seed", "seed"), ("--window", "window"), ("--stride", "stride")];
 
     /// <summary>Creates the command.</summary>
     public static Command Create()
@@ -34,10 +36,10 @@ public static class ExplainCommand
         var demoFolder = new Option<string?>("--demo-folder") { Description = "Folder with the demo model's weights (as written by 'relevance train-demo') [default: the one shipped with the tool]." };
         var method = new Option<string>("--method")
         {
-            Description = "gradient (with a composite: LRP), smoothgrad, integrated-gradients or occlusion.",
+            Description = $"{string.Join(", ", MethodRegistry.Names)} (gradient with a composite is LRP; older spellings such as integrated-gradients are accepted).",
             DefaultValueFactory = _ => "gradient",
         };
-        method.AcceptOnlyFromAmong(Methods);
+        method.AcceptOnlyFromAmong([.. MethodRegistry.All.SelectMany(e => e.Aliases.Prepend(e.Name))]);
         var composite = new Option<string?>("--composite", "-c")
         {
             Description = "Composite (rule set) by name, see 'relevance composites', optionally with arguments and canonizers as in evaluate's --config: NAME[(ARG=VALUE,...)][+CANONIZER...]; 'gradient' or 'none' for no composite [default: epsilon_plus_flat with --method gradient, none otherwise].",
@@ -87,10 +89,10 @@ public static class ExplainCommand
         var mean = new Option<string?>("--mean") { Description = "Normalization means, one or one per channel, comma-separated [default: ImageNet's for zoo models]." };
         var std = new Option<string?>("--std") { Description = "Normalization standard deviations, like --mean." };
         var grayscale = new Option<bool>("--grayscale") { Description = "Read images as one gray channel (the demo model always does)." };
-        var iterations = new Option<int>("--iterations") { Description = "SmoothGrad samples or Integrated Gradients steps.", DefaultValueFactory = _ => 20 };
-        var noiseLevel = new Option<double>("--noise-level") { Description = "SmoothGrad noise, relative to each image's value range.", DefaultValueFactory = _ => 0.1 };
-        var seed = new Option<long>("--seed") { Description = "Seed of SmoothGrad's noise.", DefaultValueFactory = _ => 0 };
-        var window = new Option<int>("--window") { Description = "Occlusion window side in pixels.", DefaultValueFactory = _ => 8 };
+        var iterations = new Option<int?>("--iterations") { Description = $"SmoothGrad samples or Integrated Gradients steps [default: {Default("smoothgrad", "iterations")}]." };
+        var noiseLevel = new Option<double?>("--noise-level") { Description = $"SmoothGrad noise, relative to each image's value range [default: {Default("smoothgrad", "noise_level")}]." };
+        var seed = new Option<long?>("--seed") { Description = $"Seed of SmoothGrad's noise [default: {Default("smoothgrad", "seed")}]." };
+        var window = new Option<int?>("--window") { Description = $"Occlusion window side in pixels [default: {Default("occlusion", "window")}]." };
         var stride = new Option<int?>("--stride") { Description = "Occlusion window step in pixels [default: the window side]." };
         var shard = new Option<string?>("--shard")
         {
@@ -143,9 +145,12 @@ public static class ExplainCommand
             {
                 throw new ArgumentException("--demo-folder is only for the demo model.");
             }
-            AttributionMethod chosenMethod = ParseMethod(parse.GetValue(method)!);
-            // One text form for composites everywhere: NAME(ARGS)+CANONIZERS, to which --arg and --canonizer add.
-            CompositeSpec? spec = parse.GetValue(composite) is { } text ? CompositeSpec.Parse(text) : null;
+            AttributionSpec spec = BuildSpec(parse.GetValue(method)!, parse.GetValue(composite), parse.GetValue(arguments) ?? [],
+                parse.GetValue(canonizers) ?? [],
+                [
+                    ("--iterations", Text(parse.GetValue(iterations))), ("--noise-level", parse.GetValue(noiseLevel) is double noise ? ArgumentSpec.FormatNumber(noise) : null),
+                    ("--seed", Text(parse.GetValue(seed))), ("--window", Text(parse.GetValue(window))), ("--stride", Text(parse.GetValue(stride))),
+                ]);
             var options = new ExplainOptions
             {
                 Inputs = given,
@@ -153,21 +158,13 @@ public static class ExplainCommand
                     parse.GetValue(mean), parse.GetValue(std), parse.GetValue(grayscale)) with
                 { MaxPixels = parse.GetValue(maxPixels) },
                 OutputFolder = parse.GetValue(output)!,
-                Method = chosenMethod,
-                Composite = ResolveComposite(spec?.Name, chosenMethod),
-                CompositeArguments = [.. spec?.Arguments ?? [], .. parse.GetValue(arguments) ?? []],
-                Canonizers = [.. spec?.Canonizers ?? [], .. parse.GetValue(canonizers) ?? []],
+                Spec = spec,
                 TargetClass = ParseTarget(parse.GetValue(target)!),
                 BatchSize = parse.GetValue(batchSize),
                 RelevanceFormat = Enum.Parse<RelevanceFormat>(parse.GetValue(relevanceFormat)!, ignoreCase: true),
                 HeatmapFormat = Enum.Parse<ImageFormat>(parse.GetValue(heatmapFormat)!, ignoreCase: true),
                 ColorMap = parse.GetValue(colormap)!,
                 Overlay = parse.GetValue(overlay),
-                Iterations = parse.GetValue(iterations),
-                NoiseLevel = parse.GetValue(noiseLevel),
-                Seed = parse.GetValue(seed),
-                OcclusionWindow = parse.GetValue(window),
-                OcclusionStride = parse.GetValue(stride),
                 Shard = parse.GetValue(shard) is { } part ? Shard.Parse(part, Environment.GetEnvironmentVariable) : Shard.All,
                 Resume = parse.GetValue(resume),
             };
@@ -291,22 +288,44 @@ public static class ExplainCommand
         return values.ToArray();
     }
 
-    private static AttributionMethod ParseMethod(string name) => name switch
+    /// <summary>
+    /// The attribution spec of the command line: the method, its arguments from the options it declares, and the
+    /// composite text (NAME[(ARGS)][+CANONIZERS], the composite part of the spec's text form; 'gradient' or 'none' for no
+    /// composite) to which --arg and --canonizer add. Without --composite, the gradient is LRP with epsilon_plus_flat and
+    /// the other methods take none.
+    /// </summary>
+    private static AttributionSpec BuildSpec(string methodName, string? compositeText, IReadOnlyList<string> arguments, IReadOnlyList<string> canonizers,
+        IReadOnlyList<(string Option, string? Value)> methodOptions)
     {
-        "smoothgrad" => AttributionMethod.SmoothGrad,
-        "integrated-gradients" => AttributionMethod.IntegratedGradients,
-        "occlusion" => AttributionMethod.Occlusion,
-        _ => AttributionMethod.Gradient,
-    };
-
-    private static string? ResolveComposite(string? given, AttributionMethod method)
-    {
-        if (given is null)
+        MethodEntry entry = MethodRegistry.Get(methodName);
+        var methodArguments = new List<string>();
+        foreach (var (option, value) in methodOptions.Where(o => o.Value is not null))
         {
-            return method == AttributionMethod.Gradient ? "epsilon_plus_flat" : null;
+            string argument = MethodOptions.Single(m => m.Option == option).Argument;
+            if (entry.Arguments.Any(a => a.Name == argument))
+            {
+                methodArguments.Add($"{argument}={value}");
+            }
         }
-        return NoComposite.Contains(given, StringComparer.OrdinalIgnoreCase) ? null : given;
+        CompositeSpec? given = compositeText is null ? null : CompositeSpec.Parse(compositeText);
+        bool none = given is { Name: MethodRegistry.NoComposite } || given?.Name == Gradient.Entry.Name;
+        if (none && given!.Arguments.Count > 0)
+        {
+            throw new ArgumentException($"--composite {compositeText}: '{given.Name}' means no composite, which takes no arguments.");
+        }
+        string? composite = given is null ? (entry == Gradient.Entry ? DefaultComposite : null) : none ? null : given.Name;
+        return AttributionSpec.Create(entry.Name, methodArguments, composite, [.. given?.Arguments ?? [], .. arguments],
+            [.. given?.Canonizers ?? [], .. canonizers]);
     }
+
+    private static string? Text(long? value) => value?.ToString(CultureInfo.InvariantCulture);
+
+    // The composite of LRP when --composite is not given.
+    private const string DefaultComposite = "epsilon_plus_flat";
+
+    // A method argument's default, as its registry entry declares it, for the help.
+    private static string Default(string method, string argument) =>
+        MethodRegistry.Get(method).Arguments.Single(a => a.Name == argument).Default ?? "none";
 
     private static long? ParseTarget(string text)
     {

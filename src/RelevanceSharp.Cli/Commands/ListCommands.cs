@@ -30,7 +30,7 @@ public static class ListCommands
                 writer.WriteLine($"{entry.Name}  {entry.Description}");
                 foreach (ArgumentSpec argument in entry.Arguments)
                 {
-                    string fallback = argument.Default ?? (argument.Name is "low" or "high" ? "from --mean/--std" : "none");
+                    string fallback = argument.Default ?? (argument.Context != ContextValue.None ? "from --mean/--std" : "none");
                     writer.WriteLine($"    {argument.Name} ({argument.Type}, default {fallback}): {argument.Description}");
                 }
             }

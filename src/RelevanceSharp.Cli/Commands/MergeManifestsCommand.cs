@@ -32,9 +32,10 @@ public static class MergeManifestsCommand
             manifests, inputs, output,
         };
         command.WithExamples(
-            "Every manifest must split the list into the same N shards, come from the same image list, model and method, and\n" +
-            "every shard from 0 to N-1 must have one. Each image must be in one shard only, with a line without error and its\n" +
-            "files present. Each problem is one 'error: ...' line and the exit code is 1; when all is well, a summary and 0.",
+            "Every manifest must split the list into the same N shards, come from the same image list, model and attribution\n" +
+            "spec (method, composite, canonizers and their arguments), and every shard from 0 to N-1 must have one. Each\n" +
+            "image must be in one shard only, with a line without error and its files present. Each problem is one\n" +
+            "'error: ...' line and the exit code is 1; when all is well, a summary and 0.",
             "relevance merge-manifests /shared/heatmaps",
             "relevance merge-manifests /shared/heatmaps --inputs /shared/photos --output /shared/heatmaps/all.jsonl");
         command.SetAction(parse => Cli.Run(parse, writer =>

@@ -1,6 +1,6 @@
+using RelevanceSharp.Attribution;
 using RelevanceSharp.Cli.Explaining;
 using RelevanceSharp.Evaluation;
-using RelevanceSharp.Imaging;
 using RelevanceSharp.Vision.Imaging;
 using RelevanceSharp.Vision.Models;
 using static TorchSharp.torch;
@@ -125,11 +125,7 @@ public sealed class EvaluationSetup : IDisposable
         try
         {
             bool demo = ExplainModel.IsDemo(model);
-            var (low, high) = DemoModel.InputBounds;
-            InputBounds bounds = demo
-                ? new InputBounds([low], [high])
-                : InputBounds.FromNormalization(loaded.Transform.Mean, loaded.Transform.Std);
-            return images(loaded, demo, bounds);
+            return images(loaded, demo, InputBounds.FromNormalization(loaded.Transform.Mean, loaded.Transform.Std));
         }
         catch
         {

@@ -1,9 +1,7 @@
 using RelevanceSharp.Attribution;
-using RelevanceSharp.Composites;
 using RelevanceSharp.Imaging;
 using RelevanceSharp.Vision.Imaging;
 using RelevanceSharp.Vision.Models;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace RelevanceSharp.Cli.Explaining;
@@ -103,8 +101,9 @@ public static class DemoGrid
             // One heatmap batch per canonizer setting; the cells are laid out sample by sample.
             var heatmaps = Canonizers.Select(canonizer =>
             {
-                Composite? composite = ExplainComposite.Create(name, transform, canonizers: canonizer is null ? [] : [canonizer]);
-                using AttributionResult result = new Gradient(model.Module, composite).Attribute(input, AttributionTarget.Classes(predicted));
+                AttributionSpec spec = AttributionSpec.Create(Gradient.Entry.Name, composite: name, canonizers: canonizer is null ? [] : [canonizer]);
+                Attributor attributor = spec.CreateAttributor(model.Module, AttributionContext.ForInputs(DemoModel.InputBounds));
+                using AttributionResult result = attributor.Attribute(input, attributor.ClassTarget(predicted));
                 return Heatmap.RenderEach(result.Relevance);
             }).ToList();
             var cells = new List<Tensor>();

@@ -1,7 +1,5 @@
 using System.Diagnostics;
-using System.Globalization;
 using RelevanceSharp.Attribution;
-using RelevanceSharp.Composites;
 using RelevanceSharp.Core;
 using RelevanceSharp.IO;
 using RelevanceSharp.Imaging;
@@ -28,10 +26,7 @@ public sealed class ExplainJob : IDisposable
     // The CPU guard must be in force before this type runs its first convolution.
     static ExplainJob() => CpuGuard.Ensure();
 
-    private const int OcclusionBatchSize = 4;
-
     private readonly ExplainOptions options;
-    private readonly Composite? composite;
     private readonly Attributor attributor;
     private readonly IReadOnlyList<PlannedImage> planned;
     private readonly IReadOnlyList<(int Start, int Count)> batches;
@@ -41,14 +36,13 @@ public sealed class ExplainJob : IDisposable
     private ExplainJob(ExplainOptions options, ExplainPlan plan)
     {
         this.options = options;
-        composite = plan.Composite;
         planned = plan.Images;
         batches = plan.Batches;
         header = plan.Header;
         Model = plan.Model;
         Classes = plan.Classes;
-        writer = new ExplainWriter(options, Model.Description, Description);
-        attributor = CreateAttributor(options, Model.Module, composite);
+        attributor = plan.Attributor;
+        writer = new ExplainWriter(options, Model.Description, Description, plan.Header?.Spec ?? options.Spec.Canonical(ExplainPlanner.Context(options)));
     }
 
     /// <summary>The model; the job owns it and disposes it.</summary>
@@ -73,7 +67,7 @@ public sealed class ExplainJob : IDisposable
     public int BatchCount => batches.Count;
 
     /// <summary>What is computed, in one line (method, composite, canonizers, target).</summary>
-    public string Description => ExplainPlanner.Describe(options, composite, Model);
+    public string Description => ExplainPlanner.Describe(options, Model);
 
     /// <summary>
     /// Checks the options, finds the images, loads the model and checks that everything fits, without writing
@@ -105,7 +99,7 @@ public sealed class ExplainJob : IDisposable
         attributor.RequireFinite = false;
         // LRP registers the composite once for all batches; the other methods need a plain forward pass for the
         // predictions first, which must not run through the rules' hooks, so they register it per call.
-        using IDisposable? registration = options.Method == AttributionMethod.Gradient ? attributor.Scope() : null;
+        using IDisposable? registration = attributor is Gradient ? attributor.Scope() : null;
         foreach (var (start, count) in batches)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -196,7 +190,7 @@ public sealed class ExplainJob : IDisposable
 
     private (Tensor Output, Tensor Relevance) Attribute(Tensor input)
     {
-        if (options.Method == AttributionMethod.Gradient)
+        if (attributor is Gradient)
         {
             AttributionTarget target = options.TargetClass is long t ? AttributionTarget.Class(t) : AttributionTarget.Predicted;
             AttributionResult result = attributor.Attribute(input, target);
@@ -214,20 +208,7 @@ public sealed class ExplainJob : IDisposable
         return (attributed.Output, attributed.Relevance);
     }
 
-    // Each sample's class: occlusion scores the class output itself, the gradient methods seed its one-hot vector.
-    private AttributionTarget TargetFor(long[] classes) => options.Method == AttributionMethod.Occlusion
-        ? AttributionTarget.FromFunction(o => o * nn.functional.one_hot(tensor(classes, device: o.device), o.shape[1]).to(o.dtype), "class scores")
-        : AttributionTarget.Classes(classes);
-
-    private static Attributor CreateAttributor(ExplainOptions options, nn.Module<Tensor, Tensor> model, Composite? composite) => options.Method switch
-    {
-        AttributionMethod.Gradient => new Gradient(model, composite),
-        AttributionMethod.SmoothGrad => new SmoothGrad(model, composite, noiseLevel: options.NoiseLevel, iterations: options.Iterations, seed: options.Seed),
-        AttributionMethod.IntegratedGradients => new IntegratedGradients(model, composite, iterations: options.Iterations),
-        AttributionMethod.Occlusion => new Occlusion(model,
-            window: new long[] { options.OcclusionWindow, options.OcclusionWindow },
-            stride: new long[] { options.OcclusionStride ?? options.OcclusionWindow, options.OcclusionStride ?? options.OcclusionWindow },
-            batchSize: OcclusionBatchSize),
-        _ => throw new ArgumentOutOfRangeException(nameof(options), options.Method, "Unknown attribution method."),
-    };
+    // Each sample's class, as the method explains it (occlusion scores the class output, the gradient methods seed
+    // its one-hot vector).
+    private AttributionTarget TargetFor(long[] classes) => attributor.ClassTarget(classes);
 }

@@ -1,10 +1,8 @@
 using System.Globalization;
 using RelevanceSharp.IO;
-using RelevanceSharp.Imaging;
 using RelevanceSharp.Vision.IO;
 using RelevanceSharp.Vision.Imaging;
 using RelevanceSharp.Vision.Models;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace RelevanceSharp.Cli.Explaining;

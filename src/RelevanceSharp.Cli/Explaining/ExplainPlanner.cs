@@ -1,4 +1,3 @@
-using System.Globalization;
 using RelevanceSharp.Attribution;
 using RelevanceSharp.Composites;
 using RelevanceSharp.Core;
@@ -20,14 +19,14 @@ internal enum OutputKind
 /// <summary>An image of the list with the files its explanation writes, heatmap first.</summary>
 internal sealed record PlannedImage(string Input, IReadOnlyList<(string Path, OutputKind Kind)> Outputs);
 
-/// <summary>What <see cref="ExplainPlanner.Prepare"/> settled: the model, the composite, the images in batches.</summary>
+/// <summary>What <see cref="ExplainPlanner.Prepare"/> settled: the model, its attributor, the images in batches.</summary>
 /// <param name="Model">The loaded model.</param>
-/// <param name="Composite">The composite, or <c>null</c>.</param>
+/// <param name="Attributor">The spec's attributor of the model.</param>
 /// <param name="Images">The images to explain, in order.</param>
 /// <param name="Batches">Consecutive images of one shape, as (start, count).</param>
 /// <param name="Classes">The model's number of outputs (0 when there is nothing to explain).</param>
 /// <param name="Header">The manifest header of the part, or <c>null</c> without a part.</param>
-internal sealed record ExplainPlan(ExplainModel Model, Composite? Composite, IReadOnlyList<PlannedImage> Images,
+internal sealed record ExplainPlan(ExplainModel Model, Attributor Attributor, IReadOnlyList<PlannedImage> Images,
     IReadOnlyList<(int Start, int Count)> Batches, long Classes, ManifestHeader? Header);
 
 /// <summary>
@@ -51,13 +50,16 @@ internal static class ExplainPlanner
         CheckNumbers(options);
         options.Transform.Validate();
         ColorMap.Get(options.ColorMap);
-        Composite? composite = ExplainComposite.Create(options.Composite, options.Transform, options.CompositeArguments, options.Canonizers);
+        AttributionContext context = Context(options);
+        // Every argument at its value, those the transform supplies included: what the manifest records.
+        string spec = options.Spec.Canonical(context);
         IReadOnlyList<PlannedImage> listed = Plan(options);
         IReadOnlyList<PlannedImage> assigned = options.Shard?.Select(listed) ?? listed;
 
         ExplainModel model = loadModel();
         try
         {
+            Attributor attributor = options.Spec.CreateAttributor(model.Module, context);
             ManifestHeader? header = options.Shard is { } shard
                 ? new ManifestHeader
                 {
@@ -67,24 +69,25 @@ internal static class ExplainPlanner
                     Assigned = assigned.Count,
                     List = ExplainManifest.ListDigest(listed.Select(p => Path.GetFileName(p.Input))),
                     Model = model.Description,
-                    Method = Describe(options, composite, model),
+                    Method = Describe(options, model),
+                    Spec = spec,
                 }
                 : null;
             IReadOnlyList<PlannedImage> planned = options.Resume ? Unfinished(assigned, Path.Combine(options.OutputFolder, options.Shard!.ManifestName), header!) : assigned;
             if (planned.Count == 0)
             {
-                return new ExplainPlan(model, composite, planned, [], 0, header);
+                return new ExplainPlan(model, attributor, planned, [], 0, header);
             }
             var (shapes, first) = DecodeAll(planned, options.Transform);
             using (first)
             {
-                long classes = Probe(options, model, composite, first, shapes.Distinct(ShapeComparer.Instance));
+                long classes = Probe(options, model, attributor.Composite, first, shapes.Distinct(ShapeComparer.Instance));
                 if (options.TargetClass is long target && (target < 0 || target >= classes))
                 {
                     throw new ArgumentException(
                         $"Target class {target} is out of range: {model.Description} has {classes} classes (0 to {classes - 1}).");
                 }
-                return new ExplainPlan(model, composite, planned, Batches(shapes, options.BatchSize), classes, header);
+                return new ExplainPlan(model, attributor, planned, Batches(shapes, options.BatchSize), classes, header);
             }
         }
         catch
@@ -95,49 +98,24 @@ internal static class ExplainPlanner
     }
 
     /// <summary>What is computed, in one line (method, composite, canonizers, target).</summary>
-    internal static string Describe(ExplainOptions options, Composite? composite, ExplainModel model)
+    internal static string Describe(ExplainOptions options, ExplainModel model)
     {
-        string method = options.Method switch
-        {
-            AttributionMethod.Gradient when composite is not null && options.Composite is not null => $"LRP with {options.Composite}",
-            AttributionMethod.Gradient => "gradient",
-            AttributionMethod.SmoothGrad => $"SmoothGrad ({options.Iterations} samples, noise {options.NoiseLevel.ToString(CultureInfo.InvariantCulture)})",
-            AttributionMethod.IntegratedGradients => $"Integrated Gradients ({options.Iterations} steps)",
-            _ => $"occlusion (window {options.OcclusionWindow}, stride {options.OcclusionStride ?? options.OcclusionWindow})",
-        };
-        if (options.Method is AttributionMethod.SmoothGrad or AttributionMethod.IntegratedGradients && options.Composite is not null)
-        {
-            method += $" of LRP with {options.Composite}";
-        }
-        if (options.Canonizers.Count > 0)
-        {
-            method += $", canonizers {string.Join(", ", options.Canonizers)}";
-        }
         string target = options.TargetClass is long t ? $"class {model.ClassName(t)}" : "the predicted class";
-        return $"{method}; explaining {target}";
+        return $"{options.Spec.Describe()}; explaining {target}";
     }
+
+    /// <summary>
+    /// What the spec's factory needs to know about the inputs: their range, from the transform's normalization,
+    /// for the <c>low</c> and <c>high</c> of ZBox.
+    /// </summary>
+    internal static AttributionContext Context(ExplainOptions options) =>
+        AttributionContext.ForInputs(InputBounds.FromNormalization(options.Transform.Mean, options.Transform.Std));
 
     private static void CheckNumbers(ExplainOptions options)
     {
         if (options.BatchSize < 1)
         {
             throw new ArgumentException($"The batch size must be at least 1; got {options.BatchSize}.");
-        }
-        if (options.Iterations < 1)
-        {
-            throw new ArgumentException($"The number of iterations must be at least 1; got {options.Iterations}.");
-        }
-        if (!(options.NoiseLevel >= 0) || double.IsInfinity(options.NoiseLevel))
-        {
-            throw new ArgumentException($"The noise level must be a non-negative number; got {options.NoiseLevel}.");
-        }
-        if (options.OcclusionWindow < 1 || options.OcclusionStride is < 1)
-        {
-            throw new ArgumentException("The occlusion window and stride must be at least 1 pixel.");
-        }
-        if (options.Method == AttributionMethod.Occlusion && (options.Composite is not null || options.Canonizers.Count > 0))
-        {
-            throw new ArgumentException("Occlusion uses no gradient, so it takes no composite and no canonizers.");
         }
         if (options.TargetClass is < 0)
         {
@@ -152,7 +130,7 @@ internal static class ExplainPlanner
     /// <summary>
     /// The images of <paramref name="assigned"/> that a resumed run still has to explain: all but those whose last line
     /// in the manifest at <paramref name="path"/> has no error and whose files (as this run would name them) all exist.
-    /// A manifest of another run (another split, image list, model or method) is refused; a missing one, or one cut
+    /// A manifest of another run (another split, image list, model, spec or method) is refused; a missing one, or one cut
     /// short before its header was complete, means that nothing is done yet.
     /// </summary>
     private static IReadOnlyList<PlannedImage> Unfinished(IReadOnlyList<PlannedImage> assigned, string path, ManifestHeader header)
@@ -299,7 +277,7 @@ internal static class ExplainPlanner
             }
             classes = output.shape[1];
         }
-        if (options.Method != AttributionMethod.Occlusion)
+        if (options.Spec.MethodEntry.TakesComposite)
         {
             // Whether the values are finite is settled per image when the job runs, where a failure names its image.
             using AttributionResult result = new Gradient(model.Module, composite) { RequireFinite = false }.Attribute(first, AttributionTarget.Predicted);

@@ -8,10 +8,10 @@ namespace RelevanceSharp.Cli.Explaining;
 
 /// <summary>
 /// Writes the files of one explained image: its heatmap, and as asked its overlay and its relevance (<c>.npy</c>, or
-/// <c>.safetensors</c> with the input, model, target and method in its metadata), all of them or none
+/// <c>.safetensors</c> with the input, model, target, method and canonical spec in its metadata), all of them or none
 /// (<see cref="AtomicFile.WriteAll"/>).
 /// </summary>
-internal sealed class ExplainWriter(ExplainOptions options, string model, string method)
+internal sealed class ExplainWriter(ExplainOptions options, string model, string method, string spec)
 {
     private readonly HeatmapOptions heatmap = new(options.ColorMap);
 
@@ -36,6 +36,7 @@ internal sealed class ExplainWriter(ExplainOptions options, string model, string
                         ["model"] = model,
                         ["target"] = target.ToString(CultureInfo.InvariantCulture),
                         ["method"] = method,
+                        ["spec"] = spec,
                     }),
             };
             files.Add((path, bytes));

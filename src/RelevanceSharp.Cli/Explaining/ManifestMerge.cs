@@ -67,7 +67,7 @@ public static partial class ManifestMerge
 
     /// <summary>
     /// Checks that <paramref name="manifests"/> cover one image list exactly once: all of them split it into the
-    /// same number of shards, come from the same list, model and method, every shard has one manifest, no image is
+    /// same number of shards, come from the same list, model and attribution spec, every shard has one manifest, no image is
     /// in two shards, every image has a line without error and its files exist. With <paramref name="inputs"/> (the
     /// files and folders given to <c>relevance explain</c>) the list is found again and compared image by image.
     /// </summary>

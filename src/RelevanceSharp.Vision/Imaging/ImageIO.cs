@@ -1,6 +1,5 @@
 using System.Runtime.InteropServices;
 using RelevanceSharp.IO;
-using RelevanceSharp.Imaging;
 using SkiaSharp;
 using TorchSharp;
 using static TorchSharp.torch;

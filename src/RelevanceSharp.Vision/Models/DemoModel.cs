@@ -1,11 +1,10 @@
 using System.Diagnostics;
 using System.Text.Json;
+using RelevanceSharp.Attribution;
 using RelevanceSharp.IO;
-using RelevanceSharp.Imaging;
 using RelevanceSharp.Vision.Data;
 using RelevanceSharp.Vision.IO;
 using RelevanceSharp.Vision.Imaging;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace RelevanceSharp.Vision.Models;
@@ -39,8 +38,8 @@ public static class DemoModel
     /// <summary>How images are prepared for the model: grayscale, 28x28, normalized.</summary>
     public static ImageTransform Transform { get; } = ImageTransform.SingleChannel(28, 28, Mean, Std);
 
-    /// <summary>The (normalized) pixel range of the inputs, for rules such as ZBox.</summary>
-    public static (double Low, double High) InputBounds => ((0 - Mean) / Std, (1 - Mean) / Std);
+    /// <summary>The (normalized) pixel range of the inputs, for rules such as ZBox: that of <see cref="Transform"/>.</summary>
+    public static InputBounds InputBounds { get; } = InputBounds.FromNormalization([Mean], [Std]);
 
     /// <summary>Creates the (untrained) architecture.</summary>
     public static DenseNet Create() => new(growthRate: 12, blockConfig: new long[] { 3, 3, 3 }, numInitFeatures: 16,

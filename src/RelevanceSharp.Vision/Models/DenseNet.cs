@@ -1,6 +1,5 @@
 using System.Text.Json;
 using RelevanceSharp.Canonizers.Torchvision;
-using RelevanceSharp.Layers;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;

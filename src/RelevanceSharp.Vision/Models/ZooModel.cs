@@ -1,4 +1,3 @@
-using RelevanceSharp.IO;
 using RelevanceSharp.Platform;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

@@ -58,6 +58,13 @@ public abstract class Attributor
     /// </summary>
     public bool? RetainGraph { get; set; }
 
+    /// <summary>
+    /// The target that explains class <c>classes[i]</c> of sample <c>i</c> with this method: the one-hot vector of each
+    /// class for the gradient methods (<see cref="AttributionTarget.Classes"/>); methods that score the output instead
+    /// of differentiating it (<see cref="Occlusion"/>) override it.
+    /// </summary>
+    public virtual AttributionTarget ClassTarget(IReadOnlyList<long> classes) => AttributionTarget.Classes(classes);
+
     /// <summary>Whether the method takes gradients at all (<see cref="Occlusion"/> does not).</summary>
     protected virtual bool TakesGradients => true;
 

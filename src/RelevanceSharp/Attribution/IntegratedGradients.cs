@@ -10,11 +10,29 @@ namespace RelevanceSharp.Attribution;
 /// </summary>
 public sealed class IntegratedGradients : Attributor
 {
+    /// <summary>The number of steps unless given another.</summary>
+    public const int DefaultIterations = 20;
+
+    private static readonly ArgumentSpec IterationsArgument =
+        ArgumentSpec.WholeNumber("iterations", DefaultIterations, "Steps on the path from the zero baseline to the input.") with { Minimum = 1 };
+
     private readonly Func<Tensor, Tensor> baseline;
+
+    /// <summary>
+    /// The registry entry: <c>integrated_gradients</c> from a zero baseline (also spelled <c>integrated-gradients</c>,
+    /// as <c>relevance explain --method</c> first did).
+    /// </summary>
+    [RegistryEntry(30)]
+    public static MethodEntry Entry { get; } = new("integrated_gradients", "Integrated Gradients from a zero baseline.", [IterationsArgument],
+        c => new IntegratedGradients(c.Model, c.Composite, c.Target, iterations: (int)c.Arguments.WholeNumber(IterationsArgument)))
+    {
+        Aliases = ["integrated-gradients"],
+        Describe = (v, composite) => $"Integrated Gradients ({v["iterations"]} steps)" + (composite is null ? "" : $" of LRP with {composite}"),
+    };
 
     /// <summary>Creates the attributor; the baseline is a function of the input (zeros by default).</summary>
     public IntegratedGradients(nn.Module<Tensor, Tensor> model, Composite? composite = null, AttributionTarget? target = null,
-        Func<Tensor, Tensor>? baseline = null, int iterations = 20)
+        Func<Tensor, Tensor>? baseline = null, int iterations = DefaultIterations)
         : base(model, composite, target)
     {
         if (iterations < 1)

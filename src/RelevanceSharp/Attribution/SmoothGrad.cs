@@ -10,9 +10,34 @@ namespace RelevanceSharp.Attribution;
 /// </summary>
 public sealed class SmoothGrad : Attributor
 {
+    /// <summary>The noise level unless given another.</summary>
+    public const double DefaultNoiseLevel = 0.1;
+
+    /// <summary>The number of noisy samples unless given another.</summary>
+    public const int DefaultIterations = 20;
+
+    private static readonly ArgumentSpec NoiseLevelArgument =
+        ArgumentSpec.Number("noise_level", DefaultNoiseLevel, "Noise standard deviation relative to each sample's value range.") with { Minimum = 0 };
+
+    private static readonly ArgumentSpec IterationsArgument =
+        ArgumentSpec.WholeNumber("iterations", DefaultIterations, "Noisy samples averaged (the last is the input itself).") with { Minimum = 1 };
+
+    private static readonly ArgumentSpec SeedArgument = ArgumentSpec.WholeNumber("seed", 0, "Seed of the noise, so that runs repeat exactly.");
+
+    /// <summary>The registry entry: <c>smoothgrad</c> (also spelled <c>smooth_grad</c>, as zennit does).</summary>
+    [RegistryEntry(20)]
+    public static MethodEntry Entry { get; } = new("smoothgrad", "SmoothGrad: gradients averaged over noisy copies of the input.",
+        [NoiseLevelArgument, IterationsArgument, SeedArgument],
+        c => new SmoothGrad(c.Model, c.Composite, c.Target, c.Arguments.Number(NoiseLevelArgument),
+            (int)c.Arguments.WholeNumber(IterationsArgument), c.Arguments.WholeNumber(SeedArgument)))
+    {
+        Aliases = ["smooth_grad"],
+        Describe = (v, composite) => $"SmoothGrad ({v["iterations"]} samples, noise {v["noise_level"]})" + (composite is null ? "" : $" of LRP with {composite}"),
+    };
+
     /// <summary>Creates the attributor.</summary>
     public SmoothGrad(nn.Module<Tensor, Tensor> model, Composite? composite = null, AttributionTarget? target = null,
-        double noiseLevel = 0.1, int iterations = 20, long? seed = null)
+        double noiseLevel = DefaultNoiseLevel, int iterations = DefaultIterations, long? seed = null)
         : base(model, composite, target)
     {
         if (iterations < 1)

@@ -22,6 +22,9 @@ public static class CanonizerRegistry
     /// <summary>Whether a name is known.</summary>
     public static bool IsKnown(string name) => Registry.Find(name) is not null;
 
+    /// <summary>Looks up a canonizer by name; an unknown name throws, listing the known ones.</summary>
+    public static CanonizerEntry Get(string name) => Registry.Get(name);
+
     /// <summary>Creates a canonizer by name.</summary>
     public static ICanonizer Create(string name) => Registry.Get(name).Create();
 

@@ -1,5 +1,4 @@
 using RelevanceSharp.Composites;
-using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 

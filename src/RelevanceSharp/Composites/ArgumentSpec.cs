@@ -21,6 +21,19 @@ public enum ArgumentKind
     Names,
 }
 
+/// <summary>A value the caller of a factory supplies as an argument's default, because it depends on the inputs.</summary>
+public enum ContextValue
+{
+    /// <summary>None: the argument's default is its own.</summary>
+    None,
+
+    /// <summary>The lowest value an input can take (<see cref="Attribution.InputBounds.Low"/>).</summary>
+    InputLow,
+
+    /// <summary>The highest value an input can take (<see cref="Attribution.InputBounds.High"/>).</summary>
+    InputHigh,
+}
+
 /// <summary>One argument a named composite, canonizer or method accepts.</summary>
 /// <param name="Name">The argument's name, as written in <c>name=value</c>.</param>
 /// <param name="Type">What it takes, in words (for listings).</param>
@@ -31,13 +44,25 @@ public sealed record ArgumentSpec(string Name, string Type, string? Default, str
     /// <summary>How the canonical text spells its value (<see cref="ArgumentKind.Any"/> unless set).</summary>
     public ArgumentKind Kind { get; init; } = ArgumentKind.Any;
 
+    /// <summary>
+    /// Where the default comes from when it depends on the inputs (the bounds of ZBox): the
+    /// <see cref="Attribution.AttributionContext"/> a caller passes to the factory. <see cref="Default"/> is then <c>null</c>.
+    /// </summary>
+    public ContextValue Context { get; init; }
+
+    /// <summary>The argument whose value is this one's default (the occlusion stride defaults to the window), or <c>null</c>.</summary>
+    public string? DefaultFrom { get; init; }
+
+    /// <summary>The smallest value accepted, for numbers; <c>null</c> for no limit.</summary>
+    public double? Minimum { get; init; }
+
     /// <summary>A number argument whose default is <paramref name="fallback"/>, spelled by <see cref="FormatNumber"/>.</summary>
     public static ArgumentSpec Number(string name, double fallback, string description) =>
         new(name, "number", FormatNumber(fallback), description) { Kind = ArgumentKind.Number };
 
-    /// <summary>A whole-number argument whose default is <paramref name="fallback"/>.</summary>
-    public static ArgumentSpec WholeNumber(string name, long fallback, string description) =>
-        new(name, "whole number", fallback.ToString(CultureInfo.InvariantCulture), description) { Kind = ArgumentKind.WholeNumber };
+    /// <summary>A whole-number argument whose default is <paramref name="fallback"/> (<c>null</c>: see <see cref="DefaultFrom"/>).</summary>
+    public static ArgumentSpec WholeNumber(string name, long? fallback, string description) =>
+        new(name, "whole number", fallback?.ToString(CultureInfo.InvariantCulture), description) { Kind = ArgumentKind.WholeNumber };
 
     /// <summary>
     /// A number in the shortest text that reads back to the same double, in lower case and without a padded

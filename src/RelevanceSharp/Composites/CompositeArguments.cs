@@ -1,4 +1,3 @@
-using RelevanceSharp.Core;
 using RelevanceSharp.Rules;
 
 namespace RelevanceSharp.Composites;
@@ -11,11 +10,19 @@ public static class CompositeArguments
 {
     /// <summary><c>low</c>: the lowest possible input value, for ZBox; callers that know their inputs supply it.</summary>
     public static ArgumentSpec Low { get; } =
-        new("low", "number or list per channel", null, "Lowest possible input value (required).") { Kind = ArgumentKind.NumberOrList };
+        new("low", "number or list per channel", null, "Lowest possible input value (required).")
+        {
+            Kind = ArgumentKind.NumberOrList,
+            Context = ContextValue.InputLow,
+        };
 
     /// <summary><c>high</c>: the highest possible input value, for ZBox.</summary>
     public static ArgumentSpec High { get; } =
-        new("high", "number or list per channel", null, "Highest possible input value (required).") { Kind = ArgumentKind.NumberOrList };
+        new("high", "number or list per channel", null, "Highest possible input value (required).")
+        {
+            Kind = ArgumentKind.NumberOrList,
+            Context = ContextValue.InputHigh,
+        };
 
     /// <summary><c>epsilon</c>: the Epsilon rule's stabilizer on dense layers.</summary>
     public static ArgumentSpec Epsilon { get; } =

@@ -1,3 +1,4 @@
+using RelevanceSharp.Attribution;
 using RelevanceSharp.Canonizers;
 
 namespace RelevanceSharp.Composites;
@@ -5,9 +6,6 @@ namespace RelevanceSharp.Composites;
 /// <summary>The named composites, as zennit's registry names them.</summary>
 public static class CompositeRegistry
 {
-    // Names that mean a method on the command line (explain --composite, evaluate --config), never a composite.
-    private static readonly string[] Reserved = ["gradient", "none", "smoothgrad", "integrated_gradients", "occlusion"];
-
     private static readonly NamedRegistry<CompositeEntry> Registry = new("composite", e => e.Name);
 
     /// <summary>
@@ -31,7 +29,8 @@ public static class CompositeRegistry
     public static void Register(CompositeEntry entry)
     {
         ArgumentNullException.ThrowIfNull(entry);
-        if (Reserved.Contains(entry.Name, StringComparer.OrdinalIgnoreCase))
+        // Names that mean a method in the text forms (explain --composite, evaluate --config) never name a composite.
+        if (MethodRegistry.Reserved.Contains(entry.Name, StringComparer.OrdinalIgnoreCase))
         {
             throw new ArgumentException($"'{entry.Name}' is reserved: the command line uses it for a method, not a composite.", nameof(entry));
         }

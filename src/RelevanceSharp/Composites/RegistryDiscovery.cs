@@ -3,8 +3,10 @@ using System.Reflection;
 namespace RelevanceSharp.Composites;
 
 /// <summary>
-/// Finds the properties marked <see cref="RegistryEntryAttribute"/> in RelevanceSharp and every loaded assembly that
-/// references it, including assemblies loaded later (each is scanned once, when a registry is next read).
+/// Finds the properties marked <see cref="RegistryEntryAttribute"/> in RelevanceSharp and every assembly that references
+/// it: those loaded, those they reference (so that a program knows the entries of every library it was built with,
+/// whether or not it has touched one of their types yet), and those loaded later. Each is scanned once, when a
+/// registry is next read.
 /// </summary>
 internal static class RegistryDiscovery
 {
@@ -44,6 +46,10 @@ internal static class RegistryDiscovery
                 if (Seen.Add(assembly) && Declares(assembly))
                 {
                     Found.AddRange(Scan(assembly));
+                    foreach (Assembly referenced in References(assembly))
+                    {
+                        Pending.Enqueue(referenced);
+                    }
                 }
             }
             properties = Found.Where(f => typeof(T).IsAssignableFrom(f.Property.PropertyType)).ToList();
@@ -56,6 +62,27 @@ internal static class RegistryDiscovery
             .ThenBy(p => nameOf(p.Value), StringComparer.Ordinal)
             .Select(p => p.Value)
             .ToList();
+    }
+
+    // The assemblies an assembly references that can be loaded (their metadata only; nothing in them runs).
+    private static IEnumerable<Assembly> References(Assembly assembly)
+    {
+        foreach (AssemblyName name in assembly.GetReferencedAssemblies())
+        {
+            Assembly? loaded = null;
+            try
+            {
+                loaded = Assembly.Load(name);
+            }
+            catch (Exception ex) when (ex is FileNotFoundException or FileLoadException or BadImageFormatException)
+            {
+                // Not shipped with the program: it declares nothing the program can use.
+            }
+            if (loaded is not null)
+            {
+                yield return loaded;
+            }
+        }
     }
 
     private static bool Declares(Assembly assembly) =>

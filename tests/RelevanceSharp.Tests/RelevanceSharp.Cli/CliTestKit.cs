@@ -1,8 +1,6 @@
 using RelevanceSharp.IO;
-using RelevanceSharp.Imaging;
 using RelevanceSharp.Vision.Imaging;
 using RelevanceSharp.Vision.Models;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace RelevanceSharp.Tests.Cli;

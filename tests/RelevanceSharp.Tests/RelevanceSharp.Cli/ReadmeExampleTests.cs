@@ -7,7 +7,6 @@ using RelevanceSharp.Canonizers;
 using RelevanceSharp.Cli.Explaining;
 using RelevanceSharp.Composites;
 using RelevanceSharp.Core;
-using RelevanceSharp.IO;
 using RelevanceSharp.Imaging;
 using RelevanceSharp.Vision.IO;
 using RelevanceSharp.Vision.Imaging;
@@ -41,6 +40,26 @@ public sealed class ReadmeExampleTests : IClassFixture<Resnet18Weights>, IDispos
         Assert.Equal(new long[] { 1, 10 }, result.Output.shape);
         Assert.Equal(new long[] { 3, 224, 224 }, ImageIO.Load(heatmap).shape);
         model.Dispose();
+    }
+}
+
+/// <summary>The README's attribution-spec example runs as written (with a smaller model).</summary>
+public sealed class ReadmeSpecExampleTests
+{
+    [Fact]
+    public void TheSpecExampleBuildsWithTheBoundsOfTheNormalization()
+    {
+        using var model = ModelZoo.Create("resnet18", 10);
+        model.eval();
+
+        var spec = AttributionSpec.Parse("epsilon_gamma_box+resnet");
+        var context = AttributionContext.ForInputs(InputBounds.FromNormalization(ImageTransform.ImageNetMean, ImageTransform.ImageNetStd));
+        Attributor attributor = spec.CreateAttributor(model, context);   // low and high of ZBox from the normalization
+        string canonical = spec.Canonical(context);                      // epsilon_gamma_box(low=[-2.117...],...)+resnet
+
+        Assert.StartsWith("epsilon_gamma_box(low=[-2.117", canonical, StringComparison.Ordinal);
+        Assert.EndsWith(",epsilon=1e-6,gamma=0.25,stabilizer=1e-6)+resnet", canonical, StringComparison.Ordinal);
+        Assert.IsType<EpsilonGammaBox>(attributor.Composite);
     }
 }
 

@@ -1,7 +1,6 @@
 using System.Text.Json;
 using RelevanceSharp.Canonizers;
 using RelevanceSharp.Conformance;
-using RelevanceSharp.Vision.Models;
 
 namespace RelevanceSharp.Tests.Conformance;
 

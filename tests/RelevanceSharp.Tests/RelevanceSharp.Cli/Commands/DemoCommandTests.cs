@@ -1,5 +1,4 @@
 using RelevanceSharp.Cli.Explaining;
-using RelevanceSharp.Imaging;
 using RelevanceSharp.Vision.Imaging;
 using static TorchSharp.torch;
 

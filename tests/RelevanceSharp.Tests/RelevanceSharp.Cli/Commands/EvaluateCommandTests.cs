@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text.Json;
-using RelevanceSharp.Cli;
 using RelevanceSharp.Imaging;
 using RelevanceSharp.IO;
 using static RelevanceSharp.Tests.Support;

@@ -3,7 +3,6 @@ using RelevanceSharp.Imaging;
 using RelevanceSharp.Vision.IO;
 using RelevanceSharp.Vision.Imaging;
 using RelevanceSharp.Vision.Models;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace RelevanceSharp.Tests.Cli;

@@ -66,6 +66,7 @@ public sealed class ExplainShardAndResumeTests : IClassFixture<ScratchDemoFolder
                 List = ExplainManifest.ListDigest(SevenImages.Names),
                 Model = "the demo model (DenseNet for Fashion-MNIST)",
                 Method = "LRP with epsilon_plus_flat; explaining the predicted class",
+                Spec = "epsilon_plus_flat(epsilon=1e-6,stabilizer=1e-6)",
             }, manifest.Header);
             Assert.All(manifest.Entries, e =>
             {
@@ -154,6 +155,29 @@ public sealed class ExplainShardAndResumeTests : IClassFixture<ScratchDemoFolder
         Assert.StartsWith($"error: Cannot resume with the manifest '{Manifest(1, 2)}': it was made from another image list (7 images, not 8)", error, StringComparison.Ordinal);
         Assert.Equal(before, File.ReadAllBytes(Manifest(1, 2)));
         Assert.False(File.Exists(Path.Combine(work.Output, "hotel.png")));
+    }
+
+    [Fact]
+    public void ResumeRefusesAManifestMadeWithOtherArguments()
+    {
+        string[] folders = SevenImages.Create(work);
+        Assert.Equal(0, Explain([.. folders, "--shard", "0/2"]).Code);
+        byte[] before = File.ReadAllBytes(Manifest(0, 2));
+
+        // The same composite, the same description of the method, another epsilon: another computation.
+        CliResult result = Explain([.. folders, "--shard", "0/2", "--resume", "--arg", "epsilon=0.25"]);
+
+        Assert.Equal(1, result.Code);
+        Assert.Equal(
+            $"error: Cannot resume with the manifest '{Manifest(0, 2)}': it computed epsilon_plus_flat(epsilon=1e-6,stabilizer=1e-6), " +
+            "not epsilon_plus_flat(epsilon=0.25,stabilizer=1e-6). Resume with the same inputs and options, or remove the manifest to start afresh.",
+            Assert.Single(result.ErrorLines));
+        Assert.Equal(before, File.ReadAllBytes(Manifest(0, 2)));
+
+        // Spelled otherwise, the same arguments are the same computation.
+        CliResult same = Explain([.. folders, "--shard", "0/2", "--resume", "--composite", "epsilon_plus_flat(epsilon=0.000001)"]);
+        Assert.True(same.Code == 0, same.Error);
+        Assert.StartsWith("Explaining 0 images (shard 0/2: 4 of 7 images; 4 already done)", same.Lines[0], StringComparison.Ordinal);
     }
 
     [Fact]

@@ -25,6 +25,9 @@ public sealed class ThreeShardRun : IDisposable
     /// <summary>The two image folders given to explain.</summary>
     public string[] Inputs { get; }
 
+    /// <summary>The demo folder the shards were explained with.</summary>
+    public string DemoFolder => demo.Folder;
+
     /// <summary>The output folder: heatmaps and three manifests.</summary>
     public string Output { get; }
 
@@ -167,6 +170,20 @@ public sealed class MergeManifestsCommandTests : IClassFixture<ThreeShardRun>, I
 
         Assert.Equal(1, list.Code);
         Assert.Contains($"error: {Manifest(1)} does not belong with {Manifest(0)}: it was made from another image list (8 images, not 7)", list.ErrorLines);
+    }
+
+    [Fact]
+    public void AShardMadeWithOtherArgumentsIsReportedWithBothSpecs()
+    {
+        // Shard 1 again, into the same folder, with another epsilon: its manifest describes the method as the others do.
+        CliResult again = CliWorkspace.Run(["explain", .. run.Inputs, "--demo-folder", run.DemoFolder, "--output", Output, "--shard", "1/3",
+            "--arg", "epsilon=0.5"]);
+        Assert.True(again.Code == 0, again.Error);
+        Assert.Equal(ExplainManifest.Read(Manifest(0)).Header!.Method, ExplainManifest.Read(Manifest(1)).Header!.Method);
+
+        AssertProblems(CliWorkspace.Run("merge-manifests", Output),
+            $"{Manifest(1)} does not belong with {Manifest(0)}: it computed epsilon_plus_flat(epsilon=0.5,stabilizer=1e-6), " +
+            "not epsilon_plus_flat(epsilon=1e-6,stabilizer=1e-6)");
     }
 
     [Fact]

@@ -1,5 +1,4 @@
 using RelevanceSharp.Cli.Explaining;
-using RelevanceSharp.Imaging;
 using RelevanceSharp.Vision.Data;
 using RelevanceSharp.Vision.Imaging;
 using RelevanceSharp.Vision.Models;

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using RelevanceSharp.Cli;
 using RelevanceSharp.Cli.Commands;
 using RelevanceSharp.IO;
 using static RelevanceSharp.Tests.Support;

@@ -1,6 +1,6 @@
+using RelevanceSharp.Attribution;
 using RelevanceSharp.Cli.Explaining;
 using RelevanceSharp.IO;
-using RelevanceSharp.Imaging;
 using RelevanceSharp.Vision.Imaging;
 
 namespace RelevanceSharp.Tests.Cli;
@@ -30,13 +30,19 @@ public sealed class ExplainLibraryTests : IDisposable
     [Fact]
     public void EpsilonGammaBoxGetsThePixelRangeOfTheNormalization()
     {
-        var transform = new ImageTransform(0, 0, [0.5f, 0.25f], [0.5f, 0.25f]);
-        var (low, high) = ExplainComposite.PixelRange(transform);
-        Assert.Equal([-1.0, -1.0], low);
-        Assert.Equal([1.0, 3.0], high);
-        Assert.NotNull(ExplainComposite.Create("epsilon_gamma_box", transform));
-        Assert.Null(ExplainComposite.Create(null, transform));
-        Assert.NotNull(ExplainComposite.Create(null, transform, canonizers: ["resnet"]));
+        var options = new ExplainOptions
+        {
+            Inputs = [],
+            Transform = new ImageTransform(0, 0, [0.5f, 0.25f], [0.5f, 0.25f]),
+            Spec = AttributionSpec.Parse("epsilon_gamma_box"),
+        };
+        AttributionContext context = ExplainPlanner.Context(options);
+        Assert.Equal([-1.0, -1.0], context.Bounds!.Low);
+        Assert.Equal([1.0, 3.0], context.Bounds.High);
+        Assert.Equal("epsilon_gamma_box(low=[-1,-1],high=[1,3],epsilon=1e-6,gamma=0.25,stabilizer=1e-6)", options.Spec.Canonical(context));
+        Assert.NotNull(options.Spec.CreateComposite(context));
+        Assert.Null(AttributionSpec.Parse("gradient").CreateComposite(context));
+        Assert.NotNull(AttributionSpec.Parse("gradient+resnet").CreateComposite(context));
     }
 
     [Fact]
@@ -84,7 +90,7 @@ public sealed class ExplainJobMemoryTests : IClassFixture<ScratchDemoFolder>, ID
             BatchSize = 2,
             Overlay = true,
             RelevanceFormat = RelevanceFormat.SafeTensors,
-            Canonizers = ["densenet_thresh_seq"],
+            Spec = AttributionSpec.Parse("epsilon_plus_flat+densenet_thresh_seq"),
         };
         int threads = TorchSharp.torch.get_num_threads();
         TorchSharp.torch.set_num_threads(1);

@@ -3,7 +3,6 @@ using System.Text.Json;
 using RelevanceSharp.Conformance;
 using RelevanceSharp.IO;
 using RelevanceSharp.Vision.IO;
-using RelevanceSharp.Vision.Models;
 using TorchSharp;
 using TorchSharp.PyBridge;
 using static TorchSharp.torch;

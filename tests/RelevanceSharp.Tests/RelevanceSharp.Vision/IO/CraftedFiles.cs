@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
 using System.Text;
-using RelevanceSharp.IO;
 
 namespace RelevanceSharp.Tests.IO;
 

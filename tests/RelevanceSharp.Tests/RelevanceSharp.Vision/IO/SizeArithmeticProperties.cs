@@ -2,7 +2,6 @@ using System.Numerics;
 using System.Text;
 using CsCheck;
 using RelevanceSharp.IO;
-using RelevanceSharp.Imaging;
 using RelevanceSharp.Vision.Imaging;
 using static TorchSharp.torch;
 

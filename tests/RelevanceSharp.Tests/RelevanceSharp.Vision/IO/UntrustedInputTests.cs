@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using RelevanceSharp.IO;
-using RelevanceSharp.Imaging;
 using RelevanceSharp.Vision.IO;
 using RelevanceSharp.Vision.Imaging;
 using static TorchSharp.torch;

@@ -1,4 +1,3 @@
-using RelevanceSharp.Imaging;
 using RelevanceSharp.Vision.Imaging;
 using SkiaSharp;
 using TorchSharp;

@@ -2,10 +2,8 @@ using RelevanceSharp.Attribution;
 using RelevanceSharp.Composites;
 using RelevanceSharp.Conformance;
 using RelevanceSharp.Core;
-using RelevanceSharp.IO;
 using RelevanceSharp.Vision.IO;
 using RelevanceSharp.Vision.Models;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace RelevanceSharp.Tests.Models;

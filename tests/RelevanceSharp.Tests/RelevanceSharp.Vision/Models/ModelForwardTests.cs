@@ -1,6 +1,5 @@
 using RelevanceSharp.Layers;
 using RelevanceSharp.Vision.Models;
-using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 

@@ -1,7 +1,5 @@
 using System.Text.Json;
-using RelevanceSharp.IO;
 using RelevanceSharp.Vision.Models;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace RelevanceSharp.Tests.Models;

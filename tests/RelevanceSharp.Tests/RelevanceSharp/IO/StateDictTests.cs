@@ -1,6 +1,5 @@
 using RelevanceSharp.IO;
 using RelevanceSharp.Tests.Engine;
-using TorchSharp;
 using TorchSharp.Modules;
 using static RelevanceSharp.Tests.Support;
 using static TorchSharp.torch;

@@ -1,4 +1,3 @@
-using RelevanceSharp.Core;
 using RelevanceSharp.Platform;
 using static TorchSharp.torch;
 
