@@ -11,6 +11,10 @@ trap 'rm -rf "$work"' EXIT
 
 echo "packages.sh: packing version $version"
 dotnet pack RelevanceSharp.slnx -c Release -o "$work/feed" -nologo -v quiet
+# Every package of the solution, the conformance checks included, must be in the feed.
+for package in RelevanceSharp RelevanceSharp.Vision RelevanceSharp.Evaluation RelevanceSharp.Conformance RelevanceSharp.Cli; do
+    test -f "$work/feed/$package.$version.nupkg" || { echo "packages.sh: $package.$version.nupkg was not packed" >&2; exit 1; }
+done
 
 echo "packages.sh: installing the tool and running its demo in an empty folder"
 dotnet tool install RelevanceSharp.Cli --version "$version" --tool-path "$work/tools" --add-source "$work/feed" >/dev/null

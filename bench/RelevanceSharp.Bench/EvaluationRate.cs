@@ -1,8 +1,8 @@
 using System.Diagnostics;
-using RelevanceSharp.Cli;
-using RelevanceSharp.Data;
+using RelevanceSharp.Attribution;
 using RelevanceSharp.Evaluation;
-using RelevanceSharp.Models;
+using RelevanceSharp.Vision.Data;
+using RelevanceSharp.Vision.Models;
 using static TorchSharp.torch;
 
 /// <summary>
@@ -23,15 +23,14 @@ internal static class EvaluationRate
             Perturbation = new PerturbationSettings
             {
                 PatchSize = 4,
-                PatchesPerStep = EvaluateCommand.DatasetPatchesPerStep,
-                RandomOrders = EvaluateCommand.DatasetRandomOrders,
-                BatchSize = EvaluateCommand.DefaultBatchSize,
+                PatchesPerStep = EvaluationDefaults.DatasetPatchesPerStep,
+                RandomOrders = EvaluationDefaults.DatasetRandomOrders,
+                BatchSize = EvaluationDefaults.BatchSize,
             },
-            Baselines = EvaluateCommand.DefaultBaselines.Select(name => PerturbationBaseline.Parse(name)).ToArray(),
+            Baselines = EvaluationDefaults.Baselines.Select(name => PerturbationBaseline.Parse(name)).ToArray(),
             Randomization = null,
         };
-        IReadOnlyList<EvaluationConfig> configs = EvaluateCommand.Configurations([]);
-        var (low, high) = DemoModel.InputBounds;
+        IReadOnlyList<AttributionSpec> configs = EvaluationDefaults.Configurations([]);
         // The command's default for the demo model first: one thread per operation, a perturbation worker per core.
         // Unless --quick, also one worker, and all threads per operation with one worker.
         var setups = new List<(int Threads, int Workers)> { (1, options.Threads) };
@@ -46,7 +45,7 @@ internal static class EvaluationRate
             var counter = new PassCounter();
             var clock = Stopwatch.StartNew();
             EvaluationOptions run = evaluation with { Perturbation = evaluation.Perturbation with { Workers = workers } };
-            EvaluationReport report = Evaluator.Run(model, inputs, configs, new InputBounds([low], [high]), run, counter);
+            EvaluationReport report = Evaluator.Run(model, inputs, configs, DemoModel.InputBounds, run, counter);
             double seconds = clock.Elapsed.TotalSeconds;
             Console.WriteLine($"evaluation (demo model, {weights}, {images} {source}, {configs.Count} configurations, " +
                 $"{report.Baselines.Count} baselines, {report.Steps} steps of {run.Perturbation.PatchesPerStep} patches, " +

@@ -1,9 +1,7 @@
 using System.Diagnostics;
 using RelevanceSharp.Canonizers;
 using RelevanceSharp.Core;
-using RelevanceSharp.Models;
 using RelevanceSharp.Rules;
-using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 

@@ -1,12 +1,10 @@
 using System.Diagnostics;
 using System.Globalization;
 using RelevanceSharp.Attribution;
-using RelevanceSharp.Canonizers;
 using RelevanceSharp.Composites;
 using RelevanceSharp.Core;
-using RelevanceSharp.Models;
 using RelevanceSharp.Platform;
-using TorchSharp;
+using RelevanceSharp.Vision.Models;
 using static TorchSharp.torch;
 
 // Timings of LRP against the plain gradient on full-size models with random weights. Speed does not depend on the
@@ -62,12 +60,11 @@ foreach (string name in options.Models)
         BenchOptions runOptions = batch == 1 ? options with { Repeats = Math.Max(options.Repeats, options.Quick ? 3 : 5) } : options;
         Memory.ResetPeak();
         Tensor input = BenchModels.Input(batch, options);
-        var target = AttributionTarget.Class(1);
-        var egb = new EpsilonGammaBox(-3.0, 3.0, canonizers: new[] { CanonizerRegistry.Create(canonizer) });
-        var epf = new EpsilonPlusFlat(canonizers: new[] { CanonizerRegistry.Create(canonizer) });
-        var plain = new Gradient(model, null, target);
-        var box = new Gradient(model, egb, target);
-        var flat = new Gradient(model, epf, target);
+        // The attributors as every caller builds them: one spec, one factory.
+        var context = new AttributionContext { Target = AttributionTarget.Class(1) };
+        Attributor plain = AttributionSpec.Parse("gradient").CreateAttributor(model, context);
+        Attributor box = AttributionSpec.Parse($"epsilon_gamma_box(low=-3,high=3)+{canonizer}").CreateAttributor(model, context);
+        Attributor flat = AttributionSpec.Parse($"epsilon_plus_flat+{canonizer}").CreateAttributor(model, context);
         // Interleaved: each round times all four, so that a slow phase of a shared machine hits all of them alike.
         // Each LRP call runs in a scope of its attributor opened just before it: the composite and its canonizer
         // are applied outside the timed call, as in zennit's figures, where they are registered once.
@@ -90,7 +87,7 @@ foreach (string name in options.Models)
             (floor is null ? "" : $" egb_floor={lrpBox.Min / floor.BoxFloor:F2} epf_floor={lrpFlat.Min / floor.FlatFloor:F2}"));
         if (options.Profile && floor is not null)
         {
-            Profile.Print(name, batch, (box, egb, floor.Box), (flat, epf, floor.Flat), input);
+            Profile.Print(name, batch, (box, floor.Box), (flat, floor.Flat), input);
         }
         input.Dispose();
     }
@@ -249,8 +246,7 @@ internal static class Throughput
     {
         int images = options.Quick ? 16 : 64;
         using ZooModel model = BenchModels.Create("resnet50", options);
-        var composite = new EpsilonPlusFlat(canonizers: new[] { CanonizerRegistry.Create("resnet") });
-        var attributor = new Gradient(model, composite, AttributionTarget.Predicted);
+        Attributor attributor = AttributionSpec.Parse("epsilon_plus_flat+resnet").CreateAttributor(model, new AttributionContext { Target = AttributionTarget.Predicted });
         using (attributor.Scope())
         {
             double single = Rate(attributor, images, 1);
@@ -285,7 +281,7 @@ internal static class Throughput
         int size = options.Quick ? 64 : 112;
         using ZooModel model = ModelZoo.Create("resnet18");
         model.eval();
-        var attributor = new Gradient(model, new EpsilonPlusFlat(canonizers: new[] { CanonizerRegistry.Create("resnet") }), AttributionTarget.Predicted);
+        Attributor attributor = AttributionSpec.Parse("epsilon_plus_flat+resnet").CreateAttributor(model, new AttributionContext { Target = AttributionTarget.Predicted });
         var samples = new List<(int Images, double Megabytes)>();
         var clock = Stopwatch.StartNew();
         using (attributor.Scope())
@@ -311,11 +307,12 @@ internal static class Throughput
 /// <summary>Where the composites' backward passes spend their time beyond the floor, layer by layer (<c>--profile</c>).</summary>
 internal static class Profile
 {
-    public static void Print(string name, int batch, (Gradient Attributor, Composite Composite, Floor.Replay Floor) box,
-        (Gradient Attributor, Composite Composite, Floor.Replay Floor) flat, Tensor input)
+    public static void Print(string name, int batch, (Attributor Attributor, Floor.Replay Floor) box, (Attributor Attributor, Floor.Replay Floor) flat,
+        Tensor input)
     {
-        foreach (var (label, (attributor, composite, floor)) in new[] { ("EpsilonGammaBox", box), ("EpsilonPlusFlat", flat) })
+        foreach (var (label, (attributor, floor)) in new[] { ("EpsilonGammaBox", box), ("EpsilonPlusFlat", flat) })
         {
+            Composite composite = attributor.Composite!;
             var counters = new EngineCounters();
             composite.Counters = counters;
             Timer.OnceScoped(attributor, input);

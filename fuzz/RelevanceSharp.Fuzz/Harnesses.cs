@@ -1,7 +1,7 @@
 using RelevanceSharp.Conformance;
-using RelevanceSharp.Imaging;
 using RelevanceSharp.IO;
-using RelevanceSharp.Models;
+using RelevanceSharp.Vision.IO;
+using RelevanceSharp.Vision.Imaging;
 using static TorchSharp.torch;
 
 namespace RelevanceSharp.Fuzz;
@@ -37,7 +37,7 @@ public static class Harnesses
                     WithFile("fuzz.pth", data, path => Checkpoint.Read(path).Dispose());
                     break;
                 case "model-json":
-                    WithFile("model.json", data, path => ModelSpec.Load(path).Dispose());
+                    WithFile("model.json", data, path => Architectures.Load(path).Dispose());
                     break;
                 case "cases-json":
                     WithFile("cases.json", data, path => ConformanceRunner.CaseNames(Path.GetDirectoryName(path)!));

@@ -1,7 +1,7 @@
 using System.Collections;
 using System.Text;
-using RelevanceSharp.Imaging;
 using RelevanceSharp.IO;
+using RelevanceSharp.Vision.Imaging;
 using TorchSharp.PyBridge;
 using static TorchSharp.torch;
 

@@ -1,10 +1,14 @@
 using System.CommandLine;
 using System.CommandLine.Invocation;
 using System.CommandLine.Parsing;
+using RelevanceSharp.Cli.Commands;
 
 namespace RelevanceSharp.Cli;
 
-/// <summary>Runs a command's work and turns failures into a one-line message and a non-zero exit code.</summary>
+/// <summary>
+/// The command line of the <c>relevance</c> tool: its command tree (<see cref="BuildRoot"/>), and running a command's
+/// work so that failures become a one-line message and a non-zero exit code.
+/// </summary>
 public static class Cli
 {
     /// <summary>The option every command takes: on an error, also print the exception and its stack trace.</summary>
@@ -13,6 +17,29 @@ public static class Cli
         Description = "On an error, also print the exception with its stack trace (for bug reports).",
         Recursive = true,
     };
+
+    /// <summary>Builds the root command with all subcommands.</summary>
+    public static RootCommand BuildRoot()
+    {
+        var root = new RootCommand("RelevanceSharp: explain what neural networks see, with Layer-wise Relevance Propagation and related attributions.");
+        root.WithExamples("Run 'relevance COMMAND --help' for the options and examples of a command.",
+            "relevance demo",
+            "relevance explain photos/ --model resnet50 --weights resnet50.pth --canonizer resnet",
+            "relevance composites");
+        root.Subcommands.Add(DemoCommand.Create());
+        root.Subcommands.Add(ExplainCommand.Create());
+        root.Subcommands.Add(MergeManifestsCommand.Create());
+        root.Subcommands.Add(ListCommands.Models());
+        root.Subcommands.Add(ListCommands.Composites());
+        root.Subcommands.Add(ListCommands.Canonizers());
+        root.Subcommands.Add(VerifyCommand.Create());
+        root.Subcommands.Add(TrainDemoCommand.Create());
+        root.Subcommands.Add(EvaluateCommand.Create());
+        root.Subcommands.Add(DoctorCommand.Create());
+        root.Options.Add(Verbose);
+        CommandHelp.Install(root);
+        return root;
+    }
 
     /// <summary>
     /// Runs <paramref name="work"/> with the invocation's output writer; returns 0, or prints <c>error: ...</c> to the
@@ -50,7 +77,7 @@ public static class Cli
         ArgumentNullException.ThrowIfNull(output);
         ArgumentNullException.ThrowIfNull(error);
         // Without arguments the tool says what it can do.
-        ParseResult parse = Commands.BuildRoot().Parse(args.Count == 0 ? ["--help"] : args);
+        ParseResult parse = BuildRoot().Parse(args.Count == 0 ? ["--help"] : args);
         if (parse.Action is ParseErrorAction && parse.Errors.Count > 0)
         {
             // An unrecognized token explains the other errors (e.g. "Required command was not provided"), so it comes first.

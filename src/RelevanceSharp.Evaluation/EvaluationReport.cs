@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using RelevanceSharp.Attribution;
 
 namespace RelevanceSharp.Evaluation;
 
@@ -73,7 +74,7 @@ public sealed class EvaluationReport
     public IReadOnlyList<double> FractionsPerturbed =>
         Enumerable.Range(0, Steps + 1).Select(k => (double)Options.Perturbation.PatchesAfter(k, Grid.Count) / Grid.Count).ToArray();
 
-    /// <summary>The configuration of the given name (as <see cref="EvaluationConfig.Name"/> writes it), or <c>null</c>.</summary>
+    /// <summary>The configuration of the given name (as <see cref="AttributionSpec.Name"/> writes it), or <c>null</c>.</summary>
     public ConfigurationResult? Find(string name) => Configurations.FirstOrDefault(c => c.Config.Name == name);
 
     /// <summary>
@@ -139,13 +140,13 @@ public sealed class EvaluationReport
     }
 
     /// <summary>
-    /// Whether the uniform-noise control (<see cref="EvaluationConfig.RandomMethod"/>) ranks last, by the mean over
+    /// Whether the uniform-noise control (<see cref="UniformNoiseAttribution.MethodName"/>) ranks last, by the mean over
     /// the images, under every measure and baseline: one line saying so, or one line per measure and baseline where
     /// some configuration does worse. Empty when the control was not evaluated.
     /// </summary>
     public IReadOnlyList<string> SanityCheck()
     {
-        ConfigurationResult? random = Configurations.FirstOrDefault(c => c.Config.IsRandom);
+        ConfigurationResult? random = Configurations.FirstOrDefault(c => UniformNoiseAttribution.IsControl(c.Config));
         if (random is null)
         {
             return [];

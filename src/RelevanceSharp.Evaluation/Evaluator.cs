@@ -45,7 +45,7 @@ public sealed record EvaluationFailure(string Config, string? Image, string Reas
 /// <param name="PerBaseline">Its region perturbation under each baseline, in the order of <see cref="EvaluationOptions.BaselinesToRun"/>.</param>
 /// <param name="Randomization">The randomization check, or <c>null</c> if it was skipped.</param>
 /// <param name="Elapsed">Time spent on this configuration's attributions and randomization check (the perturbation is shared).</param>
-public sealed record ConfigurationResult(EvaluationConfig Config, IReadOnlyList<PerturbationResult> PerBaseline, RandomizationResult? Randomization,
+public sealed record ConfigurationResult(AttributionSpec Config, IReadOnlyList<PerturbationResult> PerBaseline, RandomizationResult? Randomization,
     TimeSpan Elapsed)
 {
     /// <summary>The region perturbation under the first baseline.</summary>
@@ -75,7 +75,7 @@ public static class Evaluator
     /// <param name="options">Settings; the defaults without.</param>
     /// <param name="progress">Receives progress of each stage.</param>
     /// <param name="imageNames">Names of the images for the report (their indices without).</param>
-    public static EvaluationReport Run(nn.Module<Tensor, Tensor> model, Tensor inputs, IReadOnlyList<EvaluationConfig> configs,
+    public static EvaluationReport Run(nn.Module<Tensor, Tensor> model, Tensor inputs, IReadOnlyList<AttributionSpec> configs,
         InputBounds? bounds = null, EvaluationOptions? options = null, IProgress<EvaluationProgress>? progress = null,
         IReadOnlyList<string>? imageNames = null)
     {
@@ -99,20 +99,20 @@ public static class Evaluator
         var perturbations = options.BaselinesToRun.Select(b => new RegionPerturbation(options.Perturbation with { Baseline = b })).ToList();
         PatchGrid grid = perturbations[0].Grid(inputs);
         // Create every attributor first, so that a bad configuration fails before the long work starts.
-        var attributors = configs.Select(config => config.CreateAttributor(model, bounds)).ToList();
+        var attributors = configs.Select(config => config.CreateAttributor(model, AttributionContext.ForInputs(bounds))).ToList();
         IReadOnlyList<long> targets = options.Targets ?? Predict(model, inputs, options.AttributionBatchSize);
         if (targets.Count != images)
         {
             throw new ArgumentException($"{targets.Count} targets were given for {images} images.");
         }
 
-        var attributed = new List<(EvaluationConfig Config, double[][] Patches, RandomizationResult? Randomization, TimeSpan Elapsed)>();
+        var attributed = new List<(AttributionSpec Config, double[][] Patches, RandomizationResult? Randomization, TimeSpan Elapsed)>();
         var failures = new List<EvaluationFailure>();
         string[] names = imageNames?.ToArray() ?? Enumerable.Range(0, images).Select(i => $"image {i}").ToArray();
         for (int c = 0; c < configs.Count; c++)
         {
             var clock = Stopwatch.StartNew();
-            EvaluationConfig config = configs[c];
+            AttributionSpec config = configs[c];
             Attributor attributor = attributors[c];
             string stage = $"{config.Name} ({c + 1}/{configs.Count})";
             var patches = new double[images][];
@@ -166,7 +166,7 @@ public static class Evaluator
             try
             {
                 using Tensor image = inputs.narrow(0, i, 1);
-                using AttributionResult result = attributor.Attribute(image, AttributionTarget.Class(targets[i]));
+                using AttributionResult result = attributor.Attribute(image, attributor.ClassTarget([targets[i]]));
             }
             catch (NonFiniteAttributionException ex)
             {
@@ -223,7 +223,7 @@ public static class Evaluator
         {
             int count = (int)Math.Min(batchSize, inputs.shape[0] - start);
             using Tensor batch = inputs.narrow(0, start, count);
-            using AttributionResult result = attributor.Attribute(batch, AttributionTarget.Classes(targets.Skip(start).Take(count).ToArray()));
+            using AttributionResult result = attributor.Attribute(batch, attributor.ClassTarget(targets.Skip(start).Take(count).ToArray()));
             consume(start, result.Relevance);
         }
     }

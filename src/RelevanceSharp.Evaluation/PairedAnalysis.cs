@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using RelevanceSharp.Attribution;
 
 namespace RelevanceSharp.Evaluation;
 
@@ -7,7 +8,7 @@ namespace RelevanceSharp.Evaluation;
 /// Two configurations to compare image by image: <see cref="A"/> the reference, <see cref="B"/> the candidate.
 /// Differences are taken so that a positive one means B is more faithful.
 /// </summary>
-/// <param name="A">The reference configuration's name (as <see cref="EvaluationConfig.Name"/> writes it).</param>
+/// <param name="A">The reference configuration's name (as <see cref="AttributionSpec.Name"/> writes it).</param>
 /// <param name="B">The candidate configuration's name.</param>
 public sealed record ConfigurationPair(string A, string B)
 {
@@ -17,7 +18,7 @@ public sealed record ConfigurationPair(string A, string B)
     /// <summary>The other order of the DenseNet canonizer's merges.</summary>
     public const string ThreshSeq = "densenet_thresh_seq";
 
-    /// <summary>Reads <c>A vs B</c>; both sides are read as configurations (<see cref="EvaluationConfig.Parse"/>).</summary>
+    /// <summary>Reads <c>A vs B</c>; both sides are read as configurations (<see cref="AttributionSpec.Parse"/>).</summary>
     /// <exception cref="ArgumentException">The text is not two configurations separated by <c> vs </c>.</exception>
     public static ConfigurationPair Parse(string text)
     {
@@ -27,7 +28,7 @@ public sealed record ConfigurationPair(string A, string B)
         {
             throw new ArgumentException($"A pair is written 'A vs B' (two configurations); got '{text}'.");
         }
-        string a = EvaluationConfig.Parse(sides[0]).Name, b = EvaluationConfig.Parse(sides[1]).Name;
+        string a = AttributionSpec.Parse(sides[0]).Name, b = AttributionSpec.Parse(sides[1]).Name;
         if (a == b)
         {
             throw new ArgumentException($"The pair '{text}' compares {a} with itself.");
@@ -41,16 +42,16 @@ public sealed record ConfigurationPair(string A, string B)
     /// against the same with <see cref="ThreshSeq"/>; the plain gradient against every other configuration (except
     /// the uniform-noise control). A pair is listed when both of its configurations are present.
     /// </summary>
-    public static IReadOnlyList<ConfigurationPair> Defaults(IReadOnlyList<EvaluationConfig> configs)
+    public static IReadOnlyList<ConfigurationPair> Defaults(IReadOnlyList<AttributionSpec> configs)
     {
         ArgumentNullException.ThrowIfNull(configs);
         var names = configs.Select(c => c.Name).ToHashSet();
         var pairs = new List<ConfigurationPair>();
         void AddCanonizerPairs(IReadOnlyList<string> from, string to)
         {
-            foreach (EvaluationConfig config in configs.Where(c => c.IsComposite && c.Canonizers.SequenceEqual(from)))
+            foreach (AttributionSpec config in configs.Where(c => c.Composite is not null && c.Canonizers.SequenceEqual(from)))
             {
-                string other = (config with { Canonizers = [to] }).Name;
+                string other = config.WithCanonizers([to]).Name;
                 if (names.Contains(other))
                 {
                     pairs.Add(new ConfigurationPair(config.Name, other));
@@ -59,10 +60,10 @@ public sealed record ConfigurationPair(string A, string B)
         }
         AddCanonizerPairs([], SeqThresh);
         AddCanonizerPairs([SeqThresh], ThreshSeq);
-        EvaluationConfig? gradient = configs.FirstOrDefault(c => c.Method == EvaluationConfig.GradientMethod && c.Arguments.Count == 0);
+        AttributionSpec? gradient = configs.FirstOrDefault(c => c.Name == Gradient.Entry.Name);
         if (gradient is not null)
         {
-            pairs.AddRange(configs.Where(c => c != gradient && !c.IsRandom).Select(c => new ConfigurationPair(gradient.Name, c.Name)));
+            pairs.AddRange(configs.Where(c => c != gradient && !UniformNoiseAttribution.IsControl(c)).Select(c => new ConfigurationPair(gradient.Name, c.Name)));
         }
         return pairs.Distinct().ToList();
     }

@@ -81,7 +81,7 @@ public static class ParameterRandomization
     {
         ArgumentNullException.ThrowIfNull(attributor);
         ArgumentNullException.ThrowIfNull(targets);
-        AttributionTarget target = AttributionTarget.Classes(targets);
+        AttributionTarget target = attributor.ClassTarget(targets);
         return Run(attributor.Model, x =>
         {
             using AttributionResult result = attributor.Attribute(x, target);

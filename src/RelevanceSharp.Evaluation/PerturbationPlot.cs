@@ -1,4 +1,4 @@
-using RelevanceSharp.Imaging;
+using RelevanceSharp.Vision.Imaging;
 using ScottPlot;
 
 namespace RelevanceSharp.Evaluation;

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using RelevanceSharp.Attribution;
+using RelevanceSharp.Composites;
 using static TorchSharp.torch;
 
 namespace RelevanceSharp.Evaluation;
@@ -16,6 +17,29 @@ namespace RelevanceSharp.Evaluation;
 /// </remarks>
 public sealed class UniformNoiseAttribution : Attributor
 {
+    /// <summary>The control's method name: <c>random</c>.</summary>
+    public const string MethodName = "random";
+
+    private static readonly ArgumentSpec SeedArgument = ArgumentSpec.WholeNumber("seed", 0, "Seed of the noise.");
+
+    /// <summary>
+    /// The registry entry: <c>random</c>, the control every attribution should beat. Declared here, with the noise it
+    /// names, and known wherever this assembly is loaded.
+    /// </summary>
+    [RegistryEntry(50)]
+    public static MethodEntry Entry { get; } = new(MethodName, "Uniform noise, ignoring the model: the control every attribution should beat.",
+        [SeedArgument], c => new UniformNoiseAttribution(c.Model, c.Arguments.WholeNumber(SeedArgument)))
+    {
+        TakesComposite = false,
+        Describe = (v, _) => $"uniform noise (seed {v["seed"]})",
+    };
+
+    /// <summary>The control with its default seed, which <c>relevance evaluate</c> adds to every evaluation.</summary>
+    public static AttributionSpec Control => AttributionSpec.Create(MethodName);
+
+    /// <summary>Whether <paramref name="spec"/> is the uniform-noise control (any seed).</summary>
+    public static bool IsControl(AttributionSpec spec) => spec?.Method == MethodName;
+
     /// <summary>Creates the attribution for <paramref name="model"/>, whose output it still returns.</summary>
     public UniformNoiseAttribution(nn.Module<Tensor, Tensor> model, long seed = 0)
         : base(model)

@@ -1,11 +1,10 @@
 using RelevanceSharp.Attribution;
-using RelevanceSharp.Composites;
 using RelevanceSharp.Imaging;
-using RelevanceSharp.Models;
-using TorchSharp;
+using RelevanceSharp.Vision.Imaging;
+using RelevanceSharp.Vision.Models;
 using static TorchSharp.torch;
 
-namespace RelevanceSharp.Explaining;
+namespace RelevanceSharp.Cli.Explaining;
 
 /// <summary>The demo model's verdict on one sample image.</summary>
 /// <param name="Path">The image file.</param>
@@ -79,8 +78,8 @@ public static class DemoGrid
         using var model = new ExplainModel(DemoModel.Load(folder), "the demo model", DemoModel.Transform, DemoModel.ClassNames);
         using var scope = NewDisposeScope();
         ImageTransform transform = DemoModel.Transform;
-        var pictures = samples.Select(s => ImageIO.Prepare(ImageIO.Load(s.Path, transform.Grayscale, transform.MaxPixels), transform)).ToList();
-        Tensor input = ImageIO.Normalize(stack(pictures), transform.Mean, transform.Std);
+        var pictures = samples.Select(s => ImageTransforms.Prepare(ImageIO.Load(s.Path, transform.Grayscale, transform.MaxPixels), transform)).ToList();
+        Tensor input = ImageTransforms.Normalize(stack(pictures), transform.Mean, transform.Std);
 
         long[] predicted;
         double[] probability;
@@ -102,8 +101,9 @@ public static class DemoGrid
             // One heatmap batch per canonizer setting; the cells are laid out sample by sample.
             var heatmaps = Canonizers.Select(canonizer =>
             {
-                Composite? composite = ExplainComposite.Create(name, transform, canonizers: canonizer is null ? [] : [canonizer]);
-                using AttributionResult result = new Gradient(model.Module, composite).Attribute(input, AttributionTarget.Classes(predicted));
+                AttributionSpec spec = AttributionSpec.Create(Gradient.Entry.Name, composite: name, canonizers: canonizer is null ? [] : [canonizer]);
+                Attributor attributor = spec.CreateAttributor(model.Module, AttributionContext.ForInputs(DemoModel.InputBounds));
+                using AttributionResult result = attributor.Attribute(input, attributor.ClassTarget(predicted));
                 return Heatmap.RenderEach(result.Relevance);
             }).ToList();
             var cells = new List<Tensor>();

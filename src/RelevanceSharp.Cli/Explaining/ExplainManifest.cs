@@ -5,11 +5,12 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Text.Unicode;
 
-namespace RelevanceSharp.Explaining;
+namespace RelevanceSharp.Cli.Explaining;
 
 /// <summary>
 /// The first line of a manifest: which part of which image list it covers and what was computed. Every part of one
-/// list carries the same <see cref="Images"/>, <see cref="List"/>, <see cref="Model"/> and <see cref="Method"/>, and
+/// list carries the same <see cref="Images"/>, <see cref="List"/>, <see cref="Model"/>, <see cref="Spec"/> and
+/// <see cref="Method"/>, and
 /// <see cref="Shards"/> tells how many parts there are, so the manifests alone show whether a part is missing.
 /// </summary>
 public sealed record ManifestHeader
@@ -40,6 +41,13 @@ public sealed record ManifestHeader
 
     /// <summary>What was computed (method, composite, canonizers, target), as the job describes it.</summary>
     public required string Method { get; init; }
+
+    /// <summary>
+    /// The attribution spec in its canonical text (<see cref="Attribution.AttributionSpec.Canonical"/>): method, composite,
+    /// canonizers and every argument at its value, so that parts made with other arguments are told apart.
+    /// <c>null</c> in manifests of versions that did not record it, which resumed or merged runs refuse.
+    /// </summary>
+    public string? Spec { get; init; }
 }
 
 /// <summary>
@@ -185,7 +193,7 @@ public static class ExplainManifest
 
     /// <summary>
     /// Why a manifest with header <paramref name="found"/> does not belong with one with <paramref name="expected"/>
-    /// (another split, image list, model or method; the part itself aside), or null when it does.
+    /// (another split, image list, model, attribution spec or target; the part itself aside), or null when it does.
     /// </summary>
     public static string? Difference(ManifestHeader found, ManifestHeader expected)
     {
@@ -204,6 +212,12 @@ public static class ExplainManifest
         if (found.Model != expected.Model)
         {
             return $"it was made with {found.Model}, not {expected.Model}";
+        }
+        if (found.Spec != expected.Spec)
+        {
+            return found.Spec is null || expected.Spec is null
+                ? $"it records {(found.Spec is null ? "no attribution spec (an older relevance wrote it)" : found.Spec)}, and this run {expected.Spec ?? "none"}"
+                : $"it computed {found.Spec}, not {expected.Spec}";
         }
         return found.Method != expected.Method ? $"it computed {found.Method}, not {expected.Method}" : null;
     }

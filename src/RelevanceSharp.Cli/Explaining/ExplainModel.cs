@@ -1,11 +1,11 @@
 using System.Globalization;
-using RelevanceSharp.Imaging;
 using RelevanceSharp.IO;
-using RelevanceSharp.Models;
-using TorchSharp;
+using RelevanceSharp.Vision.IO;
+using RelevanceSharp.Vision.Imaging;
+using RelevanceSharp.Vision.Models;
 using static TorchSharp.torch;
 
-namespace RelevanceSharp.Explaining;
+namespace RelevanceSharp.Cli.Explaining;
 
 /// <summary>
 /// A model to explain, with how its inputs are prepared and (where known) its class names: a model zoo

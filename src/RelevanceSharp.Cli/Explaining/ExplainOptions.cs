@@ -1,22 +1,8 @@
 using RelevanceSharp.Imaging;
+using RelevanceSharp.Attribution;
+using RelevanceSharp.Vision.Imaging;
 
-namespace RelevanceSharp.Explaining;
-
-/// <summary>How relevance is computed.</summary>
-public enum AttributionMethod
-{
-    /// <summary>The gradient, modified by the composite's rules if there is a composite (that is LRP).</summary>
-    Gradient,
-
-    /// <summary>SmoothGrad: gradients averaged over noisy copies of the input.</summary>
-    SmoothGrad,
-
-    /// <summary>Integrated Gradients from a zero baseline.</summary>
-    IntegratedGradients,
-
-    /// <summary>Occlusion: how much of the target score a sliding window alone keeps.</summary>
-    Occlusion,
-}
+namespace RelevanceSharp.Cli.Explaining;
 
 /// <summary>The file format the relevance of each image is written in, besides its heatmap.</summary>
 public enum RelevanceFormat
@@ -43,21 +29,12 @@ public sealed record ExplainOptions
     /// <summary>The folder the outputs go to; created when the job runs.</summary>
     public string OutputFolder { get; init; } = "out";
 
-    /// <summary>The attribution method.</summary>
-    public AttributionMethod Method { get; init; } = AttributionMethod.Gradient;
-
-    /// <summary>A composite name of <see cref="Composites.CompositeRegistry"/>, or <c>null</c> for none (the plain gradient).</summary>
-    public string? Composite { get; init; } = "epsilon_plus_flat";
-
     /// <summary>
-    /// Composite arguments as <c>name=value</c>. For composites with <c>low</c> and <c>high</c> arguments (ZBox)
-    /// the defaults are the normalized pixel range of the transform: <c>(0 - mean) / std</c> and
-    /// <c>(1 - mean) / std</c> per channel.
+    /// What is computed: method, composite, their arguments and canonizers (LRP with <c>epsilon_plus_flat</c> by
+    /// default). The <c>low</c> and <c>high</c> of ZBox default to the normalized pixel range of <see cref="Transform"/>:
+    /// <c>(0 - mean) / std</c> and <c>(1 - mean) / std</c> per channel.
     /// </summary>
-    public IReadOnlyList<string> CompositeArguments { get; init; } = [];
-
-    /// <summary>Canonizer names of <see cref="Canonizers.CanonizerRegistry"/>, applied in order.</summary>
-    public IReadOnlyList<string> Canonizers { get; init; } = [];
+    public AttributionSpec Spec { get; init; } = AttributionSpec.Parse("epsilon_plus_flat");
 
     /// <summary>The class to explain, or <c>null</c> for each image's predicted class.</summary>
     public long? TargetClass { get; init; }
@@ -76,21 +53,6 @@ public sealed record ExplainOptions
 
     /// <summary>Whether to write the heatmap laid over the (resized and cropped) image as well.</summary>
     public bool Overlay { get; init; }
-
-    /// <summary>Noisy samples (SmoothGrad) or path steps (Integrated Gradients).</summary>
-    public int Iterations { get; init; } = 20;
-
-    /// <summary>SmoothGrad's noise standard deviation relative to each image's value range.</summary>
-    public double NoiseLevel { get; init; } = 0.1;
-
-    /// <summary>Seed of SmoothGrad's noise, so that runs repeat exactly.</summary>
-    public long Seed { get; init; }
-
-    /// <summary>Side of the occlusion window in pixels.</summary>
-    public int OcclusionWindow { get; init; } = 8;
-
-    /// <summary>Step of the occlusion window in pixels; the window side when <c>null</c>.</summary>
-    public int? OcclusionStride { get; init; }
 
     /// <summary>
     /// The part of the image list (in <see cref="ImageFiles.SortByName"/> order) to explain, recorded in its manifest

@@ -1,8 +1,9 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 using RelevanceSharp.IO;
+using RelevanceSharp.Vision.Imaging;
 
-namespace RelevanceSharp.Explaining;
+namespace RelevanceSharp.Cli.Explaining;
 
 /// <summary>What <see cref="ManifestMerge.Check"/> found.</summary>
 /// <param name="Problems">One line per problem; none when every image of the list is explained exactly once.</param>
@@ -66,7 +67,7 @@ public static partial class ManifestMerge
 
     /// <summary>
     /// Checks that <paramref name="manifests"/> cover one image list exactly once: all of them split it into the
-    /// same number of shards, come from the same list, model and method, every shard has one manifest, no image is
+    /// same number of shards, come from the same list, model and attribution spec, every shard has one manifest, no image is
     /// in two shards, every image has a line without error and its files exist. With <paramref name="inputs"/> (the
     /// files and folders given to <c>relevance explain</c>) the list is found again and compared image by image.
     /// </summary>

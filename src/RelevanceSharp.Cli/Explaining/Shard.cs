@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace RelevanceSharp.Explaining;
+namespace RelevanceSharp.Cli.Explaining;
 
 /// <summary>
 /// Part <see cref="Index"/> of <see cref="Count"/> disjoint parts of an image list in its canonical order

@@ -1,10 +1,11 @@
 using System.Collections;
 using System.Text.RegularExpressions;
+using RelevanceSharp.IO;
 using RelevanceSharp.Platform;
 using TorchSharp.PyBridge;
 using static TorchSharp.torch;
 
-namespace RelevanceSharp.IO;
+namespace RelevanceSharp.Vision.IO;
 
 /// <summary>The file format of a checkpoint.</summary>
 public enum CheckpointFormat

@@ -1,7 +1,8 @@
+using RelevanceSharp.Imaging;
 using SkiaSharp;
 using static TorchSharp.torch;
 
-namespace RelevanceSharp.Imaging;
+namespace RelevanceSharp.Vision.Imaging;
 
 /// <summary>Layout of an image grid.</summary>
 /// <param name="Columns">Images per row; by default zennit's choice, the integer square root of the count.</param>

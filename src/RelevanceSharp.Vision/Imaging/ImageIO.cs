@@ -4,71 +4,7 @@ using SkiaSharp;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace RelevanceSharp.Imaging;
-
-/// <summary>
-/// How an image file becomes a model input: shorter side resized to <paramref name="Size"/>, a centered square of
-/// <paramref name="CropSize"/> cut out, then each channel normalized as <c>(x - mean) / std</c>.
-/// </summary>
-/// <param name="Size">Length of the shorter side after resizing; 0 keeps the image's size.</param>
-/// <param name="CropSize">Side of the centered square crop; 0 keeps the whole (resized) image.</param>
-/// <param name="Mean">Per-channel mean, one value per channel or a single value for all channels.</param>
-/// <param name="Std">Per-channel standard deviation, one value per channel or a single value for all channels.</param>
-/// <param name="Grayscale">Read images as one luminance channel instead of three color channels.</param>
-public sealed record ImageTransform(int Size, int CropSize, IReadOnlyList<float> Mean, IReadOnlyList<float> Std, bool Grayscale = false)
-{
-    /// <summary>The ImageNet channel means used by torchvision's pretrained models (red, green, blue).</summary>
-    public static IReadOnlyList<float> ImageNetMean { get; } = [0.485f, 0.456f, 0.406f];
-
-    /// <summary>The ImageNet channel standard deviations used by torchvision's pretrained models.</summary>
-    public static IReadOnlyList<float> ImageNetStd { get; } = [0.229f, 0.224f, 0.225f];
-
-    /// <summary>The default of <see cref="MaxPixels"/>: 50 million pixels (an 8K frame has 33 million).</summary>
-    public const long DefaultMaxPixels = 50_000_000;
-
-    /// <summary>The largest image file read: 256 MiB.</summary>
-    public const long MaxFileBytes = 256L << 20;
-
-    /// <summary>
-    /// The most pixels an image may have, as its header declares it (checked before anything is decoded) and after
-    /// resizing. Untrusted files can declare any size in a few bytes; this bounds the memory one image can take.
-    /// </summary>
-    public long MaxPixels { get; init; } = DefaultMaxPixels;
-
-    /// <summary>The number of channels this transform produces: 1 in grayscale, else 3.</summary>
-    public int Channels => Grayscale ? 1 : 3;
-
-    /// <summary>torchvision's usual ImageNet evaluation transform: resize to 256, crop 224, ImageNet mean/std.</summary>
-    public static ImageTransform ImageNet(int size = 256, int cropSize = 224) =>
-        new(size, cropSize, ImageNetMean, ImageNetStd);
-
-    /// <summary>A single-channel (grayscale) transform with one mean and standard deviation.</summary>
-    public static ImageTransform SingleChannel(int size, int cropSize, float mean = 0.5f, float std = 0.5f) =>
-        new(size, cropSize, [mean], [std], Grayscale: true);
-
-    /// <summary>Throws <see cref="ArgumentException"/> when the settings cannot work together.</summary>
-    public void Validate()
-    {
-        if (Size < 0 || CropSize < 0)
-        {
-            throw new ArgumentException($"Image size {Size} and crop size {CropSize} must not be negative.");
-        }
-        if (Size > 0 && CropSize > Size)
-        {
-            throw new ArgumentException($"The crop size {CropSize} is larger than the resized shorter side {Size}.");
-        }
-        if (MaxPixels < 1)
-        {
-            throw new ArgumentException($"The pixel limit must be at least 1; got {MaxPixels}.");
-        }
-        if ((long)Math.Max(Size, CropSize) * Math.Max(Size, CropSize) > MaxPixels)
-        {
-            throw new ArgumentException(
-                $"An image of {Math.Max(Size, CropSize)}x{Math.Max(Size, CropSize)} pixels would exceed the limit of {MaxPixels:N0} pixels (--max-pixels raises it).");
-        }
-        ImageIO.CheckMeanStd(Mean, Std, Channels);
-    }
-}
+namespace RelevanceSharp.Vision.Imaging;
 
 /// <summary>The formats heatmaps and overlays can be written in.</summary>
 public enum ImageFormat
@@ -159,115 +95,16 @@ public static class ImageIO
     }
 
     /// <summary>
-    /// Reads an image and turns it into a model input <c>(1, C, H, W)</c>: <see cref="Prepare"/> then
-    /// <see cref="Normalize"/>.
+    /// Reads an image and turns it into a model input <c>(1, C, H, W)</c>: <see cref="ImageTransforms.Prepare"/> then
+    /// <see cref="ImageTransforms.Normalize"/>.
     /// </summary>
     public static Tensor LoadInput(string path, ImageTransform transform)
     {
         ArgumentNullException.ThrowIfNull(transform);
         transform.Validate();
         using var scope = NewDisposeScope();
-        Tensor image = Prepare(Load(path, transform.Grayscale, transform.MaxPixels), transform);
-        return Normalize(image, transform.Mean, transform.Std).unsqueeze(0).MoveToOuterDisposeScope();
-    }
-
-    /// <summary>
-    /// Resizes and center-crops an image <c>(C, H, W)</c> in [0, 1] as <paramref name="transform"/> says, without
-    /// normalizing: the picture a heatmap of the model input is laid over.
-    /// </summary>
-    public static Tensor Prepare(Tensor image, ImageTransform transform)
-    {
-        ArgumentNullException.ThrowIfNull(image);
-        ArgumentNullException.ThrowIfNull(transform);
-        transform.Validate();
-        using var scope = NewDisposeScope();
-        Tensor result = transform.Size > 0 ? Resize(image, transform.Size, transform.MaxPixels) : image.alias();
-        if (transform.CropSize > 0)
-        {
-            result = CenterCrop(result, transform.CropSize);
-        }
-        return result.MoveToOuterDisposeScope();
-    }
-
-    /// <summary>
-    /// Resizes <c>(C, H, W)</c> or <c>(N, C, H, W)</c> so that the shorter side is <paramref name="shorterSide"/>
-    /// and the longer one keeps the aspect ratio (truncated, as torchvision does), with antialiased bilinear
-    /// interpolation.
-    /// </summary>
-    public static Tensor Resize(Tensor image, int shorterSide) => Resize(image, shorterSide, long.MaxValue);
-
-    /// <summary>
-    /// Resizes as <see cref="Resize(Tensor, int)"/>, refusing with an <see cref="ArgumentException"/> a result of more
-    /// than <paramref name="maxPixels"/> pixels, before anything is allocated.
-    /// </summary>
-    public static Tensor Resize(Tensor image, int shorterSide, long maxPixels)
-    {
-        ArgumentNullException.ThrowIfNull(image);
-        ArgumentOutOfRangeException.ThrowIfLessThan(shorterSide, 1);
-        var (height, width) = Spatial(image);
-        long newHeight, newWidth;
-        if (height <= width)
-        {
-            newHeight = shorterSide;
-            newWidth = (long)((double)shorterSide * width / height);
-        }
-        else
-        {
-            newWidth = shorterSide;
-            newHeight = (long)((double)shorterSide * height / width);
-        }
-        if ((double)newHeight * newWidth > maxPixels)
-        {
-            throw new ArgumentException(
-                $"Resizing the {width}x{height} image to a shorter side of {shorterSide} gives {newWidth}x{newHeight} pixels, " +
-                $"more than the limit of {maxPixels:N0}.");
-        }
-        using var scope = NewDisposeScope();
-        Tensor batch = AsFloat(image.dim() == 3 ? image.unsqueeze(0) : image);
-        Tensor resized = nn.functional.interpolate(batch, [newHeight, newWidth],
-            mode: InterpolationMode.Bilinear, align_corners: false, antialias: true);
-        return (image.dim() == 3 ? resized.squeeze(0) : resized).MoveToOuterDisposeScope();
-    }
-
-    /// <summary>
-    /// Cuts the centered <paramref name="size"/> x <paramref name="size"/> square out of <c>(C, H, W)</c> or
-    /// <c>(N, C, H, W)</c>; offsets are rounded half to even, as torchvision does.
-    /// </summary>
-    public static Tensor CenterCrop(Tensor image, int size)
-    {
-        ArgumentNullException.ThrowIfNull(image);
-        ArgumentOutOfRangeException.ThrowIfLessThan(size, 1);
-        var (height, width) = Spatial(image);
-        if (size > height || size > width)
-        {
-            throw new ArgumentException($"Cannot crop {size}x{size} from an image of {width}x{height}.", nameof(size));
-        }
-        long top = (long)Math.Round((height - size) / 2.0, MidpointRounding.ToEven);
-        long left = (long)Math.Round((width - size) / 2.0, MidpointRounding.ToEven);
-        int rows = (int)image.dim() - 2;
-        using var scope = NewDisposeScope();
-        return image.narrow(rows, top, size).narrow(rows + 1, left, size).contiguous().MoveToOuterDisposeScope();
-    }
-
-    /// <summary>
-    /// Returns <c>(x - mean) / std</c> per channel for <c>(C, H, W)</c> or <c>(N, C, H, W)</c>; one value in
-    /// <paramref name="mean"/> and <paramref name="std"/> applies to every channel.
-    /// </summary>
-    public static Tensor Normalize(Tensor image, IReadOnlyList<float> mean, IReadOnlyList<float> std)
-    {
-        ArgumentNullException.ThrowIfNull(image);
-        using var scope = NewDisposeScope();
-        var (m, s) = ChannelStats(image, mean, std);
-        return ((AsFloat(image) - m) / s).MoveToOuterDisposeScope();
-    }
-
-    /// <summary>Undoes <see cref="Normalize"/>: <c>x * std + mean</c> per channel.</summary>
-    public static Tensor Denormalize(Tensor image, IReadOnlyList<float> mean, IReadOnlyList<float> std)
-    {
-        ArgumentNullException.ThrowIfNull(image);
-        using var scope = NewDisposeScope();
-        var (m, s) = ChannelStats(image, mean, std);
-        return (AsFloat(image) * s + m).MoveToOuterDisposeScope();
+        Tensor image = ImageTransforms.Prepare(Load(path, transform.Grayscale, transform.MaxPixels), transform);
+        return ImageTransforms.Normalize(image, transform.Mean, transform.Std).unsqueeze(0).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -395,22 +232,6 @@ public static class ImageIO
         return FromRgba(bitmap.GetPixelSpan().ToArray(), bitmap.Width, bitmap.Height, bitmap.RowBytes, grayscale: false);
     }
 
-    internal static void CheckMeanStd(IReadOnlyList<float> mean, IReadOnlyList<float> std, long channels)
-    {
-        ArgumentNullException.ThrowIfNull(mean);
-        ArgumentNullException.ThrowIfNull(std);
-        if (mean.Count != std.Count || (mean.Count != 1 && mean.Count != channels))
-        {
-            string allowed = channels == 1 ? "one mean and one std value" : $"one mean and one std value, or {channels} of each (one per channel)";
-            throw new ArgumentException(
-                $"The images have {channels} channel{(channels == 1 ? "" : "s")}, so normalization takes {allowed}; got {mean.Count} mean and {std.Count} std value{(std.Count == 1 ? "" : "s")}.");
-        }
-        if (std.Any(s => !(s > 0) || !float.IsFinite(s)) || mean.Any(m => !float.IsFinite(m)))
-        {
-            throw new ArgumentException("Normalization needs finite means and positive finite standard deviations.");
-        }
-    }
-
     // Packs RGBA rows into a (C, H, W) float tensor; gray uses 8-bit ITU-R 601 luma (R 299, G 587, B 114 per
     // mille, rounded), which leaves a gray pixel's value unchanged.
     private static Tensor FromRgba(byte[] rgba, int width, int height, int rowBytes, bool grayscale)
@@ -475,33 +296,6 @@ public static class ImageIO
     private static ArgumentException ShapeError(Tensor image) => new(
         $"An image tensor must be (H, W), (1|3, H, W) or (1, 1|3, H, W); got [{string.Join(", ", image.shape)}].",
         nameof(image));
-
-    private static (long Height, long Width) Spatial(Tensor image)
-    {
-        if (image.dim() is not (3 or 4))
-        {
-            throw new ArgumentException(
-                $"An image tensor must be (C, H, W) or (N, C, H, W); got [{string.Join(", ", image.shape)}].", nameof(image));
-        }
-        return (image.shape[^2], image.shape[^1]);
-    }
-
-    private static (Tensor Mean, Tensor Std) ChannelStats(Tensor image, IReadOnlyList<float> mean, IReadOnlyList<float> std)
-    {
-        if (image.dim() is not (3 or 4))
-        {
-            throw new ArgumentException(
-                $"An image tensor must be (C, H, W) or (N, C, H, W); got [{string.Join(", ", image.shape)}].", nameof(image));
-        }
-        long channels = image.shape[^3];
-        CheckMeanStd(mean, std, channels);
-        Tensor m = torch.tensor(mean.ToArray()).reshape(-1, 1, 1).to(image.device);
-        Tensor s = torch.tensor(std.ToArray()).reshape(-1, 1, 1).to(image.device);
-        return (m, s);
-    }
-
-    private static Tensor AsFloat(Tensor image) =>
-        image.is_floating_point() ? image.alias() : image.to_type(ScalarType.Float32) / 255f;
 
     private static InvalidDataException Unreadable(string source, string problem) =>
         new($"Cannot read image '{source}': {problem}.");

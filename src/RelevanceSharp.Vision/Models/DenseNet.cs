@@ -1,10 +1,10 @@
 using System.Text.Json;
-using RelevanceSharp.Layers;
+using RelevanceSharp.Canonizers.Torchvision;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
-namespace RelevanceSharp.Models;
+namespace RelevanceSharp.Vision.Models;
 
 /// <summary>
 /// DenseNet with torchvision's architecture, forward pass and state-dict keys (<c>features.conv0.weight</c>,

@@ -4,7 +4,7 @@ using System.Text;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace RelevanceSharp.Models;
+namespace RelevanceSharp.Vision.Models;
 
 /// <summary>
 /// The <c>hash-v1</c> weight filler of the conformance data: a deterministic value in [-1, 1) for every element of a

@@ -1,77 +1,15 @@
 using System.Text.Json;
-using RelevanceSharp.IO;
 using static TorchSharp.torch;
 
-namespace RelevanceSharp.Models;
+namespace RelevanceSharp.Vision.Models;
 
 /// <summary>
-/// Builds models from a JSON architecture description (<c>model.json</c>): <c>{"arch": "sequential", ...}</c>,
-/// <c>densenet</c> and <c>resnet</c> (torchvision's fields and defaults), and any architecture registered with
-/// <see cref="Register"/>.
+/// Reading model descriptions (<c>model.json</c>, as the conformance cases write them): typed fields with their
+/// defaults, and the <c>sequential</c> architecture, a list of layers. Which <c>arch</c> is built by which builder is
+/// decided in one place, RelevanceSharp.Conformance's <c>Architectures</c>.
 /// </summary>
 public static class ModelSpec
 {
-    private static readonly Dictionary<string, Func<JsonElement, nn.Module<Tensor, Tensor>>> Builders =
-        new(StringComparer.OrdinalIgnoreCase)
-        {
-            ["sequential"] = BuildSequential,
-            ["densenet"] = DenseNet.FromSpec,
-            ["resnet"] = ResNet.FromSpec,
-        };
-
-    /// <summary>Adds (or replaces) the builder of an architecture name.</summary>
-    public static void Register(string arch, Func<JsonElement, nn.Module<Tensor, Tensor>> builder)
-    {
-        lock (Builders)
-        {
-            Builders[arch] = builder;
-        }
-    }
-
-    /// <summary>Whether an architecture name can be built.</summary>
-    public static bool IsKnown(string arch)
-    {
-        lock (Builders)
-        {
-            return Builders.ContainsKey(arch);
-        }
-    }
-
-    /// <summary>
-    /// Reads and builds a <c>model.json</c> file; any problem (not JSON, a missing or mistyped field, an unknown
-    /// architecture or layer type, sizes libtorch refuses) is one <see cref="InvalidDataException"/> naming the file.
-    /// </summary>
-    public static nn.Module<Tensor, Tensor> Load(string path)
-    {
-        using JsonDocument document = JsonInput.Load(path, "model description");
-        try
-        {
-            return Build(document.RootElement);
-        }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
-        {
-            throw new InvalidDataException($"{path}: {ex.Message.Split('\n')[0].Trim().TrimEnd('.')}.", ex);
-        }
-    }
-
-    /// <summary>Builds a model from its JSON description, in float32 and eval mode.</summary>
-    public static nn.Module<Tensor, Tensor> Build(JsonElement spec)
-    {
-        string arch = spec.TryGetProperty("arch", out JsonElement a) ? a.GetString() ?? "" : "";
-        Func<JsonElement, nn.Module<Tensor, Tensor>>? builder;
-        lock (Builders)
-        {
-            Builders.TryGetValue(arch, out builder);
-        }
-        if (builder is null)
-        {
-            throw new NotSupportedException($"Unknown architecture '{arch}'; known: {string.Join(", ", Builders.Keys)}.");
-        }
-        nn.Module<Tensor, Tensor> model = builder(spec);
-        model.eval();
-        return model;
-    }
-
     /// <summary>An integer field, or its default.</summary>
     public static long Int(JsonElement spec, string name, long fallback) =>
         spec.TryGetProperty(name, out JsonElement value) && value.ValueKind == JsonValueKind.Number ? value.GetInt64() : fallback;
@@ -82,7 +20,12 @@ public static class ModelSpec
             ? value.EnumerateArray().Select(v => v.GetInt64()).ToArray()
             : fallback;
 
-    private static nn.Module<Tensor, Tensor> BuildSequential(JsonElement spec)
+    /// <summary>
+    /// Builds <c>{"arch": "sequential", "layers": [...]}</c>: each layer an object with a <c>type</c> (conv2d, linear,
+    /// batchnorm2d, batchnorm1d, relu, maxpool2d, avgpool2d, adaptive_avgpool2d, flatten) and its sizes.
+    /// </summary>
+    /// <exception cref="NotSupportedException">A layer has an unknown type.</exception>
+    public static nn.Module<Tensor, Tensor> Sequential(JsonElement spec)
     {
         var layers = new List<(string, nn.Module<Tensor, Tensor>)>();
         int index = 0;

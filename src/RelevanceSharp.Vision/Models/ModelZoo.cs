@@ -1,7 +1,7 @@
 using RelevanceSharp.Platform;
 using static TorchSharp.torch;
 
-namespace RelevanceSharp.Models;
+namespace RelevanceSharp.Vision.Models;
 
 /// <summary>A named architecture of the model zoo.</summary>
 /// <param name="Name">torchvision's name, e.g. <c>resnet50</c>.</param>

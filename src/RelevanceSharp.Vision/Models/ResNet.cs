@@ -1,9 +1,10 @@
 using System.Text.Json;
+using RelevanceSharp.Canonizers.Torchvision;
 using RelevanceSharp.Layers;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace RelevanceSharp.Models;
+namespace RelevanceSharp.Vision.Models;
 
 /// <summary>The residual block type of a <see cref="ResNet"/>.</summary>
 public enum ResNetBlockKind

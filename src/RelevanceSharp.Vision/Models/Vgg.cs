@@ -1,7 +1,7 @@
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace RelevanceSharp.Models;
+namespace RelevanceSharp.Vision.Models;
 
 /// <summary>
 /// VGG with torchvision's architecture, forward pass and state-dict keys: <c>features</c> (3x3 convolutions with

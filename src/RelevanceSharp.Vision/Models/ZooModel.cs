@@ -2,7 +2,7 @@ using RelevanceSharp.Platform;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace RelevanceSharp.Models;
+namespace RelevanceSharp.Vision.Models;
 
 /// <summary>
 /// Base of the model zoo's networks. Its state dict lists entries in PyTorch's order (each module's own

@@ -1,11 +1,12 @@
 using RelevanceSharp.Attribution;
 using RelevanceSharp.Canonizers;
 using RelevanceSharp.Composites;
-using RelevanceSharp.Models;
+using RelevanceSharp.Platform;
+using RelevanceSharp.Vision.Models;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace RelevanceSharp.Platform;
+namespace RelevanceSharp.Vision.Platform;
 
 /// <summary>One attribution of the self-check.</summary>
 /// <param name="Composite">The named composite.</param>

@@ -59,6 +59,13 @@ public sealed class AttributionTarget
         return output * seed;
     });
 
+    /// <summary>The model output times the one-hot vector of one class per sample: each sample's class score.</summary>
+    public static AttributionTarget ClassScores(IReadOnlyList<long> indices)
+    {
+        AttributionTarget oneHot = Classes(indices);
+        return new($"scores of classes [{string.Join(", ", indices)}]", output => output * oneHot.Resolve(output));
+    }
+
     /// <summary>A fixed tensor shaped like the model output.</summary>
     public static AttributionTarget FromTensor(Tensor seed)
     {

@@ -6,17 +6,6 @@ using static TorchSharp.torch;
 
 namespace RelevanceSharp.Attribution;
 
-/// <summary>The result of one attribution: the model output and the relevance of each input element.</summary>
-public sealed record AttributionResult(Tensor Output, Tensor Relevance) : IDisposable
-{
-    /// <summary>Releases both tensors.</summary>
-    public void Dispose()
-    {
-        Output.Dispose();
-        Relevance.Dispose();
-    }
-}
-
 /// <summary>
 /// The common shape of every attribution method: <c>Attribute(input, target)</c> returns the model output and an
 /// attribution shaped like the input. With a composite, the composite is applied to the model for the duration
@@ -68,6 +57,13 @@ public abstract class Attributor
     /// second derivative would need the graph that was freed, and libtorch would end the process.
     /// </summary>
     public bool? RetainGraph { get; set; }
+
+    /// <summary>
+    /// The target that explains class <c>classes[i]</c> of sample <c>i</c> with this method: the one-hot vector of each
+    /// class for the gradient methods (<see cref="AttributionTarget.Classes"/>); methods that score the output instead
+    /// of differentiating it (<see cref="Occlusion"/>) override it.
+    /// </summary>
+    public virtual AttributionTarget ClassTarget(IReadOnlyList<long> classes) => AttributionTarget.Classes(classes);
 
     /// <summary>Whether the method takes gradients at all (<see cref="Occlusion"/> does not).</summary>
     protected virtual bool TakesGradients => true;
@@ -242,121 +238,5 @@ public abstract class Attributor
             owner = null;
             registration?.Dispose();
         }
-    }
-}
-
-/// <summary>The gradient, or with a composite the modified gradient, which is LRP.</summary>
-public sealed class Gradient : Attributor
-{
-    /// <summary>Creates the attributor.</summary>
-    public Gradient(nn.Module<Tensor, Tensor> model, Composite? composite = null, AttributionTarget? target = null)
-        : base(model, composite, target)
-    {
-    }
-
-    /// <inheritdoc />
-    protected override (Tensor Output, Tensor Relevance) Compute(Tensor input, AttributionTarget target) => Gradient(input, target);
-}
-
-/// <summary>
-/// SmoothGrad: the gradient averaged over noisy copies of the input. The noise has standard deviation
-/// <c>noiseLevel * (max - min)</c> of each sample; the last iteration uses the input itself, so one iteration is the
-/// plain gradient. A seed makes the noise reproducible.
-/// </summary>
-public sealed class SmoothGrad : Attributor
-{
-    /// <summary>Creates the attributor.</summary>
-    public SmoothGrad(nn.Module<Tensor, Tensor> model, Composite? composite = null, AttributionTarget? target = null,
-        double noiseLevel = 0.1, int iterations = 20, long? seed = null)
-        : base(model, composite, target)
-    {
-        if (iterations < 1)
-        {
-            throw new ArgumentOutOfRangeException(nameof(iterations), iterations, "SmoothGrad needs at least one iteration.");
-        }
-        if (double.IsNaN(noiseLevel) || noiseLevel < 0)
-        {
-            throw new ArgumentOutOfRangeException(nameof(noiseLevel), noiseLevel, "The noise level must be non-negative.");
-        }
-        NoiseLevel = noiseLevel;
-        Iterations = iterations;
-        Seed = seed;
-    }
-
-    /// <summary>Noise standard deviation relative to each sample's value range.</summary>
-    public double NoiseLevel { get; }
-
-    /// <summary>Number of gradients averaged.</summary>
-    public int Iterations { get; }
-
-    /// <summary>Seed of the noise, or <c>null</c> for a random one.</summary>
-    public long? Seed { get; }
-
-    /// <inheritdoc />
-    protected override (Tensor Output, Tensor Relevance) Compute(Tensor input, AttributionTarget target)
-    {
-        long[] dims = Enumerable.Range(1, (int)input.dim() - 1).Select(d => (long)d).ToArray();
-        Tensor std = dims.Length == 0
-            ? zeros_like(input)
-            : (input.amax(dims, keepdim: true) - input.amin(dims, keepdim: true)) * NoiseLevel;
-        using Generator generator = Seed.HasValue ? new Generator((ulong)Seed.Value, input.device) : new Generator(device: input.device);
-        Tensor result = zeros_like(input);
-        Tensor output = input;
-        for (int n = 0; n < Iterations; n++)
-        {
-            Tensor noisy = n == Iterations - 1
-                ? input
-                : input + randn(input.shape, dtype: input.dtype, device: input.device, generator: generator) * std;
-            (output, Tensor gradient) = Gradient(noisy, target);
-            result += gradient / Iterations;
-        }
-        return (output, result);
-    }
-}
-
-/// <summary>
-/// Integrated Gradients: gradients at <c>n</c> points on the straight path from a baseline to the input
-/// (<c>alpha = 1/n, 2/n, ..., 1</c>), averaged and multiplied by <c>input - baseline</c>.
-/// </summary>
-public sealed class IntegratedGradients : Attributor
-{
-    private readonly Func<Tensor, Tensor> baseline;
-
-    /// <summary>Creates the attributor; the baseline is a function of the input (zeros by default).</summary>
-    public IntegratedGradients(nn.Module<Tensor, Tensor> model, Composite? composite = null, AttributionTarget? target = null,
-        Func<Tensor, Tensor>? baseline = null, int iterations = 20)
-        : base(model, composite, target)
-    {
-        if (iterations < 1)
-        {
-            throw new ArgumentOutOfRangeException(nameof(iterations), iterations, "Integrated Gradients needs at least one step.");
-        }
-        this.baseline = baseline ?? (x => zeros_like(x));
-        Iterations = iterations;
-    }
-
-    /// <summary>Number of steps.</summary>
-    public int Iterations { get; }
-
-    /// <inheritdoc />
-    protected override (Tensor Output, Tensor Relevance) Compute(Tensor input, AttributionTarget target)
-    {
-        Tensor reference = baseline(input);
-        if (!reference.shape.SequenceEqual(input.shape))
-        {
-            throw new ArgumentException($"The baseline has shape {TensorShapes.Format(reference.shape)}, the input {TensorShapes.Format(input.shape)}.");
-        }
-        // The steps are the float32 values of linspace(1/n, 1, n), as in the reference implementation.
-        float[] alphas = linspace(1.0 / Iterations, 1.0, Iterations, dtype: ScalarType.Float32).data<float>().ToArray();
-        Tensor result = zeros_like(input);
-        Tensor output = input;
-        Tensor difference = input - reference;
-        foreach (float alpha in alphas)
-        {
-            Tensor step = reference + difference * (double)alpha;
-            (output, Tensor gradient) = Gradient(step, target);
-            result += gradient / Iterations;
-        }
-        return (output, result * difference);
     }
 }

@@ -1,5 +1,4 @@
 using RelevanceSharp.Composites;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace RelevanceSharp.Attribution;
@@ -12,7 +11,36 @@ namespace RelevanceSharp.Attribution;
 /// </summary>
 public sealed class Occlusion : Attributor
 {
+    /// <summary>The side of the window unless given another.</summary>
+    public const int DefaultWindow = 8;
+
+    // Occluded inputs per forward pass when built from the registry; a matter of speed only.
+    private const int RegistryBatchSize = 4;
+
+    private static readonly ArgumentSpec WindowArgument =
+        ArgumentSpec.WholeNumber("window", DefaultWindow, "Side of the square window in pixels.") with { Minimum = 1 };
+
+    private static readonly ArgumentSpec StrideArgument =
+        ArgumentSpec.WholeNumber("stride", null, "Step of the window in pixels (default: the window side).") with { Minimum = 1, DefaultFrom = "window" };
+
     private readonly Func<Tensor, Tensor, Tensor> occlude;
+
+    /// <summary>
+    /// The registry entry: <c>occlusion</c> with a square window over the last two dimensions (height and width), which
+    /// keeps the window and zeros the rest; it takes no composite.
+    /// </summary>
+    [RegistryEntry(40)]
+    public static MethodEntry Entry { get; } = new("occlusion", "Occlusion: how much of the target score a sliding window alone keeps.",
+        [WindowArgument, StrideArgument],
+        c =>
+        {
+            long window = c.Arguments.WholeNumber(WindowArgument), stride = c.Arguments.WholeNumber(StrideArgument);
+            return new Occlusion(c.Model, c.Composite, c.Target, window: [window, window], stride: [stride, stride], batchSize: RegistryBatchSize);
+        })
+    {
+        TakesComposite = false,
+        Describe = (v, _) => $"occlusion (window {v["window"]}, stride {v["stride"]})",
+    };
 
     /// <summary>
     /// Creates the attributor. <paramref name="window"/> and <paramref name="stride"/> give one size per input dimension
@@ -24,7 +52,7 @@ public sealed class Occlusion : Attributor
         int batchSize = 1)
         : base(model, composite, target)
     {
-        Window = window ?? new long[] { 8 };
+        Window = window ?? new long[] { DefaultWindow };
         Stride = stride ?? Window;
         if (Window.Count == 0 || Window.Any(w => w < 1) || Stride.Count == 0 || Stride.Any(s => s < 1))
         {
@@ -57,6 +85,9 @@ public sealed class Occlusion : Attributor
 
     /// <inheritdoc />
     protected override bool TakesGradients => false;
+
+    /// <summary>Each sample's class score (<see cref="AttributionTarget.ClassScores"/>): what the windows keep of it.</summary>
+    public override AttributionTarget ClassTarget(IReadOnlyList<long> classes) => AttributionTarget.ClassScores(classes);
 
     /// <inheritdoc />
     protected override (Tensor Output, Tensor Relevance) Compute(Tensor input, AttributionTarget target)

@@ -1,5 +1,4 @@
 using RelevanceSharp.Composites;
-using RelevanceSharp.Layers;
 
 namespace RelevanceSharp.Canonizers;
 
@@ -9,34 +8,12 @@ public sealed record CanonizerEntry(string Name, string Description, Func<ICanon
 /// <summary>The named canonizers.</summary>
 public static class CanonizerRegistry
 {
-    private static readonly NamedRegistry<CanonizerEntry> Registry = new("canonizer", e => e.Name,
-    [
-        new("sequential_merge_batch_norm", "Merge each batch norm into the linear layer or convolution before it.",
-            () => new SequentialMergeBatchNorm()),
-        new("merge_batch_norm_to_right", "Merge each batch norm into the linear layers or convolutions after it.",
-            () => new MergeBatchNormToRight()),
-        new("thresh_relu_merge_batch_norm", "Batch norm -> ReLU -> (average pool ->) layer becomes ThreshReLU -> merged layer.",
-            () => new ThreshReLUMergeBatchNorm()),
-        new("vgg", "VGG: sequential batch-norm merge.", () => new CompositeCanonizer("vgg", new SequentialMergeBatchNorm())),
-        new("resnet", "ResNet: sequential batch-norm merge, residual additions through Sum modules.",
-            () => new CompositeCanonizer("resnet", new SequentialMergeBatchNorm(), ResidualSums())),
-        new("densenet_adaptive_avg_pool", "DenseNet: the final ReLU and adaptive average pool as explicit modules.",
-            DenseNetHead),
-        new("densenet_seq_thresh", "DenseNet: explicit head, then sequential merge, then ThreshReLU merge.",
-            () => new CompositeCanonizer("densenet_seq_thresh", DenseNetHead(), new SequentialMergeBatchNorm(), new ThreshReLUMergeBatchNorm())),
-        new("densenet_thresh_seq", "DenseNet: explicit head, then ThreshReLU merge, then sequential merge.",
-            () => new CompositeCanonizer("densenet_thresh_seq", DenseNetHead(), new ThreshReLUMergeBatchNorm(), new SequentialMergeBatchNorm())),
-    ]);
+    private static readonly NamedRegistry<CanonizerEntry> Registry = new("canonizer", e => e.Name);
 
-    /// <summary>Routes every residual addition of the model zoo's ResNets through their <c>Sum</c> modules.</summary>
-    public static ICanonizer ResidualSums() =>
-        new SwitchCanonizer<ISumSwitch>("resnet_sum", block => block.UseSumModule, (block, value) => block.UseSumModule = value);
-
-    /// <summary>Makes the final ReLU and adaptive average pool of the model zoo's DenseNets explicit modules.</summary>
-    public static ICanonizer DenseNetHead() =>
-        new SwitchCanonizer<IHeadSwitch>("densenet_adaptive_avg_pool", model => model.ExplicitHead, (model, value) => model.ExplicitHead = value);
-
-    /// <summary>All named canonizers: the built-in ones, then those registered, in order.</summary>
+    /// <summary>
+    /// All named canonizers: those declared beside their classes (<see cref="RegistryEntryAttribute"/>), then those
+    /// registered, in order.
+    /// </summary>
     public static IReadOnlyList<CanonizerEntry> All => Registry.All;
 
     /// <summary>The registry names.</summary>
@@ -44,6 +21,9 @@ public static class CanonizerRegistry
 
     /// <summary>Whether a name is known.</summary>
     public static bool IsKnown(string name) => Registry.Find(name) is not null;
+
+    /// <summary>Looks up a canonizer by name; an unknown name throws, listing the known ones.</summary>
+    public static CanonizerEntry Get(string name) => Registry.Get(name);
 
     /// <summary>Creates a canonizer by name.</summary>
     public static ICanonizer Create(string name) => Registry.Get(name).Create();

@@ -1,4 +1,4 @@
-using TorchSharp;
+using RelevanceSharp.Composites;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -10,6 +10,10 @@ namespace RelevanceSharp.Canonizers;
 /// </summary>
 public sealed class SequentialMergeBatchNorm : TracedCanonizer
 {
+    /// <summary>The registry entry: <c>sequential_merge_batch_norm</c>.</summary>
+    [RegistryEntry(10)]
+    public static CanonizerEntry Entry { get; } = new("sequential_merge_batch_norm", "Merge each batch norm into the linear layer or convolution before it.", () => new SequentialMergeBatchNorm());
+
     /// <summary>Creates the canonizer (see <see cref="TracedCanonizer"/> for when it traces).</summary>
     public SequentialMergeBatchNorm(Tensor? exampleInput = null) : base(exampleInput)
     {
@@ -62,6 +66,10 @@ public sealed class SequentialMergeBatchNorm : TracedCanonizer
 /// </summary>
 public sealed class MergeBatchNormToRight : TracedCanonizer
 {
+    /// <summary>The registry entry: <c>merge_batch_norm_to_right</c>.</summary>
+    [RegistryEntry(20)]
+    public static CanonizerEntry Entry { get; } = new("merge_batch_norm_to_right", "Merge each batch norm into the linear layers or convolutions after it.", () => new MergeBatchNormToRight());
+
     /// <summary>Creates the canonizer (see <see cref="TracedCanonizer"/> for when it traces).</summary>
     public MergeBatchNormToRight(Tensor? exampleInput = null) : base(exampleInput)
     {
@@ -102,6 +110,10 @@ public sealed class MergeBatchNormToRight : TracedCanonizer
 /// </summary>
 public sealed class ThreshReLUMergeBatchNorm : TracedCanonizer
 {
+    /// <summary>The registry entry: <c>thresh_relu_merge_batch_norm</c>.</summary>
+    [RegistryEntry(30)]
+    public static CanonizerEntry Entry { get; } = new("thresh_relu_merge_batch_norm", "Batch norm -> ReLU -> (average pool ->) layer becomes ThreshReLU -> merged layer.", () => new ThreshReLUMergeBatchNorm());
+
     /// <summary>Creates the canonizer (see <see cref="TracedCanonizer"/> for when it traces).</summary>
     public ThreshReLUMergeBatchNorm(Tensor? exampleInput = null) : base(exampleInput)
     {

@@ -63,6 +63,9 @@ public sealed class ArgumentReader
     /// <summary>Whether an argument was given.</summary>
     public bool Has(string name) => values.ContainsKey(name);
 
+    /// <summary>The value of an argument as given, without marking it used.</summary>
+    internal bool TryGet(string name, out JsonElement value) => values.TryGetValue(name, out value);
+
     /// <summary>A number, or the default.</summary>
     public double Number(string name, double fallback)
     {
@@ -95,6 +98,22 @@ public sealed class ArgumentReader
             throw new InvalidOperationException($"Argument '{spec.Name}' declares no numeric default.");
         }
         return Number(spec.Name, fallback);
+    }
+
+    /// <summary>A whole number, or the default its <paramref name="spec"/> declares.</summary>
+    /// <exception cref="ArgumentException">The value is not a whole number, or the spec declares no default and none was given.</exception>
+    public long WholeNumber(ArgumentSpec spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        double fallback = spec.Default is not null && double.TryParse(spec.Default, NumberStyles.Float, CultureInfo.InvariantCulture, out double parsed)
+            ? parsed
+            : Has(spec.Name) ? 0 : throw new ArgumentException($"Argument '{spec.Name}' is needed.");
+        double value = Number(spec.Name, fallback);
+        if (value != Math.Floor(value) || value < long.MinValue || value > long.MaxValue)
+        {
+            throw new ArgumentException($"Argument '{spec.Name}' must be a whole number; got {value.ToString(CultureInfo.InvariantCulture)}.");
+        }
+        return (long)value;
     }
 
     /// <summary>A number or a list of numbers as a tensor (a list becomes a per-channel tensor of shape (1, C, 1, ...)).</summary>

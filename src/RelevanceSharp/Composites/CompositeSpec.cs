@@ -21,30 +21,42 @@ public sealed record CompositeSpec(string Name, IReadOnlyList<string> Arguments,
     {
         ArgumentNullException.ThrowIfNull(text);
         List<string> parts = SplitTopLevel(text.Trim(), '+', text);
-        string head = parts[0];
+        var (name, arguments) = NameAndArguments(parts[0], text);
+        return new CompositeSpec(name, arguments, CanonizerNames(parts.Skip(1)));
+    }
+
+    /// <summary>
+    /// Reads <c>name[(argument=value,...)]</c>: the name in lower case and the arguments as given (trimmed);
+    /// <paramref name="whole"/> is the text it came from, for messages.
+    /// </summary>
+    internal static (string Name, IReadOnlyList<string> Arguments) NameAndArguments(string head, string whole)
+    {
         var arguments = new List<string>();
         int open = head.IndexOf('(', StringComparison.Ordinal);
         if (open >= 0)
         {
             if (!head.TrimEnd().EndsWith(')'))
             {
-                throw new ArgumentException($"Configuration '{text}': the arguments of '{head[..open]}' must end with ')'.");
+                throw new ArgumentException($"Configuration '{whole}': the arguments of '{head[..open].Trim()}' must end with ')'.");
             }
             string inside = head.TrimEnd()[(open + 1)..^1];
             if (inside.Trim().Length > 0)
             {
-                arguments.AddRange(SplitTopLevel(inside, ',', text).Select(a => a.Trim()));
+                arguments.AddRange(SplitTopLevel(inside, ',', whole).Select(a => a.Trim()));
             }
             head = head[..open];
         }
         string name = head.Trim().ToLowerInvariant();
         if (name.Length == 0)
         {
-            throw new ArgumentException($"Configuration '{text}' names no method.");
+            throw new ArgumentException($"Configuration '{whole}' names no method.");
         }
-        var canonizers = parts.Skip(1).Select(p => p.Trim().ToLowerInvariant()).Where(c => c != "none").ToList();
-        return new CompositeSpec(name, arguments, canonizers);
+        return (name, arguments);
     }
+
+    /// <summary>Canonizer names as written after '+': trimmed, in lower case, without <c>none</c> (no canonizer).</summary>
+    internal static IReadOnlyList<string> CanonizerNames(IEnumerable<string> parts) =>
+        parts.Select(p => p.Trim().ToLowerInvariant()).Where(c => c != "none").ToList();
 
     /// <summary>
     /// Builds the composite from the registries, with <paramref name="moreArguments"/> and
@@ -71,7 +83,7 @@ public sealed record CompositeSpec(string Name, IReadOnlyList<string> Arguments,
     }
 
     // Splits at separators outside parentheses and brackets; every piece must be non-empty.
-    private static List<string> SplitTopLevel(string text, char separator, string whole)
+    internal static List<string> SplitTopLevel(string text, char separator, string whole)
     {
         var parts = new List<string>();
         int depth = 0, start = 0;

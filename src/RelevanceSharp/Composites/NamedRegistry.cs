@@ -1,22 +1,30 @@
 namespace RelevanceSharp.Composites;
 
 /// <summary>
-/// A list of named entries that users can add to (the composite and canonizer registries): lookup ignores case, and a
-/// new name must be one the command line and configuration strings can spell (letters, digits and underscores,
-/// starting with a letter) and not taken.
+/// A list of named entries that users can add to (the composite, canonizer and method registries): the entries
+/// declared with <see cref="RegistryEntryAttribute"/> (found in every loaded assembly that references RelevanceSharp),
+/// then those registered, in order. Lookup ignores case, and a new name must be one the command line and
+/// configuration strings can spell (letters, digits and underscores, starting with a letter) and not taken.
 /// </summary>
-internal sealed class NamedRegistry<T>(string kind, Func<T, string> nameOf, IEnumerable<T> builtIn)
+internal sealed class NamedRegistry<T>(string kind, Func<T, string> nameOf) where T : class
 {
-    private readonly List<T> entries = [.. builtIn];
+    private readonly List<T> registered = [];
 
-    /// <summary>Every entry: the built-in ones, then those registered, in order.</summary>
+    /// <summary>Every entry: the declared ones, then those registered, in order.</summary>
     public IReadOnlyList<T> All
     {
         get
         {
-            lock (entries)
+            IReadOnlyList<T> declared = RegistryDiscovery.Entries(nameOf);
+            lock (registered)
             {
-                return entries.ToArray();
+                var all = declared.Concat(registered).ToList();
+                if (all.GroupBy(e => nameOf(e), StringComparer.OrdinalIgnoreCase).FirstOrDefault(g => g.Count() > 1) is { } twice)
+                {
+                    throw new InvalidOperationException(
+                        $"The {kind} name '{twice.Key}' is declared or registered twice; every {kind} needs a name of its own.");
+                }
+                return all;
             }
         }
     }
@@ -35,17 +43,22 @@ internal sealed class NamedRegistry<T>(string kind, Func<T, string> nameOf, IEnu
     public void Register(T entry)
     {
         string name = nameOf(entry);
-        if (string.IsNullOrEmpty(name) || !char.IsAsciiLetter(name[0]) || !name.All(c => char.IsAsciiLetterOrDigit(c) || c == '_'))
+        if (!IsSpellable(name))
         {
             throw new ArgumentException($"'{name}' cannot name a {kind}: use letters, digits and underscores, starting with a letter.");
         }
-        lock (entries)
+        IReadOnlyList<T> declared = RegistryDiscovery.Entries(nameOf);
+        lock (registered)
         {
-            if (entries.Any(e => string.Equals(nameOf(e), name, StringComparison.OrdinalIgnoreCase)))
+            if (declared.Concat(registered).Any(e => string.Equals(nameOf(e), name, StringComparison.OrdinalIgnoreCase)))
             {
                 throw new ArgumentException($"A {kind} named '{name}' is already registered.", nameof(entry));
             }
-            entries.Add(entry);
+            registered.Add(entry);
         }
     }
+
+    /// <summary>Whether a name can be written in the text forms: letters, digits and underscores, starting with a letter.</summary>
+    public static bool IsSpellable(string name) =>
+        !string.IsNullOrEmpty(name) && char.IsAsciiLetter(name[0]) && name.All(c => char.IsAsciiLetterOrDigit(c) || c == '_');
 }

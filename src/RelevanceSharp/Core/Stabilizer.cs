@@ -12,8 +12,11 @@ public sealed class Stabilizer
 {
     private readonly Func<Tensor, Tensor>? custom;
 
+    /// <summary>The epsilon of <see cref="Default"/>, which the rules and named composites use unless given another.</summary>
+    public const double DefaultEpsilon = 1e-6;
+
     /// <summary>Creates a stabilizer.</summary>
-    public Stabilizer(double epsilon = 1e-6, bool clip = false, bool normScale = false, IReadOnlyList<long>? dimensions = null)
+    public Stabilizer(double epsilon = DefaultEpsilon, bool clip = false, bool normScale = false, IReadOnlyList<long>? dimensions = null)
     {
         if (double.IsNaN(epsilon) || epsilon < 0)
         {

@@ -11,7 +11,7 @@ namespace RelevanceSharp.Rules;
 public sealed class Epsilon : BasicRule
 {
     /// <summary>Creates the rule with a plain epsilon.</summary>
-    public Epsilon(double epsilon = 1e-6, IReadOnlyList<string>? zeroParameters = null)
+    public Epsilon(double epsilon = Stabilizer.DefaultEpsilon, IReadOnlyList<string>? zeroParameters = null)
         : this(new Stabilizer(epsilon), zeroParameters)
     {
     }

@@ -13,8 +13,11 @@ namespace RelevanceSharp.Rules;
 /// </summary>
 public sealed class Gamma : BasicRule
 {
+    /// <summary>The gamma of the rule and of the named composites unless given another.</summary>
+    public const double DefaultGamma = 0.25;
+
     /// <summary>Creates the rule.</summary>
-    public Gamma(double gamma = 0.25, Stabilizer? stabilizer = null, IReadOnlyList<string>? zeroParameters = null)
+    public Gamma(double gamma = DefaultGamma, Stabilizer? stabilizer = null, IReadOnlyList<string>? zeroParameters = null)
         : base(
             new[]
             {

@@ -10,8 +10,11 @@ namespace RelevanceSharp.Rules;
 /// </summary>
 public sealed class ReLUBetaSmooth : Rule
 {
+    /// <summary>The softplus sharpness of the rule and of the <c>beta_smooth</c> composite unless given another.</summary>
+    public const double DefaultBeta = 10.0;
+
     /// <summary>Creates the rule.</summary>
-    public ReLUBetaSmooth(double betaSmooth = 10.0)
+    public ReLUBetaSmooth(double betaSmooth = DefaultBeta)
     {
         BetaSmooth = betaSmooth;
     }

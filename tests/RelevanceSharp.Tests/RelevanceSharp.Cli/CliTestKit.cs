@@ -1,7 +1,6 @@
-using RelevanceSharp.Imaging;
 using RelevanceSharp.IO;
-using RelevanceSharp.Models;
-using TorchSharp;
+using RelevanceSharp.Vision.Imaging;
+using RelevanceSharp.Vision.Models;
 using static TorchSharp.torch;
 
 namespace RelevanceSharp.Tests.Cli;

@@ -4,12 +4,13 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using RelevanceSharp.Attribution;
 using RelevanceSharp.Canonizers;
+using RelevanceSharp.Cli.Explaining;
 using RelevanceSharp.Composites;
 using RelevanceSharp.Core;
-using RelevanceSharp.Explaining;
 using RelevanceSharp.Imaging;
-using RelevanceSharp.IO;
-using RelevanceSharp.Models;
+using RelevanceSharp.Vision.IO;
+using RelevanceSharp.Vision.Imaging;
+using RelevanceSharp.Vision.Models;
 
 namespace RelevanceSharp.Tests.Cli;
 
@@ -39,6 +40,26 @@ public sealed class ReadmeExampleTests : IClassFixture<Resnet18Weights>, IDispos
         Assert.Equal(new long[] { 1, 10 }, result.Output.shape);
         Assert.Equal(new long[] { 3, 224, 224 }, ImageIO.Load(heatmap).shape);
         model.Dispose();
+    }
+}
+
+/// <summary>The README's attribution-spec example runs as written (with a smaller model).</summary>
+public sealed class ReadmeSpecExampleTests
+{
+    [Fact]
+    public void TheSpecExampleBuildsWithTheBoundsOfTheNormalization()
+    {
+        using var model = ModelZoo.Create("resnet18", 10);
+        model.eval();
+
+        var spec = AttributionSpec.Parse("epsilon_gamma_box+resnet");
+        var context = AttributionContext.ForInputs(InputBounds.FromNormalization(ImageTransform.ImageNetMean, ImageTransform.ImageNetStd));
+        Attributor attributor = spec.CreateAttributor(model, context);   // low and high of ZBox from the normalization
+        string canonical = spec.Canonical(context);                      // epsilon_gamma_box(low=[-2.117...],...)+resnet
+
+        Assert.StartsWith("epsilon_gamma_box(low=[-2.117", canonical, StringComparison.Ordinal);
+        Assert.EndsWith(",epsilon=1e-6,gamma=0.25,stabilizer=1e-6)+resnet", canonical, StringComparison.Ordinal);
+        Assert.IsType<EpsilonGammaBox>(attributor.Composite);
     }
 }
 
@@ -89,7 +110,7 @@ public sealed class ReadmeClusterExampleTests
         Assert.Equal(4, commands.Count);
         foreach (string[] args in commands)
         {
-            ParseResult parse = RelevanceSharp.Cli.Commands.BuildRoot().Parse(args[1..]);
+            ParseResult parse = RelevanceSharp.Cli.Cli.BuildRoot().Parse(args[1..]);
             Assert.True(parse.Errors.Count == 0, $"{string.Join(" ", args)}: {string.Join("; ", parse.Errors.Select(e => e.Message))}");
             // A mistyped option would be taken for an input path, which the command refuses when it runs.
             Assert.DoesNotContain(parse.CommandResult.Children.OfType<ArgumentResult>().SelectMany(r => r.Tokens), t => t.Value.StartsWith('-'));

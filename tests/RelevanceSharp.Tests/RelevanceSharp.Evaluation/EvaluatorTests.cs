@@ -1,6 +1,7 @@
+using RelevanceSharp.Attribution;
 using RelevanceSharp.Evaluation;
-using RelevanceSharp.Imaging;
 using RelevanceSharp.Tests.Engine;
+using RelevanceSharp.Vision.Imaging;
 using TorchSharp.Modules;
 using static RelevanceSharp.Tests.Support;
 using static TorchSharp.torch;
@@ -30,7 +31,7 @@ public sealed class EvaluatorTests : IDisposable
             AttributionBatchSize = 2,
         };
         var progress = log is null ? null : new Recorder(log);
-        return Evaluator.Run(model, inputs, Configs.Select(EvaluationConfig.Parse).ToList(), options: options, progress: progress);
+        return Evaluator.Run(model, inputs, Configs.Select(AttributionSpec.Parse).ToList(), options: options, progress: progress);
     }
 
     [Fact]
@@ -113,7 +114,7 @@ public sealed class EvaluatorTests : IDisposable
         using var scope = NewDisposeScope();
         var (model, inputs) = (TestNets.ConvReLUNet(59), TestNets.Input(60, batch: 3));
         model.eval();
-        var configs = new[] { EvaluationConfig.Parse("epsilon_plus_flat"), EvaluationConfig.Random };
+        var configs = new[] { AttributionSpec.Parse("epsilon_plus_flat"), UniformNoiseAttribution.Control };
         var settings = new PerturbationSettings { PatchSize = 2, RandomOrders = 2, BatchSize = 5 };
         EvaluationReport both = Evaluator.Run(model, inputs, configs, options: new EvaluationOptions
         {
@@ -163,7 +164,7 @@ public sealed class EvaluatorTests : IDisposable
         model.eval();
         Tensor inputs = TestNets.Input(58, batch: 5);
         long[] targets = { 0, 1, 2, 1, 0 };
-        var attributor = EvaluationConfig.Parse("epsilon_plus_flat").CreateAttributor(model);
+        var attributor = AttributionSpec.Parse("epsilon_plus_flat").CreateAttributor(model);
         double[] whole = D(Evaluator.Attribute(attributor, inputs, targets, batchSize: 100));
         AssertClose(whole, Evaluator.Attribute(attributor, inputs, targets, batchSize: 2), 1e-12, "batches of 2");
         AssertClose(whole, Evaluator.Attribute(attributor, inputs, targets, batchSize: 1, shareRegistration: false), 1e-12, "one by one");

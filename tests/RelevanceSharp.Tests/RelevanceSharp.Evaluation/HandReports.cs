@@ -1,3 +1,4 @@
+using RelevanceSharp.Attribution;
 using RelevanceSharp.Evaluation;
 
 namespace RelevanceSharp.Tests.Evaluation;
@@ -17,7 +18,7 @@ internal static class HandReports
         int images = configs[0].PerBaseline[0].Morf.Length;
         PerturbationCurves Curves(double[] aopc) => new(aopc.Select(a => new[] { 10.0, 10.0 - 2 * a }));
         var random = Curves(new double[images]);
-        var results = configs.Select(c => new ConfigurationResult(EvaluationConfig.Parse(c.Config),
+        var results = configs.Select(c => new ConfigurationResult(AttributionSpec.Parse(c.Config),
             c.PerBaseline.Select((s, b) => new PerturbationResult(Curves(s.Morf), Curves(s.Lerf), random, baselines[b])).ToArray(),
             null, TimeSpan.Zero)).ToList();
         return new EvaluationReport(results, new PatchGrid(2, 2, 2), new EvaluationOptions { Randomization = null },

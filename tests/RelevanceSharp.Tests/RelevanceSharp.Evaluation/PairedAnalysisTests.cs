@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using RelevanceSharp.Attribution;
 using RelevanceSharp.Evaluation;
 
 namespace RelevanceSharp.Tests.Evaluation;
@@ -120,7 +121,7 @@ public class PairedAnalysisTests
     [Fact]
     public void TheDefaultPairsAreTheCanonizerQuestionAndTheGradient()
     {
-        IReadOnlyList<ConfigurationPair> pairs = ConfigurationPair.Defaults([.. EvaluationConfig.DemoDefaults, EvaluationConfig.Random]);
+        IReadOnlyList<ConfigurationPair> pairs = ConfigurationPair.Defaults([.. EvaluationDefaults.Specs, UniformNoiseAttribution.Control]);
         string[] expected =
         [
             "epsilon_plus_flat vs epsilon_plus_flat+densenet_seq_thresh",
@@ -137,7 +138,7 @@ public class PairedAnalysisTests
         Assert.Equal(expected, pairs.Select(p => p.ToString()));
         // Without the configurations a pair needs, the pair is left out.
         Assert.Equal(new[] { "gradient vs epsilon_gamma_box+densenet_thresh_seq" },
-            ConfigurationPair.Defaults([EvaluationConfig.Parse("gradient"), EvaluationConfig.Parse("epsilon_gamma_box+densenet_thresh_seq")]).Select(p => p.ToString()));
+            ConfigurationPair.Defaults([AttributionSpec.Parse("gradient"), AttributionSpec.Parse("epsilon_gamma_box+densenet_thresh_seq")]).Select(p => p.ToString()));
     }
 
     [Fact]

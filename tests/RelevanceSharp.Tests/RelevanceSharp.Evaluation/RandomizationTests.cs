@@ -1,7 +1,6 @@
 using RelevanceSharp.Attribution;
 using RelevanceSharp.Evaluation;
 using RelevanceSharp.Tests.Engine;
-using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -63,7 +62,7 @@ public class RandomizationTests
         Tensor inputs = TestNets.Input(8, batch: 3);
         foreach (string config in new[] { "gradient", "epsilon_plus_flat+sequential_merge_batch_norm", "epsilon_gamma_box(low=-3,high=3)" })
         {
-            Attributor attributor = EvaluationConfig.Parse(config).CreateAttributor(model);
+            Attributor attributor = AttributionSpec.Parse(config).CreateAttributor(model);
             RandomizationResult result = ParameterRandomization.Run(attributor, inputs, Targets);
             Assert.Equal(3, result.Steps.Count);
             before.AssertUnchanged(model, $"after randomizing for {config}");

@@ -36,13 +36,13 @@ public class UniformNoiseAttributionTests
     {
         using var scope = NewDisposeScope();
         Sequential model = TestNets.ConvReLUNet(73);
-        EvaluationConfig config = EvaluationConfig.Parse("random(seed=3)");
-        Assert.True(config.IsRandom);
-        Assert.False(config.IsComposite);
+        AttributionSpec config = AttributionSpec.Parse("random(seed=3)");
+        Assert.True(UniformNoiseAttribution.IsControl(config));
+        Assert.Null(config.Composite);
         var attributor = Assert.IsType<UniformNoiseAttribution>(config.CreateAttributor(model));
         Assert.Equal(3, attributor.Seed);
-        Assert.Equal("random", EvaluationConfig.Random.Name);
+        Assert.Equal("random", UniformNoiseAttribution.Control.Name);
         Assert.Contains("canonizers only change LRP",
-            Assert.Throws<ArgumentException>(() => EvaluationConfig.Parse("random+densenet_seq_thresh")).Message, StringComparison.Ordinal);
+            Assert.Throws<ArgumentException>(() => AttributionSpec.Parse("random+densenet_seq_thresh")).Message, StringComparison.Ordinal);
     }
 }

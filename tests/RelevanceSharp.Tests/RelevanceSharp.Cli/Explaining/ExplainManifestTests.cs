@@ -1,5 +1,5 @@
 using System.Text;
-using RelevanceSharp.Explaining;
+using RelevanceSharp.Cli.Explaining;
 using RelevanceSharp.Tests.Cli;
 
 namespace RelevanceSharp.Tests.Explaining;
@@ -19,6 +19,7 @@ public sealed class ExplainManifestTests : IDisposable
         List = ExplainManifest.ListDigest(["a.png", "b.png"]),
         Model = "a model",
         Method = "a method",
+        Spec = "a_composite(a=1)",
     };
 
     private readonly CliWorkspace work = new();
@@ -117,6 +118,19 @@ public sealed class ExplainManifestTests : IDisposable
     }
 
     [Fact]
+    public void AResumedWriterRefusesAManifestOfAnotherSpecOrWithoutOne()
+    {
+        string path = Written(Header with { Spec = "a_composite(a=2)" }, "a.png");
+        var other = Assert.Throws<InvalidDataException>(() => ManifestWriter.Open(path, Header, resume: true));
+        Assert.Contains("it computed a_composite(a=2), not a_composite(a=1)", other.Message, StringComparison.Ordinal);
+
+        File.Delete(path);
+        path = Written(Header with { Spec = null }, "a.png");
+        var older = Assert.Throws<InvalidDataException>(() => ManifestWriter.Open(path, Header, resume: true));
+        Assert.Contains("it records no attribution spec (an older relevance wrote it), and this run a_composite(a=1)", older.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void ASecondWriterOfThePartIsRefusedWhileTheFirstWrites()
     {
         string path = work.PathOf("manifest-1-of-3.jsonl");
@@ -156,7 +170,7 @@ public sealed class ExplainManifestTests : IDisposable
 
         Assert.Equal(
             "{\"format\":\"relevance-manifest/1\",\"shard\":1,\"shards\":3,\"images\":7,\"assigned\":2," +
-            $"\"list\":\"{Header.List}\",\"model\":\"a model\",\"method\":\"a method\"}}", lines[0]);
+            $"\"list\":\"{Header.List}\",\"model\":\"a model\",\"method\":\"a method\",\"spec\":\"a_composite(a=1)\"}}", lines[0]);
         Assert.Equal("{\"file\":\"in/a.png\",\"predicted\":1,\"class\":\"Shirt\",\"probability\":0.5,\"target\":6,\"outputs\":[\"a.png\"],\"seconds\":0.25}", lines[1]);
         Assert.Equal("{\"file\":\"in/b.png\",\"outputs\":[],\"seconds\":0.5,\"error\":\"NaN at 'fc'\"}", lines[2]);
     }

@@ -1,4 +1,5 @@
-using RelevanceSharp.Explaining;
+using RelevanceSharp.Cli.Explaining;
+using RelevanceSharp.Vision.Imaging;
 
 namespace RelevanceSharp.Tests.Explaining;
 

@@ -1,8 +1,8 @@
 using System.Numerics;
 using System.Text;
 using CsCheck;
-using RelevanceSharp.Imaging;
 using RelevanceSharp.IO;
+using RelevanceSharp.Vision.Imaging;
 using static TorchSharp.torch;
 
 namespace RelevanceSharp.Tests.IO;
@@ -90,7 +90,7 @@ public class SizeArithmeticProperties
                 ? ((BigInteger)side, (BigInteger)Math.Floor((double)side * width / height))
                 : ((BigInteger)Math.Floor((double)side * height / width), (BigInteger)side);
             bool refused = h * w > limit;
-            Exception? error = Record.Exception(() => ImageIO.Resize(zeros(1, height, width), side, limit).Dispose());
+            Exception? error = Record.Exception(() => ImageTransforms.Resize(zeros(1, height, width), side, limit).Dispose());
             if (refused)
             {
                 Assert.IsType<ArgumentException>(error);

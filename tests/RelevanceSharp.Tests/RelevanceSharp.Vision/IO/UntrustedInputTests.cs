@@ -1,6 +1,7 @@
 using System.Diagnostics;
-using RelevanceSharp.Imaging;
 using RelevanceSharp.IO;
+using RelevanceSharp.Vision.IO;
+using RelevanceSharp.Vision.Imaging;
 using static TorchSharp.torch;
 
 namespace RelevanceSharp.Tests.IO;
@@ -69,7 +70,7 @@ public sealed class UntrustedInputTests : IDisposable
     {
         using var scope = NewDisposeScope();
         Tensor image = rand(3, 10, 1000);
-        var error = Assert.Throws<ArgumentException>(() => ImageIO.Resize(image, 100000, ImageTransform.DefaultMaxPixels));
+        var error = Assert.Throws<ArgumentException>(() => ImageTransforms.Resize(image, 100000, ImageTransform.DefaultMaxPixels));
         Assert.Contains("limit", error.Message, StringComparison.Ordinal);
         var transform = ImageTransform.ImageNet(100000, 224);
         Assert.Throws<ArgumentException>(transform.Validate);

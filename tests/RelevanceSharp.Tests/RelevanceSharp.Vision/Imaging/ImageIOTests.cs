@@ -1,4 +1,4 @@
-using RelevanceSharp.Imaging;
+using RelevanceSharp.Vision.Imaging;
 using SkiaSharp;
 using TorchSharp;
 using static RelevanceSharp.Tests.Imaging.ImagingTestKit;
@@ -197,11 +197,11 @@ public class ImageIOTests
     public void ResizeScalesTheShorterSide(int height, int width, int size, int newHeight, int newWidth)
     {
         using var scope = NewDisposeScope();
-        Tensor resized = ImageIO.Resize(full(3, height, width, 0.25f), size);
+        Tensor resized = ImageTransforms.Resize(full(3, height, width, 0.25f), size);
         Assert.Equal([3L, newHeight, newWidth], resized.shape);
         // Antialiased bilinear interpolation keeps a constant image constant.
         Assert.True(MaxAbsDifference(resized, full_like(resized, 0.25f)) < 1e-6f);
-        Assert.Equal([2L, 3, newHeight, newWidth], ImageIO.Resize(rand(2, 3, height, width), size).shape);
+        Assert.Equal([2L, 3, newHeight, newWidth], ImageTransforms.Resize(rand(2, 3, height, width), size).shape);
     }
 
     [Fact]
@@ -209,12 +209,12 @@ public class ImageIOTests
     {
         using var scope = NewDisposeScope();
         Tensor image = arange(10 * 13, dtype: ScalarType.Float32).reshape(1, 10, 13);
-        Tensor crop = ImageIO.CenterCrop(image, 4);
+        Tensor crop = ImageTransforms.CenterCrop(image, 4);
         Assert.Equal([1L, 4, 4], crop.shape);
         // Top (10 - 4) / 2 = 3; left (13 - 4) / 2 = 4.5, rounded half to even to 4: the first value is 3 * 13 + 4.
         Assert.Equal(43f, crop[0, 0, 0].ToSingle());
         Assert.Equal(3 * 13 + 4 + 3 * 13 + 3, crop[0, 3, 3].ToSingle());
-        Assert.Throws<ArgumentException>(() => ImageIO.CenterCrop(image, 11));
+        Assert.Throws<ArgumentException>(() => ImageTransforms.CenterCrop(image, 11));
     }
 
     [Fact]
@@ -222,19 +222,19 @@ public class ImageIOTests
     {
         using var scope = NewDisposeScope();
         Tensor image = full(3, 2, 2, 0.5f);
-        Tensor normalized = ImageIO.Normalize(image, ImageTransform.ImageNetMean, ImageTransform.ImageNetStd);
+        Tensor normalized = ImageTransforms.Normalize(image, ImageTransform.ImageNetMean, ImageTransform.ImageNetStd);
         float[] expected = [(0.5f - 0.485f) / 0.229f, (0.5f - 0.456f) / 0.224f, (0.5f - 0.406f) / 0.225f];
         for (int c = 0; c < 3; c++)
         {
             Assert.Equal(expected[c], normalized[c, 1, 1].ToSingle(), 5);
         }
-        Tensor back = ImageIO.Denormalize(normalized, ImageTransform.ImageNetMean, ImageTransform.ImageNetStd);
+        Tensor back = ImageTransforms.Denormalize(normalized, ImageTransform.ImageNetMean, ImageTransform.ImageNetStd);
         Assert.True(MaxAbsDifference(back, image) < 1e-6f);
         // One value applies to every channel; a batch axis is fine.
-        Tensor single = ImageIO.Normalize(full(2, 1, 3, 3, 1f), [0.5f], [0.25f]);
+        Tensor single = ImageTransforms.Normalize(full(2, 1, 3, 3, 1f), [0.5f], [0.25f]);
         Assert.True(single.eq(2f).all().ToBoolean());
-        Assert.Throws<ArgumentException>(() => ImageIO.Normalize(image, [0.5f, 0.5f], [1f, 1f]));
-        Assert.Throws<ArgumentException>(() => ImageIO.Normalize(image, [0.5f], [0f]));
+        Assert.Throws<ArgumentException>(() => ImageTransforms.Normalize(image, [0.5f, 0.5f], [1f, 1f]));
+        Assert.Throws<ArgumentException>(() => ImageTransforms.Normalize(image, [0.5f], [0f]));
     }
 
     [Fact]
@@ -252,9 +252,9 @@ public class ImageIOTests
         Assert.Equal([1L, 1, 28, 28], gray.shape);
         Assert.Equal((128 / 255f - 0.5f) / 0.5f, gray[0, 0, 5, 5].ToSingle(), 4);
 
-        Tensor display = ImageIO.Prepare(ImageIO.Load(path), ImageTransform.ImageNet());
+        Tensor display = ImageTransforms.Prepare(ImageIO.Load(path), ImageTransform.ImageNet());
         Assert.Equal([3L, 224, 224], display.shape);
-        Tensor untouched = ImageIO.Prepare(ImageIO.Load(path), new ImageTransform(0, 0, [0f], [1f]));
+        Tensor untouched = ImageTransforms.Prepare(ImageIO.Load(path), new ImageTransform(0, 0, [0f], [1f]));
         Assert.Equal([3L, 200, 300], untouched.shape);
     }
 

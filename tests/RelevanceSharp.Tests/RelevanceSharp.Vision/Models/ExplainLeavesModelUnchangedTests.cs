@@ -1,9 +1,9 @@
 using RelevanceSharp.Attribution;
 using RelevanceSharp.Composites;
+using RelevanceSharp.Conformance;
 using RelevanceSharp.Core;
-using RelevanceSharp.IO;
-using RelevanceSharp.Models;
-using TorchSharp;
+using RelevanceSharp.Vision.IO;
+using RelevanceSharp.Vision.Models;
 using static TorchSharp.torch;
 
 namespace RelevanceSharp.Tests.Models;
@@ -23,7 +23,7 @@ public class ExplainLeavesModelUnchangedTests
     public void DenseNetFromACheckpointIsBitExactAfterwards(string composite)
     {
         using var scope = NewDisposeScope();
-        using var model = (DenseNet)ModelSpec.Load(TestPaths.ConformancePath("pth", "model.json"));
+        using var model = (DenseNet)Architectures.Load(TestPaths.ConformancePath("pth", "model.json"));
         Checkpoint.Load(model, TestPaths.ConformancePath("pth", "densenet_tiny.pth"));
 
         ExplainAndCompare(model, composite, randn(2, 3, 32, 32), () => model.ExplicitHead = !model.ExplicitHead);
@@ -34,7 +34,7 @@ public class ExplainLeavesModelUnchangedTests
     public void ResNetFromACheckpointIsBitExactAfterwards(string composite)
     {
         using var scope = NewDisposeScope();
-        using var model = (ResNet)ModelSpec.Load(TestPaths.ConformancePath("resnet_basic_tiny", "model.json"));
+        using var model = (ResNet)Architectures.Load(TestPaths.ConformancePath("resnet_basic_tiny", "model.json"));
         Checkpoint.Load(model, TestPaths.ConformancePath("resnet_basic_tiny", "weights.safetensors"));
 
         ExplainAndCompare(model, composite, randn(2, 3, 32, 32), () => model.UseSumModules = !model.UseSumModules);

@@ -1,4 +1,4 @@
-using RelevanceSharp.Models;
+using RelevanceSharp.Vision.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 

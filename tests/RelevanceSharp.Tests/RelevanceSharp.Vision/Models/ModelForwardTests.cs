@@ -1,6 +1,5 @@
 using RelevanceSharp.Layers;
-using RelevanceSharp.Models;
-using TorchSharp;
+using RelevanceSharp.Vision.Models;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 

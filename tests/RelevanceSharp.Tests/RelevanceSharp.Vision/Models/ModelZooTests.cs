@@ -1,6 +1,5 @@
 using System.Text.Json;
-using RelevanceSharp.Models;
-using TorchSharp;
+using RelevanceSharp.Vision.Models;
 using static TorchSharp.torch;
 
 namespace RelevanceSharp.Tests.Models;

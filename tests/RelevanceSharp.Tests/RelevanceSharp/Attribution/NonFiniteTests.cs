@@ -1,12 +1,11 @@
 using RelevanceSharp.Attribution;
+using RelevanceSharp.Cli.Explaining;
 using RelevanceSharp.Composites;
 using RelevanceSharp.Core;
 using RelevanceSharp.Evaluation;
-using RelevanceSharp.Explaining;
-using RelevanceSharp.Imaging;
 using RelevanceSharp.Rules;
 using RelevanceSharp.Tests.Cli;
-using TorchSharp;
+using RelevanceSharp.Vision.Imaging;
 using static TorchSharp.torch;
 
 namespace RelevanceSharp.Tests.Attribution;
@@ -158,7 +157,7 @@ public sealed class NonFiniteTests : IDisposable
             Randomization = null,
             Targets = [0, 0, 0],
         };
-        var configs = new[] { EvaluationConfig.Parse("gradient"), EvaluationConfig.Parse("epsilon_plus(epsilon=0,stabilizer=0)") };
+        var configs = new[] { AttributionSpec.Parse("gradient"), AttributionSpec.Parse("epsilon_plus(epsilon=0,stabilizer=0)") };
 
         EvaluationReport report = Evaluator.Run(model, inputs, configs, options: options, imageNames: ["x.png", "y.png", "z.png"]);
 

@@ -1,5 +1,5 @@
+using RelevanceSharp.Attribution;
 using RelevanceSharp.Composites;
-using RelevanceSharp.Evaluation;
 using RelevanceSharp.Rules;
 
 namespace RelevanceSharp.Tests.Composites;
@@ -44,10 +44,10 @@ public class CompositeSpecTests
     [Fact]
     public void EvaluateReadsTheSameForm()
     {
-        EvaluationConfig config = EvaluationConfig.Parse("epsilon_gamma_box(gamma=0.5)+densenet_seq_thresh");
+        AttributionSpec config = AttributionSpec.Parse("epsilon_gamma_box(gamma=0.5)+densenet_seq_thresh");
         CompositeSpec spec = CompositeSpec.Parse("epsilon_gamma_box(gamma=0.5)+densenet_seq_thresh");
-        Assert.Equal(spec.Name, config.Method);
-        Assert.Equal(spec.Arguments, config.Arguments);
+        Assert.Equal(spec.Name, config.Composite);
+        Assert.Equal(spec.Arguments, config.CompositeArguments);
         Assert.Equal(spec.Canonizers, config.Canonizers);
     }
 }

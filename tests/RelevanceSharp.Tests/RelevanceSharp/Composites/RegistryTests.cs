@@ -2,10 +2,8 @@ using RelevanceSharp.Attribution;
 using RelevanceSharp.Canonizers;
 using RelevanceSharp.Composites;
 using RelevanceSharp.Core;
-using RelevanceSharp.Evaluation;
 using RelevanceSharp.Rules;
 using RelevanceSharp.Tests.Cli;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace RelevanceSharp.Tests.Composites;
@@ -108,8 +106,8 @@ public sealed class RegistryTests : IClassFixture<ScratchDemoFolder>, IDisposabl
         Assert.True(inline.Code == 0, inline.Error);
         Assert.True(canonizerUses > between);
 
-        EvaluationConfig config = EvaluationConfig.Parse($"{CompositeName}(epsilon=0.1)+{CanonizerName}");
-        Assert.True(config.IsComposite);
+        AttributionSpec config = AttributionSpec.Parse($"{CompositeName}(epsilon=0.1)+{CanonizerName}");
+        Assert.Equal(CompositeName, config.Composite);
         Assert.Equal([CanonizerName], config.Canonizers);
     }
 

@@ -1,4 +1,5 @@
 using RelevanceSharp.Imaging;
+using RelevanceSharp.Vision.Imaging;
 using TorchSharp;
 using static RelevanceSharp.Tests.Imaging.ImagingTestKit;
 using static TorchSharp.torch;

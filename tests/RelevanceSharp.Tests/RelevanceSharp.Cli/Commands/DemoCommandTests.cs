@@ -1,0 +1,46 @@
+using RelevanceSharp.Cli.Explaining;
+using RelevanceSharp.Vision.Imaging;
+using static TorchSharp.torch;
+
+namespace RelevanceSharp.Tests.Cli;
+
+/// <summary><c>relevance demo</c>: the labelled grid and the predictions.</summary>
+public sealed class DemoCommandTests : IClassFixture<ScratchDemoFolder>, IDisposable
+{
+    private readonly ScratchDemoFolder demo;
+    private readonly CliWorkspace work = new();
+
+    public DemoCommandTests(ScratchDemoFolder demo) => this.demo = demo;
+
+    public void Dispose() => work.Dispose();
+
+    /// <summary>
+    /// The grid's size from its layout: per composite a group of 3 columns, plus the input column; cells of 28 * 5
+    /// pixels with a label band of ceil(11 * 1.5) = 17 pixels, 4 pixels of spacing, and a header band of
+    /// ceil(14 * 1.5) = 21 pixels above each group.
+    /// </summary>
+    internal static (int Width, int Height) ExpectedSize(int samples)
+    {
+        const int Cell = 140, Band = 17, Header = 21, Space = 4;
+        int innerHeight = samples * (Band + Cell) + (samples + 1) * Space;
+        int inputWidth = Cell + 2 * Space;
+        int groupWidth = 3 * Cell + 4 * Space;
+        return (inputWidth + 2 * Space + 3 * (groupWidth + 2 * Space), innerHeight + Header + 2 * Space);
+    }
+
+    [Fact]
+    public void WritesTheGridAndPrintsThePredictions()
+    {
+        CliResult result = CliWorkspace.Run("demo", "--demo-folder", demo.Folder, "--output", work.Output);
+
+        Assert.True(result.Code == 0, result.Error);
+        Assert.Equal([DemoGrid.FileName], CliWorkspace.Entries(work.Output));
+        using var scope = NewDisposeScope();
+        Tensor grid = ImageIO.Load(Path.Combine(work.Output, DemoGrid.FileName));
+        var (width, height) = ExpectedSize(4);
+        Assert.Equal(new long[] { 3, height, width }, grid.shape);
+        Assert.Equal(4, result.Lines.Count(l => l.Contains("_sample.png", StringComparison.Ordinal) && l.Contains(" predicted ", StringComparison.Ordinal)));
+        Assert.Matches(@"^Accuracy on the 4 samples: \d/4 \(\d+\.\d%\)$", result.Lines[^2]);
+        Assert.Equal($"Wrote {Path.Combine(work.Output, DemoGrid.FileName)} ({width}x{height})", result.Lines[^1]);
+    }
+}
