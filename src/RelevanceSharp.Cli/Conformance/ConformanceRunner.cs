@@ -110,8 +110,15 @@ public static class ConformanceRunner
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            // A damaged folder is one failed check that names the file and the problem.
-            return new[] { new CheckResult($"{model}/*", CheckStatus.Failed, double.NaN, double.NaN, ex.Message.Split('\n')[0].Trim()) };
+            // A damaged folder is one failed check that names the file and the problem; a model the project cannot
+            // build yet (an architecture not implemented) is one skipped check, which the verify command still reports.
+            string detail = ex.Message.Split('\n')[0].Trim();
+            return new[]
+            {
+                ex.InnerException is NotSupportedException
+                    ? new CheckResult($"{model}/*", CheckStatus.Skipped, 0, 0, detail)
+                    : new CheckResult($"{model}/*", CheckStatus.Failed, double.NaN, double.NaN, detail),
+            };
         }
         return RunLoaded(loaded, model, only);
     }
