@@ -1,6 +1,6 @@
 namespace RelevanceSharp.Tests;
 
-/// <summary>Where the tests find the repository and the shared reference data.</summary>
+/// <summary>Where the tests find the repository and the reference data.</summary>
 public static class TestPaths
 {
     private const string SolutionFile = "RelevanceSharp.slnx";
@@ -8,8 +8,14 @@ public static class TestPaths
     /// <summary>The repository root: the first folder above the test binaries that holds the solution file.</summary>
     public static string RepositoryRoot { get; } = FindRepositoryRoot();
 
-    /// <summary>The shared conformance data, <c>../shared/conformance</c> from the repository root.</summary>
-    public static string Conformance { get; } = Path.GetFullPath(Path.Combine(RepositoryRoot, "..", "shared", "conformance"));
+    /// <summary>The repository's copy of the conformance data, <c>tests/conformance</c> from the repository root.</summary>
+    public static string Conformance { get; } = Path.Combine(RepositoryRoot, "tests", "conformance");
+
+    /// <summary>
+    /// Where new conformance cases arrive, <c>../shared/conformance</c> from the repository root; it need not exist
+    /// (a clone alone has only its own copy).
+    /// </summary>
+    public static string SharedConformance { get; } = Path.GetFullPath(Path.Combine(RepositoryRoot, "..", "shared", "conformance"));
 
     /// <summary>A folder (or file) below the conformance data.</summary>
     public static string ConformancePath(params string[] parts) => Path.Combine(new[] { Conformance }.Concat(parts).ToArray());

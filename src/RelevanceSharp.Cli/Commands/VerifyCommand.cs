@@ -18,7 +18,7 @@ public static class VerifyCommand
         {
             paths,
         };
-        command.WithExamples("", "relevance verify ../shared/conformance");
+        command.WithExamples("", "relevance verify tests/conformance");
         command.SetAction(parse =>
             Cli.Run(parse, output => Run(parse.GetValue(paths) ?? Array.Empty<string>(), output, parse.InvocationConfiguration.Error)));
         return command;

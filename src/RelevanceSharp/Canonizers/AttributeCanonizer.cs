@@ -8,8 +8,8 @@ namespace RelevanceSharp.Canonizers;
 /// Overwrites properties of modules for as long as it is applied, and puts every old value back on removal (zennit's
 /// <c>AttributeCanonizer</c>). The function is called for the model (name <c>""</c>) and every descendant and returns
 /// the properties to set on that module (name to value), or <c>null</c> to leave it alone: for example a switch that
-/// routes a residual block's addition through a <see cref="Layers.Sum"/> module, or a replacement of a function the
-/// module's forward calls. Only public writable instance properties are set, each to a value of its type; anything
+/// routes a residual block's addition through a <see cref="Layers.Add"/> module (as the README's walk-through and
+/// samples/CustomRules do), or a replacement of a function the module's forward calls. Only public writable instance properties are set, each to a value of its type; anything
 /// else is refused before the model changes.
 /// </summary>
 public sealed class AttributeCanonizer : ICanonizer

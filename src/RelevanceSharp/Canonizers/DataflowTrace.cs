@@ -123,9 +123,6 @@ public sealed class DataflowTrace
     /// <summary>How many times a module was called.</summary>
     public int CallCount(nn.Module module) => nodes.Count(n => ReferenceEquals(n.Module, module));
 
-    /// <summary>The calls of a module.</summary>
-    public IEnumerable<Node> CallsOf(nn.Module module) => nodes.Where(n => ReferenceEquals(n.Module, module));
-
     /// <summary>The identity of a tensor.</summary>
     public static TensorKey KeyOf(Tensor tensor) =>
         new(StorageAddress(tensor), tensor.storage_offset(), tensor.numel(), tensor.is_contiguous());

@@ -8,11 +8,6 @@ namespace RelevanceSharp.Core;
 /// <summary>Computes a module's forward pass functionally, with parameters supplied by a rule.</summary>
 public static class LayerCompute
 {
-    /// <summary>Whether <see cref="Forward(nn.Module{Tensor, Tensor}, Tensor, IReadOnlyDictionary{string, Tensor?})"/> can recompute this module with modified parameters.</summary>
-    public static bool Supports(nn.Module module) =>
-        module is IFunctionalLayer or Linear or Convolution or BatchNorm or InstanceNorm or LayerNorm or GroupNorm or PReLU or Bilinear
-        || !module.parameters(recurse: true).Any();
-
     /// <summary>
     /// Computes a module that takes several tensors on <paramref name="inputs"/> with <paramref name="parameters"/>
     /// in place of its own: <c>Bilinear</c> functionally, a module without parameters by its own forward (its hooks do

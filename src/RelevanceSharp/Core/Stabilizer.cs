@@ -89,7 +89,7 @@ public sealed class Stabilizer
     /// that is negative everywhere): epsilon for the plain form, <c>null</c> for the clipped, norm-scaled and custom
     /// forms, which depend on the values. Lets a rule fold the stabilizer into a layer's bias.
     /// </summary>
-    internal double? ConstantShift => custom is null && !Clip && !NormScale ? Epsilon : null;
+    public double? ConstantShift => custom is null && !Clip && !NormScale ? Epsilon : null;
 
     private Tensor RootMeanSquare(Tensor input)
     {

@@ -87,12 +87,18 @@ public class BasicRule : Rule
     /// A faster computation of this rule's relevance for one call, or <c>null</c> to let the engine compute the terms
     /// (the default). The engine asks first, for rules built from terms and outside higher-order passes; the result
     /// must equal the terms' up to rounding and have the input's shape. Called in the backward pass, inside a dispose
-    /// scope that keeps only the returned tensor. ZPlus and Gamma use it on dense layers and convolutions.
+    /// scope that keeps only the returned tensor. ZPlus and Gamma use it on dense layers and convolutions; a rule of
+    /// your own overrides it (<c>protected override</c>) with the public helpers <see cref="SignSplit"/>,
+    /// <see cref="KnownSign"/>, <see cref="ChannelSigns"/> and <see cref="Stabilizer.ConstantShift"/>, and checks it
+    /// against the terms with <c>GeneralPathComposite</c>, which turns every shortcut off.
     /// </summary>
     /// <param name="call">The recorded call.</param>
     /// <param name="gradOutput">The relevance arriving at the layer's output, as a gradient.</param>
     /// <param name="layer">The layer, its input and output and its effective parameters.</param>
-    protected internal virtual Tensor? Shortcut(RuleCall call, Tensor gradOutput, LayerCall layer) => null;
+    protected virtual Tensor? Shortcut(RuleCall call, Tensor gradOutput, LayerCall layer) => null;
+
+    /// <summary>The engine's way to ask <see cref="Shortcut"/>, which subclasses override but only the engine calls.</summary>
+    internal Tensor? TryShortcut(RuleCall call, Tensor gradOutput, LayerCall layer) => Shortcut(call, gradOutput, layer);
 
     /// <summary>The name shown by <see cref="ToString"/>.</summary>
     protected string DisplayName { get; }

@@ -23,9 +23,5 @@ public sealed class Epsilon : BasicRule
             (gradOutput, outputs) => new[] { gradOutput / epsilon.Apply(outputs[0]) },
             $"Epsilon({epsilon})")
     {
-        EpsilonStabilizer = epsilon;
     }
-
-    /// <summary>The stabilizer of the output.</summary>
-    public Stabilizer EpsilonStabilizer { get; }
 }

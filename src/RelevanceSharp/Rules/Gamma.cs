@@ -57,7 +57,7 @@ public sealed class Gamma : BasicRule
 
     /// <inheritdoc />
     /// <remarks>On dense layers and convolutions, from the forward output and one more layer call (see <c>FromOutput</c>).</remarks>
-    protected internal override Tensor? Shortcut(RuleCall call, Tensor gradOutput, LayerCall layer) =>
+    protected override Tensor? Shortcut(RuleCall call, Tensor gradOutput, LayerCall layer) =>
         FromOutput.Applies(this, Terms!, layer.Module, layer.Parameters)
             ? FromOutput.Compute(this, call, gradOutput, layer.Input, layer.Output, layer.Bias, layer.Parameters["weight"]!, layer.ChannelDim)
             : null;

@@ -13,8 +13,14 @@ namespace RelevanceSharp.Rules;
 /// thresholds of a ThreshReLU that are not negative, a ReLU's output) costs nothing in the second part, and one
 /// backward step gives both parts' gradients. Grouped convolutions, whose weights cannot be sliced by input channel,
 /// take one call per part.
+/// <para>
+/// Public for rules of your own: a <see cref="BasicRule.Shortcut"/> that, like ZPlus's and Gamma's, needs a sum of
+/// two weight sets applied to the two signs of the input can compute it here in one layer call. Use it inside the
+/// shortcut (the engine's dispose scope then frees its tensors) and only for layers <see cref="KnownSign.IsAffine"/>
+/// accepts.
+/// </para>
 /// </summary>
-internal sealed class SignSplit
+public sealed class SignSplit
 {
     private readonly Tensor x;
     private readonly ChannelSigns signs;

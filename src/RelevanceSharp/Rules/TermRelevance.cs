@@ -36,7 +36,7 @@ internal static class TermRelevance
         var signs = new SignCheck(x);
 
         // A rule may know a faster way for this call (ZPlus and Gamma on dense layers and convolutions).
-        if (rule.Shortcut(call, gradOutput, new LayerCall(module, x, y, effective)) is { } fast)
+        if (rule.TryShortcut(call, gradOutput, new LayerCall(module, x, y, effective)) is { } fast)
         {
             return fast.detach().MoveToOuterDisposeScope();
         }

@@ -30,7 +30,7 @@ public sealed class ZPlus : BasicRule
 
     /// <inheritdoc />
     /// <remarks>On dense layers and convolutions, one layer call with the stabilizer in its bias (see <c>InOneCall</c>).</remarks>
-    protected internal override Tensor? Shortcut(RuleCall call, Tensor gradOutput, LayerCall layer) =>
+    protected override Tensor? Shortcut(RuleCall call, Tensor gradOutput, LayerCall layer) =>
         InOneCall.Applies(this, layer.Module, layer.Parameters)
             ? InOneCall.Compute(this, Terms!, call, gradOutput, layer.Input, layer.Output, layer.Parameters, layer.ChannelDim)
             : null;

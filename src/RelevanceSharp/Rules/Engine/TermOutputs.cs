@@ -6,9 +6,11 @@ namespace RelevanceSharp.Rules;
 
 /// <summary>
 /// Term outputs known to be zero everywhere (a term whose input is zero and which has no bias): broadcast views that
-/// cost no memory, which sums of term outputs skip instead of adding.
+/// cost no memory, which sums of term outputs skip instead of adding. A rule's gradient mapper receives such views
+/// (and broadcast views of a bias, for terms whose input is zero but whose bias is not) among its term outputs: it
+/// may read them and combine them out of place, for example with <see cref="Sum"/>, but must not write into them.
 /// </summary>
-internal static class TermOutputs
+public static class TermOutputs
 {
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Tensor, object> Zeros = new();
 

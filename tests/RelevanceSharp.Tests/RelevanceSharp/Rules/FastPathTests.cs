@@ -1,4 +1,5 @@
 using RelevanceSharp.Attribution;
+using RelevanceSharp.Canonizers;
 using RelevanceSharp.Composites;
 using RelevanceSharp.Core;
 using RelevanceSharp.Rules;
@@ -15,14 +16,35 @@ namespace RelevanceSharp.Tests.Rules;
 /// </summary>
 public class FastPathTests
 {
+    /// <summary>
+    /// Every variant of the built-in rules made of terms whose fast paths differ: the forward pass reused (Epsilon,
+    /// ZBox's first term, Norm), with the bias zeroed, the one-call ZPlus and Gamma (and their fallbacks: a clipping
+    /// stabilizer, a zeroed bias, a negative gamma), terms on a zero input skipped, terms sharing an input stacked
+    /// (AlphaBeta, Gamma's fallback), a coefficient of zero (AlphaBeta with beta 0, Gamma's sign term), terms fed ones.
+    /// </summary>
+    private static readonly string[] RuleNames =
+    [
+        "epsilon", "epsilon_nobias", "zplus", "zplus_nobias", "zplus_clip", "alphabeta", "alphabeta_1_0", "alphabeta_nobias",
+        "gamma", "gamma_nobias", "gamma_clip", "gamma_negative", "zbox", "flat", "wsquare", "norm",
+    ];
+
+    /// <summary>
+    /// Dense layers and convolutions: padded, strided and dilated, grouped (with and without stride), one-dimensional,
+    /// transposed, and one whose bias is a map over output positions (a batch norm merged into it from the left).
+    /// </summary>
+    private static readonly string[] LayerNames =
+        ["linear", "conv", "conv_strided", "conv_grouped", "conv_grouped_strided", "conv1d", "conv_transpose", "conv_merged_bn"];
+
+    private static readonly string[] Signs = ["mixed", "nonnegative", "nonpositive", "channels"];
+
     public static TheoryData<string, string, string> Cases()
     {
         var data = new TheoryData<string, string, string>();
-        foreach (string rule in new[] { "epsilon", "epsilon_nobias", "zplus", "zplus_clip", "alphabeta", "gamma", "gamma_nobias", "gamma_clip", "gamma_negative", "zbox", "flat", "wsquare" })
+        foreach (string rule in RuleNames)
         {
-            foreach (string layer in new[] { "linear", "conv", "conv_grouped", "conv_transpose" })
+            foreach (string layer in LayerNames)
             {
-                foreach (string sign in new[] { "mixed", "nonnegative", "nonpositive", "channels" })
+                foreach (string sign in Signs)
                 {
                     data.Add(rule, layer, sign);
                 }
@@ -36,8 +58,11 @@ public class FastPathTests
         "epsilon" => new Epsilon(),
         "epsilon_nobias" => new Epsilon(1e-6, new[] { "bias" }),
         "zplus" => new ZPlus(),
+        "zplus_nobias" => new ZPlus(zeroParameters: new[] { "bias" }),
         "zplus_clip" => new ZPlus(new Stabilizer(1e-6, clip: true)),
         "alphabeta" => new AlphaBeta(),
+        "alphabeta_1_0" => new AlphaBeta(1.0, 0.0),
+        "alphabeta_nobias" => new AlphaBeta(zeroParameters: new[] { "bias" }),
         "gamma" => new Gamma(),
         "gamma_nobias" => new Gamma(zeroParameters: new[] { "bias" }),
         "gamma_clip" => new Gamma(stabilizer: new Stabilizer(0.5, clip: true)),
@@ -45,6 +70,7 @@ public class FastPathTests
         "zbox" => new ZBox(-2.0, 2.5),
         "flat" => new Flat(),
         "wsquare" => new WSquare(),
+        "norm" => new Norm(),
         _ => throw new ArgumentException(name),
     };
 
@@ -55,13 +81,39 @@ public class FastPathTests
         {
             "linear" => ((nn.Module<Tensor, Tensor>)nn.Linear(5, 4), new long[] { 3, 5 }),
             "conv" => (nn.Conv2d(3, 4, 3, padding: 1), new long[] { 2, 3, 5, 5 }),
+            "conv_strided" => (nn.Conv2d(3, 4, 3, stride: 2, padding: 2, dilation: 2), new long[] { 2, 3, 7, 7 }),
             "conv_grouped" => (nn.Conv2d(4, 6, 3, padding: 1, groups: 2), new long[] { 2, 4, 5, 5 }),
+            "conv_grouped_strided" => (nn.Conv2d(4, 6, 3, stride: 2, padding: 1, groups: 2), new long[] { 2, 4, 6, 6 }),
+            "conv1d" => (nn.Conv1d(3, 4, 3, stride: 2, padding: 1), new long[] { 2, 3, 9 }),
             "conv_transpose" => (nn.ConvTranspose2d(3, 4, 3, stride: 2), new long[] { 2, 3, 4, 4 }),
+            "conv_merged_bn" => (MergedBatchNormConv(), new long[] { 2, 3, 6, 6 }),
             _ => throw new ArgumentException(name),
         };
         layer.to(ScalarType.Float64);
         return (layer, shape);
     }
+
+    /// <summary>
+    /// A batch norm with statistics far from identity (some negative scales) before a padded, strided convolution.
+    /// <see cref="MergeBatchNormToRight"/> folds it into the convolution, whose bias becomes a map over output
+    /// positions (different at the zero-padded border), which every rule treats as the bias.
+    /// </summary>
+    private static nn.Module<Tensor, Tensor> MergedBatchNormConv()
+    {
+        var norm = nn.BatchNorm2d(3);
+        using (no_grad())
+        {
+            norm.weight!.copy_(tensor(new[] { 1.5, -0.7, 0.4 }));
+            norm.bias!.copy_(tensor(new[] { 0.3, -0.2, 0.5 }));
+            norm.running_mean!.copy_(tensor(new[] { 0.2, -0.4, 0.1 }));
+            norm.running_var!.copy_(tensor(new[] { 0.5, 2.0, 1.3 }));
+        }
+        var model = nn.Sequential(("norm", norm), ("conv", nn.Conv2d(3, 4, 3, stride: 2, padding: 1)));
+        model.eval();
+        return model;
+    }
+
+    private static ICanonizer[] Canonizers(string layerName) => layerName == "conv_merged_bn" ? [new MergeBatchNormToRight()] : [];
 
     private static Tensor Input(long[] shape, string sign)
     {
@@ -78,9 +130,18 @@ public class FastPathTests
         };
     }
 
-    private static Tensor Relevance(nn.Module<Tensor, Tensor> layer, Rule rule, Tensor input, EngineCounters? counters = null)
+    private static Tensor Relevance(nn.Module<Tensor, Tensor> layer, Rule rule, Tensor input, EngineCounters? counters = null) =>
+        Relevance(layer, rule, input, [], generalPath: false, counters);
+
+    private static Tensor Relevance(nn.Module<Tensor, Tensor> layer, Rule rule, Tensor input, ICanonizer[] canonizers, bool generalPath,
+        EngineCounters? counters = null)
     {
-        var composite = new LayerMapComposite(new (ModuleMatcher, Rule)[] { (LayerTypes.Linear, rule) }) { Counters = counters };
+        Composite composite = new LayerMapComposite(new (ModuleMatcher, Rule)[] { (LayerTypes.Linear, rule) }, canonizers);
+        if (generalPath)
+        {
+            composite = new GeneralPathComposite(composite);
+        }
+        composite.Counters = counters;
         using AttributionResult result = new Gradient(layer, composite, AttributionTarget.Output).Attribute(input);
         return result.Relevance.clone();
     }
@@ -92,16 +153,59 @@ public class FastPathTests
         using var scope = NewDisposeScope();
         var (layer, shape) = Layer(layerName);
         Tensor input = Input(shape, sign);
-        BasicRule fast = Rule(ruleName);
-        Assert.NotNull(fast.Terms);
-        // The same rule given by modifiers and a reducer has no terms and takes the general path.
-        var general = new BasicRule(fast.InputModifiers, fast.ParameterModifiers, fast.OutputModifiers, fast.GradientMapper, fast.Reducer);
-        Assert.Null(general.Terms);
-        Tensor expected = Relevance(layer, general, input);
-        Tensor actual = Relevance(layer, fast, input);
+        BasicRule rule = Rule(ruleName);
+        Assert.NotNull(rule.Terms);
+        var counters = new EngineCounters();
+        // GeneralPathComposite gives the same rule by its modifiers and reducer: no terms, every term recomputed.
+        Tensor expected = Relevance(layer, rule, input, Canonizers(layerName), generalPath: true, counters);
+        Assert.Equal(0, counters.NaturalTerms + counters.ZeroInputTerms + counters.LayerCalls + counters.Gradients);
+        Tensor actual = Relevance(layer, rule, input, Canonizers(layerName), generalPath: false, counters);
+        Assert.True(counters.Gradients > 0, "the fast path did not run");
+        Assert.Equal(input.shape, actual.shape);
         double scale = Math.Max(1.0, expected.abs().max().item<double>());
         double difference = (actual - expected).abs().max().item<double>();
         Assert.True(difference <= 1e-12 * scale, $"{ruleName} on {layerName} with {sign} input: difference {difference}");
+    }
+
+    [Fact]
+    public void EveryBuiltInRuleMadeOfTermsHasFastPathCases()
+    {
+        // A new rule built on BasicRule gets the engine's fast path, so it needs cases above; this fails until it has.
+        var covered = RuleNames.Select(name => Rule(name).GetType()).ToHashSet();
+        var builtIn = typeof(BasicRule).Assembly.GetExportedTypes()
+            .Where(type => !type.IsAbstract && type.IsSubclassOf(typeof(BasicRule)))
+            .ToList();
+        Assert.Contains(typeof(Gamma), builtIn);
+        Assert.Empty(builtIn.Where(type => !covered.Contains(type)).Select(type => type.Name));
+    }
+
+    [Theory]
+    [InlineData("avgpool")]
+    [InlineData("sum")]
+    public void NormOnLayersWithoutParametersReusesTheForwardPassAndEqualsTheGeneralPath(string layerName)
+    {
+        // Norm takes the forward pass's output and graph on average pools and sums (no recomputation at all).
+        using var scope = NewDisposeScope();
+        (nn.Module<Tensor, Tensor> layer, ModuleMatcher kind) = layerName == "avgpool"
+            ? ((nn.Module<Tensor, Tensor>)nn.AvgPool2d(2, stride: 1, padding: 1), LayerTypes.AvgPool)
+            : (new RelevanceSharp.Layers.Sum(1), LayerTypes.Sum);
+        foreach (string sign in Signs)
+        {
+            Tensor input = Input([2, 3, 4, 4], sign);
+            var counters = new EngineCounters();
+            Tensor Attribute(Composite composite)
+            {
+                composite.Counters = counters;
+                using AttributionResult result = new Gradient(layer, composite, AttributionTarget.Output).Attribute(input);
+                return result.Relevance.clone();
+            }
+            var fast = new LayerMapComposite(new (ModuleMatcher, Rule)[] { (kind, new Norm()) });
+            Tensor expected = Attribute(new GeneralPathComposite(fast));
+            Tensor actual = Attribute(fast);
+            Assert.Equal((1, 0, 1), (counters.NaturalTerms, counters.LayerCalls, counters.Gradients));
+            double difference = (actual - expected).abs().max().item<double>();
+            Assert.True(difference <= 1e-12 * Math.Max(1.0, expected.abs().max().item<double>()), $"Norm on {layerName} with {sign} input: {difference}");
+        }
     }
 
     [Fact]
