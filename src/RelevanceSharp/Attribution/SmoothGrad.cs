@@ -6,7 +6,7 @@ namespace RelevanceSharp.Attribution;
 /// <summary>
 /// SmoothGrad: the gradient averaged over noisy copies of the input. The noise has standard deviation
 /// <c>noiseLevel * (max - min)</c> of each sample; the last iteration uses the input itself, so one iteration is the
-/// plain gradient. A seed makes the noise reproducible.
+/// plain gradient. A seed makes the noise reproducible. At layers asked for, the same average of what reaches them.
 /// </summary>
 public sealed class SmoothGrad : Attributor
 {
@@ -65,10 +65,7 @@ public sealed class SmoothGrad : Attributor
     /// <inheritdoc />
     protected override (Tensor Output, Tensor Relevance) Compute(Tensor input, AttributionTarget target)
     {
-        long[] dims = Enumerable.Range(1, (int)input.dim() - 1).Select(d => (long)d).ToArray();
-        Tensor std = dims.Length == 0
-            ? zeros_like(input)
-            : (input.amax(dims, keepdim: true) - input.amin(dims, keepdim: true)) * NoiseLevel;
+        Tensor std = NoiseScale(input, NoiseLevel);
         using Generator generator = Seed.HasValue ? new Generator((ulong)Seed.Value, input.device) : new Generator(device: input.device);
         Tensor result = zeros_like(input);
         Tensor output = input;
@@ -79,7 +76,27 @@ public sealed class SmoothGrad : Attributor
                 : input + randn(input.shape, dtype: input.dtype, device: input.device, generator: generator) * std;
             (output, Tensor gradient) = Gradient(noisy, target);
             result += gradient / Iterations;
+            if (Layers is { LastGradients: { } atLayers } layers)
+            {
+                // At layers, the same average of what reaches them.
+                layers.Result = layers.Result is null
+                    ? atLayers.Select(g => g / Iterations).ToList()
+                    : layers.Result.Zip(atLayers, (sum, g) => sum + g / Iterations).ToList();
+            }
         }
         return (output, result);
+    }
+
+    /// <summary>
+    /// The noise standard deviation of each sample: <paramref name="level"/> times the sample's value range (its maximum
+    /// minus its minimum over all but the batch dimension), shaped to broadcast against <paramref name="input"/>; zeros
+    /// for an input without dimensions beyond the batch.
+    /// </summary>
+    internal static Tensor NoiseScale(Tensor input, double level)
+    {
+        long[] dims = Enumerable.Range(1, (int)input.dim() - 1).Select(d => (long)d).ToArray();
+        return dims.Length == 0
+            ? zeros_like(input)
+            : (input.amax(dims, keepdim: true) - input.amin(dims, keepdim: true)) * level;
     }
 }

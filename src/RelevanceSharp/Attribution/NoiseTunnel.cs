@@ -1,0 +1,94 @@
+using RelevanceSharp.Composites;
+using static TorchSharp.torch;
+
+namespace RelevanceSharp.Attribution;
+
+/// <summary>
+/// The common part of Captum's NoiseTunnel variants <see cref="SmoothGradSquared"/> and <see cref="VarGrad"/>: the
+/// gradient (with a composite, LRP) at <c>n</c> noisy copies of the input, every copy noisy, and the first two moments of
+/// those <c>n</c> attributions, element by element: <c>mean = 1/n sum_k a_k</c> and <c>meanOfSquares = 1/n sum_k a_k^2</c>.
+/// </summary>
+/// <remarks>
+/// The noise of sample <c>k</c> is Gaussian with standard deviation <c>noiseLevel * (max - min)</c> of each input sample (the
+/// SmoothGrad paper's noise level, and that of <see cref="SmoothGrad"/> here; Captum's <c>stdevs</c> is that product),
+/// drawn from a generator seeded with the seed. Unlike <see cref="SmoothGrad"/>, which follows zennit and keeps its last
+/// iteration noise-free, every one of the <c>n</c> samples is noisy, as in Captum, so the moments are those of <c>n</c>
+/// independent draws. The model output returned is that of the input itself (one more forward pass).
+/// </remarks>
+public abstract class NoiseTunnel : Attributor
+{
+    /// <summary>The noise level unless given another.</summary>
+    public const double DefaultNoiseLevel = SmoothGrad.DefaultNoiseLevel;
+
+    /// <summary>The number of noisy samples unless given another.</summary>
+    public const int DefaultIterations = SmoothGrad.DefaultIterations;
+
+    /// <summary>The <c>noise_level</c> argument of the registry entries.</summary>
+    protected static readonly ArgumentSpec NoiseLevelArgument =
+        ArgumentSpec.Number("noise_level", DefaultNoiseLevel, "Noise standard deviation relative to each sample's value range.") with { Minimum = 0 };
+
+    /// <summary>The <c>iterations</c> argument of the registry entries.</summary>
+    protected static readonly ArgumentSpec IterationsArgument =
+        ArgumentSpec.WholeNumber("iterations", DefaultIterations, "Noisy samples (every one noisy).") with { Minimum = 1 };
+
+    /// <summary>The <c>seed</c> argument of the registry entries.</summary>
+    protected static readonly ArgumentSpec SeedArgument = ArgumentSpec.WholeNumber("seed", 0, "Seed of the noise, so that runs repeat exactly.");
+
+    /// <summary>Creates the attributor.</summary>
+    protected NoiseTunnel(nn.Module<Tensor, Tensor> model, Composite? composite, AttributionTarget? target, double noiseLevel, int iterations,
+        long? seed)
+        : base(model, composite, target)
+    {
+        if (iterations < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(iterations), iterations, $"{GetType().Name} needs at least one sample.");
+        }
+        if (double.IsNaN(noiseLevel) || noiseLevel < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(noiseLevel), noiseLevel, "The noise level must be non-negative.");
+        }
+        NoiseLevel = noiseLevel;
+        Iterations = iterations;
+        Seed = seed;
+    }
+
+    /// <summary>Noise standard deviation relative to each sample's value range.</summary>
+    public double NoiseLevel { get; }
+
+    /// <summary>Number of noisy samples.</summary>
+    public int Iterations { get; }
+
+    /// <summary>Seed of the noise, or <c>null</c> for a random one.</summary>
+    public long? Seed { get; }
+
+    /// <summary>
+    /// The model output at the input, and the mean and mean of squares of the <see cref="Iterations"/> noisy attributions;
+    /// at layers asked for, the same two moments of what reaches them.
+    /// </summary>
+    protected (Tensor Output, Tensor Mean, Tensor MeanOfSquares, IReadOnlyList<(Tensor Mean, Tensor MeanOfSquares)>? Layers) Moments(
+        Tensor input, AttributionTarget target)
+    {
+        Tensor std = SmoothGrad.NoiseScale(input, NoiseLevel);
+        using Generator generator = Seed.HasValue ? new Generator((ulong)Seed.Value, input.device) : new Generator(device: input.device);
+        Tensor mean = zeros_like(input), squares = zeros_like(input);
+        List<(Tensor Mean, Tensor MeanOfSquares)>? layers = null;
+        for (int n = 0; n < Iterations; n++)
+        {
+            Tensor noisy = input + randn(input.shape, dtype: input.dtype, device: input.device, generator: generator) * std;
+            (_, Tensor gradient) = Gradient(noisy, target);
+            mean += gradient / Iterations;
+            squares += gradient.square() / Iterations;
+            if (Layers?.LastGradients is { } atLayers)
+            {
+                layers ??= atLayers.Select(g => (zeros_like(g), zeros_like(g))).ToList();
+                layers = layers.Zip(atLayers, (m, g) => (m.Mean + g / Iterations, m.MeanOfSquares + g.square() / Iterations)).ToList();
+            }
+        }
+        Tensor output;
+        using (no_grad())
+        {
+            output = Model.call(input);
+        }
+        return (output, mean, squares, layers);
+    }
+}
