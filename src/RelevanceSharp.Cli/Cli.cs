@@ -1,3 +1,4 @@
+using RelevanceSharp.Attribution;
 using System.CommandLine;
 using System.CommandLine.Invocation;
 using System.CommandLine.Parsing;
@@ -89,7 +90,13 @@ public static class Cli
             error.WriteLine($"error: {message} (see '{command} --help')");
             return 1;
         }
-        return parse.Invoke(new InvocationConfiguration { Output = output, Error = error });
+        long before = Attributor.Recomputed;
+        int code = parse.Invoke(new InvocationConfiguration { Output = output, Error = error });
+        if (Attributor.Recomputed > before)
+        {
+            error.WriteLine($"note: {Attributor.Recomputed - before} attribution(s) gave non-finite values once and finite ones when computed again; the repeats were used (README, known issues)");
+        }
+        return code;
     }
 
     /// <summary>

@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using TorchSharp;
 using static TorchSharp.torch;
+using RelevanceSharp.Core;
 
 namespace RelevanceSharp.Vision.Models;
 
@@ -146,18 +147,18 @@ public static class HashV1
         switch (Leaf(name))
         {
             case "running_mean":
-                return v => v.mul_(0.1);
+                return v => v.mul_(Scalars.Of(0.1));
             case "running_var":
                 // 1 + 0.5*v*v; scaling by 0.5 is exact, so (v*v)*0.5 equals (0.5*v)*v bit for bit.
-                return v => v.mul_(v).mul_(0.5).add_(1.0);
+                return v => v.mul_(v).mul_(Scalars.Of(0.5)).add_(Scalars.Of(1.0), Scalars.One);
             case "bias":
-                return v => v.mul_(0.05);
+                return v => v.mul_(Scalars.Of(0.05));
             case "weight" when shape.Length >= 2:
                 long count = shape.Aggregate(1L, (a, b) => a * b);
                 double scale = Math.Sqrt(6.0 / (count / shape[0]));
-                return v => v.mul_(scale);
+                return v => v.mul_(Scalars.Of(scale));
             case "weight":
-                return v => v.mul_(0.1).add_(1.0);
+                return v => v.mul_(Scalars.Of(0.1)).add_(Scalars.Of(1.0), Scalars.One);
             default:
                 throw new NotSupportedException($"The hash-v1 filler has no rule for the entry '{name}'.");
         }

@@ -17,7 +17,18 @@ public abstract class Attributor
     // The CPU guard must be in force before this type runs its first convolution.
     static Attributor() => CpuGuard.Ensure();
 
+    private static long recomputed;
+
+    // How many times a non-finite result is computed again before it is reported.
+    private const int TransientRepeats = 2;
+
     private CompositeRegistration? scoped;
+
+    /// <summary>
+    /// How many attributions in this process gave a non-finite result once and a finite one when computed again (the
+    /// repeat is returned); a command line reports it, so that a transient fault is never silent.
+    /// </summary>
+    public static long Recomputed => Interlocked.Read(ref recomputed);
 
     /// <summary>Creates an attributor.</summary>
     protected Attributor(nn.Module<Tensor, Tensor> model, Composite? composite = null, AttributionTarget? target = null)
@@ -123,7 +134,18 @@ public abstract class Attributor
             var (output, relevance) = Compute(start, chosen);
             if (RequireFinite && !NonFiniteDiagnosis.AllFinite(output, relevance))
             {
-                throw NonFinite(input, chosen, output, relevance, registration);
+                // The same computation again, up to TransientRepeats times: on some virtual machines libtorch's CPU kernels, and under heavy
+                // garbage collection the ThreshReLU rewrite (README, known issues), give a non-finite result once that
+                // a repeat does not. A result that stays non-finite is reported with where it starts.
+                for (int repeat = 1; !NonFiniteDiagnosis.AllFinite(output, relevance); repeat++)
+                {
+                    if (repeat > TransientRepeats)
+                    {
+                        throw NonFinite(input, chosen, output, relevance, registration);
+                    }
+                    (output, relevance) = Compute(start, chosen);
+                }
+                Interlocked.Increment(ref recomputed);
             }
             return CreateGraph
                 ? new AttributionResult(output.MoveToOuterDisposeScope(), relevance.MoveToOuterDisposeScope())

@@ -176,7 +176,7 @@ public sealed class DataflowTrace
     {
         using var scope = NewDisposeScope();
         Tensor values = tensor.detach().to(ScalarType.Float64);
-        return new Fingerprint(values.sum().item<double>(), values.square().sum().item<double>());
+        return new Fingerprint(values.sum().item<double>(), values.pow(Scalars.Of(2.0)).sum().item<double>());
     }
 
     /// <summary>Collects calls while the traced forward runs; keeps every seen tensor alive so no storage is reused.</summary>
