@@ -12,9 +12,9 @@ internal sealed record FullsizeReference(string Arch, long Parameters, IReadOnly
             .Select(f => new object[] { Path.GetFileNameWithoutExtension(f) })
             .OrderBy(n => (string)n[0], StringComparer.Ordinal);
 
-    public static FullsizeReference Load(string name)
+    public static FullsizeReference Load(string name, string folder = "fullsize")
     {
-        using JsonDocument document = JsonDocument.Parse(File.ReadAllText(TestPaths.ConformancePath("fullsize", name + ".json")));
+        using JsonDocument document = JsonDocument.Parse(File.ReadAllText(TestPaths.ConformancePath(folder, name + ".json")));
         JsonElement root = document.RootElement;
         return new FullsizeReference(
             root.GetProperty("arch").GetString()!,

@@ -1,0 +1,135 @@
+using System.Text.Json;
+using RelevanceSharp.Models;
+using RelevanceSharp.Vision.Models;
+using TorchSharp;
+using Xunit.Abstractions;
+using static TorchSharp.torch;
+
+namespace RelevanceSharp.Tests.Models;
+
+/// <summary>torchvision's vision transformers: keys, shapes, parameter counts and float64 logits (fullsize_vit).</summary>
+public class VisionTransformerTests
+{
+    private readonly ITestOutputHelper output;
+
+    public VisionTransformerTests(ITestOutputHelper output) => this.output = output;
+
+    public static TheoryData<string> FullsizeNames() => new() { "vit_b_16", "vit_b_32", "vit_l_16", "vit_l_32" };
+
+    // torchvision's key list, written out from its definition (VisionTransformer, Encoder, EncoderBlock, MLPBlock):
+    // the class token, the patch embedding, the position embedding, per block ln_1, the attention's joined input
+    // projection and output projection, ln_2 and the MLP's two Linear layers, then the final norm and the head.
+    private static List<(string Name, long[] Shape)> TorchvisionKeys(VisionTransformerOptions o)
+    {
+        long d = o.HiddenDim, m = o.MlpDim;
+        var keys = new List<(string, long[])>
+        {
+            ("class_token", [1, 1, d]),
+            ("conv_proj.weight", [d, 3, o.PatchSize, o.PatchSize]),
+            ("conv_proj.bias", [d]),
+            ("encoder.pos_embedding", [1, o.SequenceLength, d]),
+        };
+        for (int i = 0; i < o.NumLayers; i++)
+        {
+            string p = $"encoder.layers.encoder_layer_{i}.";
+            keys.AddRange(new (string, long[])[]
+            {
+                (p + "ln_1.weight", [d]), (p + "ln_1.bias", [d]),
+                (p + "self_attention.in_proj_weight", [3 * d, d]), (p + "self_attention.in_proj_bias", [3 * d]),
+                (p + "self_attention.out_proj.weight", [d, d]), (p + "self_attention.out_proj.bias", [d]),
+                (p + "ln_2.weight", [d]), (p + "ln_2.bias", [d]),
+                (p + "mlp.0.weight", [m, d]), (p + "mlp.0.bias", [m]),
+                (p + "mlp.3.weight", [d, m]), (p + "mlp.3.bias", [d]),
+            });
+        }
+        keys.Add(("encoder.ln.weight", [d]));
+        keys.Add(("encoder.ln.bias", [d]));
+        if (o.RepresentationSize is { } r)
+        {
+            keys.Add(("heads.pre_logits.weight", [r, d]));
+            keys.Add(("heads.pre_logits.bias", [r]));
+            keys.Add(("heads.head.weight", [o.NumClasses, r]));
+        }
+        else
+        {
+            keys.Add(("heads.head.weight", [o.NumClasses, d]));
+        }
+        keys.Add(("heads.head.bias", [o.NumClasses]));
+        return keys;
+    }
+
+    private static string Describe(IEnumerable<(string Name, long[] Shape)> keys) =>
+        string.Join("\n", keys.Select(k => $"{k.Name} {string.Join(",", k.Shape)}"));
+
+    [Theory]
+    [MemberData(nameof(FullsizeNames))]
+    public void TheKeyListWrittenFromTorchvisionsDefinitionIsTheReferences(string name)
+    {
+        FullsizeReference reference = FullsizeReference.Load(name, "fullsize_vit");
+
+        Assert.Equal(Describe(reference.StateDict), Describe(TorchvisionKeys(VisionTransformer.Variants[name])));
+    }
+
+    [Theory]
+    [MemberData(nameof(FullsizeNames))]
+    [InlineData("vit_h_14")]
+    public void StateDictHasTorchvisionsKeysShapesAndOrder(string name)
+    {
+        using VisionTransformer model = VisionTransformer.Create(name, dtype: ScalarType.Float64, device: META);
+
+        var actual = model.state_dict().Select(e => (e.Key, e.Value.shape));
+
+        Assert.Equal(Describe(TorchvisionKeys(VisionTransformer.Variants[name])), Describe(actual));
+    }
+
+    // Counted by torchvision 0.14: sum(p.numel() for p in vit_X().parameters()).
+    [Theory]
+    [InlineData("vit_b_16", 86_567_656)]
+    [InlineData("vit_b_32", 88_224_232)]
+    [InlineData("vit_l_16", 304_326_632)]
+    [InlineData("vit_l_32", 306_535_400)]
+    [InlineData("vit_h_14", 632_045_800)]
+    public void ParameterCountsAreTorchvisions(string name, long parameters)
+    {
+        using VisionTransformer model = VisionTransformer.Create(name, device: META);
+
+        Assert.Equal(parameters, model.ParameterCount);
+    }
+
+    [Fact]
+    public void VitH14HasTorchvisionsSizes()
+    {
+        // torchvision's vit_h_14 without weights: image 224, patch 14, so 16 x 16 patches and 257 tokens.
+        VisionTransformerOptions options = VisionTransformer.Variants["vit_h_14"];
+
+        Assert.Equal((224L, 14L, 32L, 16L, 1280L, 5120L), (options.ImageSize, options.PatchSize, options.NumLayers, options.NumHeads, options.HiddenDim, options.MlpDim));
+        Assert.Equal(257, options.SequenceLength);
+        Assert.Equal(392, TorchvisionKeys(options).Count);
+    }
+
+    [Theory]
+    [Trait("Category", "Slow")]
+    [MemberData(nameof(FullsizeNames))]
+    public void LogitsMatchTorchvisionWithTheHashFiller(string name)
+    {
+        using JsonDocument document = JsonDocument.Parse(File.ReadAllText(TestPaths.ConformancePath("fullsize_vit", name + ".json")));
+        JsonElement root = document.RootElement;
+        double[] logits = root.GetProperty("logits").EnumerateArray().Select(v => v.GetDouble()).ToArray();
+        long[] inputShape = root.GetProperty("input_shape").EnumerateArray().Select(v => v.GetInt64()).ToArray();
+        using var scope = NewDisposeScope();
+        using VisionTransformer model = VisionTransformer.Create(name, logits.Length, ScalarType.Float64);
+
+        HashV1.FillStateDict(model);
+        Tensor actual;
+        using (no_grad())
+        {
+            actual = model.call(HashV1.CreateTensor("input", inputShape)).flatten();
+        }
+
+        Tensor expected = tensor(logits, dtype: ScalarType.Float64);
+        double error = (actual - expected).abs().max().item<double>();
+        double allowed = 1e-9 * expected.abs().max().item<double>();
+        output.WriteLine($"{name}: max error {error:E3}, allowed {allowed:E3}");
+        Assert.True(error <= allowed, $"{name}: logits differ by {error:E3} > {allowed:E3}");
+    }
+}
