@@ -1,4 +1,5 @@
 using System.Text.Json;
+using RelevanceSharp.IO;
 using RelevanceSharp.Models;
 using RelevanceSharp.Vision.Models;
 using TorchSharp;
@@ -131,5 +132,75 @@ public class VisionTransformerTests
         double allowed = 1e-9 * expected.abs().max().item<double>();
         output.WriteLine($"{name}: max error {error:E3}, allowed {allowed:E3}");
         Assert.True(error <= allowed, $"{name}: logits differ by {error:E3} > {allowed:E3}");
+    }
+
+    private static string Fixtures => Path.Combine(TestPaths.RepositoryRoot, "tests", "RelevanceSharp.Tests", "Fixtures", "vit_pth");
+
+    private static VisionTransformer FixtureModel()
+    {
+        using JsonDocument spec = JsonDocument.Parse(File.ReadAllText(Path.Combine(Fixtures, "model.json")));
+        VisionTransformer model = VisionTransformer.FromSpec(spec.RootElement);
+        model.eval();
+        return model;
+    }
+
+    private static (Tensor Input, double[] Logits) FixtureReference()
+    {
+        using JsonDocument reference = JsonDocument.Parse(File.ReadAllText(Path.Combine(Fixtures, "expected.json")));
+        JsonElement root = reference.RootElement;
+        float[] input = root.GetProperty("input").EnumerateArray().Select(v => v.GetSingle()).ToArray();
+        long[] shape = root.GetProperty("input_shape").EnumerateArray().Select(v => v.GetInt64()).ToArray();
+        return (tensor(input, shape), root.GetProperty("output").EnumerateArray().Select(v => v.GetDouble()).ToArray());
+    }
+
+    // Written by torchvision (Fixtures/vit_pth/make.py): torch.save of a VisionTransformer's state dict, with a
+    // pre-logits head, and the same weights under torchvision's older MLP key names.
+    [Theory]
+    [InlineData("vit_torchvision.pth", false)]
+    [InlineData("vit_torchvision_legacy_keys.pth", true)]
+    public void TorchvisionCheckpointsLoadAndGiveTorchvisionsLogits(string file, bool legacy)
+    {
+        using var scope = NewDisposeScope();
+        using VisionTransformer model = FixtureModel();
+        var (input, logits) = FixtureReference();
+
+        CheckpointReport report = Checkpoint.Load(model, Path.Combine(Fixtures, file));
+        Tensor actual;
+        using (no_grad())
+        {
+            actual = model.call(input).flatten();
+        }
+
+        Assert.Equal(legacy, report.Notes.Any(n => n.Contains("legacy vision-transformer key", StringComparison.Ordinal)));
+        Tensor expected = tensor(logits, dtype: ScalarType.Float32);
+        Assert.True((actual - expected).abs().max().item<float>() <= 1e-5 * expected.abs().max().item<float>());
+    }
+
+    [Fact]
+    public void SavedStateDictsHaveTorchvisionsKeysAndLoadBack()
+    {
+        using var scope = NewDisposeScope();
+        using VisionTransformer source = FixtureModel();
+        Checkpoint.Load(source, Path.Combine(Fixtures, "vit_torchvision.pth"));
+        string file = Path.Combine(Path.GetTempPath(), $"vit-{Guid.NewGuid():N}.safetensors");
+        try
+        {
+            SafeTensors.Save(file, source.state_dict());
+            using CheckpointContents stored = Checkpoint.Read(file);
+            using VisionTransformer target = FixtureModel();
+            Checkpoint.Load(target, file);
+            var (input, _) = FixtureReference();
+
+            Assert.Equal(Describe(TorchvisionKeys(source.Options).OrderBy(k => k.Name, StringComparer.Ordinal)),
+                Describe(stored.Tensors.Select(e => (e.Key, e.Value.shape)).OrderBy(k => k.Key, StringComparer.Ordinal)));
+            using (no_grad())
+            {
+                Assert.Equal(0f, (source.call(input) - target.call(input)).abs().max().item<float>());
+            }
+        }
+        finally
+        {
+            File.Delete(file);
+        }
     }
 }
