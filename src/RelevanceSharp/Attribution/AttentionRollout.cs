@@ -75,7 +75,7 @@ public sealed class AttentionRollout : Attributor
         Tensor pixels = grid.mul(share)
             .repeat_interleave(shape.PatchHeight, 1).repeat_interleave(shape.PatchWidth, 2)
             .unsqueeze(1).expand(input.shape).contiguous();
-        return (output, pixels.to(input.dtype));
+        return (output, pixels);
     }
 
     private (Tensor Output, Tensor Grid, PatchGridShape Shape) Rollout(Tensor input)
@@ -136,7 +136,8 @@ public sealed class AttentionRollout : Attributor
         PatchGridShape shape = GridOf(input, patches);
         LastGrid = shape;
         Tensor row = rollout.select(1, 0).narrow(1, PrefixTokens, patches);
-        return (output, row.reshape(n, shape.Rows, shape.Columns), shape);
+        // Computed in float64, returned in the input's type.
+        return (output, row.reshape(n, shape.Rows, shape.Columns).to(input.dtype), shape);
     }
 
     // The grid that tiles the input's last two dimensions with square patches, one per patch token.
