@@ -158,7 +158,6 @@ public sealed class ConservationReport
 
         private readonly List<(string Name, Tensor Parameter)> parameters = model.named_parameters().Select(p => (p.name, (Tensor)p.parameter)).ToList();
         private readonly Dictionary<nn.Module, int> calls = new(ReferenceEqualityComparer.Instance);
-        private HookActivity? activity;
 
         public List<LayerBalance> Layers { get; } = new();
 
@@ -168,7 +167,7 @@ public sealed class ConservationReport
             var undo = new UndoStack();
             try
             {
-                HashSet<nn.Module> ruled = registration is null ? [] : WithDescendants(registration.Activity.Names.Keys);
+                HookActivity activity;
                 if (registration is null)
                 {
                     CompositeRegistration observed = new ObservedGradient(null).Register(model);
@@ -177,8 +176,9 @@ public sealed class ConservationReport
                 }
                 else
                 {
+                    // Modules with a rule, and everything inside them, are seen through their rule's step.
                     activity = registration.Activity;
-                    var observer = new ObservedGradient(ruled);
+                    var observer = new ObservedGradient(WithDescendants(registration.Activity.Names.Keys));
                     var context = new Dictionary<string, object>();
                     foreach (var (name, module) in model.NamedModulesWithRoot())
                     {
@@ -188,9 +188,8 @@ public sealed class ConservationReport
                         }
                     }
                 }
-                HookActivity observedActivity = activity;
-                observedActivity.Observer = this;
-                undo.Push(() => observedActivity.Observer = null);
+                activity.Observer = this;
+                undo.Push(() => activity.Observer = null);
                 return undo;
             }
             catch
@@ -253,7 +252,7 @@ public sealed class ConservationReport
             return null;
         }
 
-        private HashSet<nn.Module> WithDescendants(IEnumerable<nn.Module> roots)
+        private static HashSet<nn.Module> WithDescendants(IEnumerable<nn.Module> roots)
         {
             var result = new HashSet<nn.Module>(ReferenceEqualityComparer.Instance);
             foreach (nn.Module root in roots)
