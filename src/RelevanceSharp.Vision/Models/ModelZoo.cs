@@ -10,7 +10,7 @@ namespace RelevanceSharp.Vision.Models;
 public sealed record ZooEntry(string Name, string Description, Func<long, ScalarType?, Device?, ZooModel> Factory);
 
 /// <summary>
-/// torchvision's DenseNet, ResNet and VGG architectures by name. The networks have torchvision's state-dict keys,
+/// torchvision's DenseNet, ResNet, VGG and vision-transformer architectures by name. The networks have torchvision's state-dict keys,
 /// so torchvision checkpoints load into them unchanged (see <see cref="IO.Checkpoint"/>).
 /// </summary>
 public static class ModelZoo
@@ -42,9 +42,14 @@ public static class ModelZoo
         VggEntry("vgg16_bn", "D", 16, true),
         VggEntry("vgg19", "E", 19, false),
         VggEntry("vgg19_bn", "E", 19, true),
+        VisionTransformerEntry("vit_b_16", "ViT-B/16"),
+        VisionTransformerEntry("vit_b_32", "ViT-B/32"),
+        VisionTransformerEntry("vit_l_16", "ViT-L/16"),
+        VisionTransformerEntry("vit_l_32", "ViT-L/32"),
+        VisionTransformerEntry("vit_h_14", "ViT-H/14"),
     };
 
-    /// <summary>All architectures, in a stable order (DenseNets, ResNets, VGGs).</summary>
+    /// <summary>All architectures, in a stable order (DenseNets, ResNets, VGGs, vision transformers).</summary>
     public static IReadOnlyList<ZooEntry> All => Entries;
 
     /// <summary>The architecture names.</summary>
@@ -84,6 +89,15 @@ public static class ModelZoo
         name,
         $"{title}: {block.ToString().ToLowerInvariant()} blocks {string.Join("-", layers)}",
         (classes, dtype, device) => new ResNet(block, layers, classes, groups, widthPerGroup, dtype, device));
+
+    private static ZooEntry VisionTransformerEntry(string name, string title)
+    {
+        VisionTransformerOptions o = VisionTransformer.Variants[name];
+        return new(
+            name,
+            $"{title}: {o.NumLayers} layers, {o.NumHeads} heads, width {o.HiddenDim}, MLP {o.MlpDim}; {o.PatchSize}-pixel patches of {o.ImageSize}-pixel images",
+            (classes, dtype, device) => new VisionTransformer(o with { NumClasses = classes }, dtype, device));
+    }
 
     private static ZooEntry VggEntry(string name, string configuration, int depth, bool batchNorm) => new(
         name,

@@ -1,6 +1,5 @@
 using System.Text.Json;
 using RelevanceSharp.Layers;
-using RelevanceSharp.Models;
 using TorchSharp;
 using TorchSharp.Utils;
 using TorchSharp.Modules;

@@ -1,3 +1,4 @@
+using RelevanceSharp.Composites;
 using RelevanceSharp.Core;
 using RelevanceSharp.Layers;
 using static TorchSharp.torch;
@@ -23,6 +24,26 @@ public sealed record PatchGridShape(long Rows, long Columns, long PatchHeight, l
 public sealed class AttentionRollout : Attributor
 {
     private readonly IReadOnlyList<nn.Module<Tensor, Tensor>>? attentions;
+
+    private static readonly ArgumentSpec PrefixTokensArgument =
+        ArgumentSpec.WholeNumber("prefix_tokens", 1, "Tokens before the patches; the first is the class token whose row is read.") with { Minimum = 1 };
+
+    /// <summary>
+    /// The registry entry: <c>attention_rollout</c> (also spelled <c>attention-rollout</c>) over the softmax of every
+    /// <see cref="MultiheadSelfAttention"/>; it takes no composite and ignores the target.
+    /// </summary>
+    [RegistryEntry(60)]
+    public static MethodEntry Entry { get; } = new("attention_rollout",
+        "Attention rollout (vision transformers): the attention flow from the patches into the class token, one value per patch.",
+        [PrefixTokensArgument],
+        c => new AttentionRollout(c.Model, c.Target, c.Arguments.WholeNumber(PrefixTokensArgument) is var prefix && prefix <= int.MaxValue
+            ? (int)prefix
+            : throw new ArgumentException($"Argument 'prefix_tokens' is too large: {prefix}.")))
+    {
+        Aliases = ["attention-rollout", "rollout"],
+        TakesComposite = false,
+        Describe = (_, _) => "attention rollout (one value per patch)",
+    };
 
     /// <summary>Creates the attributor.</summary>
     /// <param name="model">A vision transformer whose tokens are the class token(s) followed by the patches in row-major order.</param>

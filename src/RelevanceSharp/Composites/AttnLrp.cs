@@ -13,6 +13,11 @@ namespace RelevanceSharp.Composites;
 /// </summary>
 public sealed class AttnLrp : TransformerComposite
 {
+    /// <summary>The registry entry: <c>attnlrp</c>, with <c>epsilon</c>, <c>linear_gamma</c> and <c>conv_gamma</c>.</summary>
+    [RegistryEntry(100)]
+    public static CompositeEntry Entry { get; } = new("attnlrp", "AttnLRP for transformers: Epsilon on dense layers and convolutions, identity on activations, LayerNorm and softmax rules, uniform rule on products.", Arguments,
+        (a, c) => new AttnLrp(a.Number(EpsilonArgument), OptionalGamma(a, LinearGammaArgument), OptionalGamma(a, ConvGammaArgument), c));
+
     /// <summary>Creates the composite.</summary>
     /// <param name="epsilon">The stabilizer of Epsilon on dense layers and convolutions (default 1e-6).</param>
     /// <param name="linearGamma">With a value, dense layers (q, k, v, out, MLP, head) get Gamma with it instead of Epsilon.</param>

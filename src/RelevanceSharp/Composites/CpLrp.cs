@@ -12,6 +12,11 @@ namespace RelevanceSharp.Composites;
 /// </summary>
 public sealed class CpLrp : TransformerComposite
 {
+    /// <summary>The registry entry: <c>cp_lrp</c>, with <c>epsilon</c>, <c>linear_gamma</c> and <c>conv_gamma</c>.</summary>
+    [RegistryEntry(110)]
+    public static CompositeEntry Entry { get; } = new("cp_lrp", "CP-LRP for transformers: as attnlrp, with the attention weights (and other gates) held constant.", Arguments,
+        (a, c) => new CpLrp(a.Number(EpsilonArgument), OptionalGamma(a, LinearGammaArgument), OptionalGamma(a, ConvGammaArgument), c));
+
     /// <summary>Creates the composite.</summary>
     /// <param name="epsilon">The stabilizer of Epsilon on dense layers and convolutions (default 1e-6).</param>
     /// <param name="linearGamma">With a value, dense layers get Gamma with it instead of Epsilon.</param>

@@ -57,6 +57,25 @@ public static class TransformerLayerMap
 /// </summary>
 public abstract class TransformerComposite : Composite
 {
+    /// <summary><c>epsilon</c>: the Epsilon rule's stabilizer on dense layers and convolutions.</summary>
+    public static ArgumentSpec EpsilonArgument { get; } =
+        ArgumentSpec.Number("epsilon", Stabilizer.DefaultEpsilon, "Epsilon of the Epsilon rule on dense layers and convolutions.");
+
+    /// <summary><c>linear_gamma</c>: with a value, Gamma with this gamma on dense layers instead of Epsilon.</summary>
+    public static ArgumentSpec LinearGammaArgument { get; } =
+        new ArgumentSpec("linear_gamma", "number", null, "Gamma on dense layers instead of Epsilon (LXT's example: 0.05).") { Kind = ArgumentKind.Number, Minimum = 0 };
+
+    /// <summary><c>conv_gamma</c>: with a value, Gamma with this gamma on convolutions (the patch embedding) instead of Epsilon.</summary>
+    public static ArgumentSpec ConvGammaArgument { get; } =
+        new ArgumentSpec("conv_gamma", "number", null, "Gamma on convolutions (the patch embedding) instead of Epsilon (LXT's example: 0.25).") { Kind = ArgumentKind.Number, Minimum = 0 };
+
+    /// <summary>The arguments both transformer composites take.</summary>
+    internal static IReadOnlyList<ArgumentSpec> Arguments { get; } = [EpsilonArgument, LinearGammaArgument, ConvGammaArgument];
+
+    /// <summary>A gamma argument's value, or <c>null</c> when it was not given.</summary>
+    internal static double? OptionalGamma(ArgumentReader arguments, ArgumentSpec spec) =>
+        arguments.Has(spec.Name) ? arguments.Number(spec.Name, double.NaN) : null;
+
     /// <summary>Creates the composite.</summary>
     protected TransformerComposite(bool constantGates, Stabilizer? epsilon, double? linearGamma, double? convGamma,
         IEnumerable<ICanonizer>? canonizers, IEnumerable<(ModuleMatcher, Rule)>? layerMap,

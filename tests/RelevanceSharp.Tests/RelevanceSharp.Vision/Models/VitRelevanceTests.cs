@@ -189,7 +189,7 @@ public class VitRelevanceTests
         Assert.IsType<SoftmaxRule>(Under(true, nn.Softmax(-1)));
         Assert.IsType<LayerNormRule>(Under(true, nn.LayerNorm(4)));
         Assert.IsType<Norm>(Under(true, new Add()));
-        Assert.Equal(Stabilizer.Exact, Assert.IsType<Epsilon>(Under(false, new Rotation())).EpsilonStabilizer);
+        Assert.Equal($"Epsilon({Stabilizer.Exact})", Assert.IsType<Epsilon>(Under(false, new Rotation())).ToString());
         Assert.IsType<Gamma>(TransformerLayerMap.Create(false, linearGamma: 0.05).First(e => e.Kind.Matches(nn.Linear(2, 2))).Rule);
         Assert.IsType<Epsilon>(TransformerLayerMap.Create(false, linearGamma: 0.05).First(e => e.Kind.Matches(nn.Conv2d(1, 1, 1))).Rule);
     }
