@@ -1,5 +1,6 @@
 using System.Text.Json;
 using RelevanceSharp.Layers;
+using RelevanceSharp.Vision.Imaging;
 using TorchSharp;
 using TorchSharp.Utils;
 using TorchSharp.Modules;
@@ -92,6 +93,31 @@ public sealed class VisionTransformer : ZooModel
         ["vit_l_32"] = new(224, 32, 24, 16, 1024, 4096),
         ["vit_h_14"] = new(224, 14, 32, 16, 1280, 5120),
     };
+
+    /// <summary>
+    /// How torchvision prepares images for a size's published ImageNet weights: resize the shorter side to 256 and crop
+    /// 224 (<c>vit_l_16</c>: resize to 242; <c>vit_h_14</c>, whose 224-pixel weights are SWAG's linear classifier: resize
+    /// and crop 224), ImageNet's mean and standard deviation. With another <paramref name="imageSize"/>, as SWAG's
+    /// fine-tuned weights are published (384 for <c>vit_b_16</c>, 512 for <c>vit_l_16</c>, 518 for <c>vit_h_14</c>): resize
+    /// and crop to it. (torchvision resizes SWAG's inputs bicubically, the others bilinearly, as this transform does.)
+    /// </summary>
+    public static ImageTransform DefaultTransform(string name, long? imageSize = null)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        string key = name.ToLowerInvariant();
+        long standard = Variants.TryGetValue(key, out VisionTransformerOptions? options) ? options.ImageSize : 224;
+        if (imageSize is { } size && size != standard)
+        {
+            int side = checked((int)size);
+            return ImageTransform.ImageNet(side, side);
+        }
+        return key switch
+        {
+            "vit_l_16" => ImageTransform.ImageNet(242, 224),
+            "vit_h_14" => ImageTransform.ImageNet(224, 224),
+            _ => ImageTransform.ImageNet(),
+        };
+    }
 
     /// <summary>Creates the network with torchvision's initialization (zero class token and head).</summary>
     public VisionTransformer(VisionTransformerOptions options, ScalarType? dtype = null, Device? device = null)
