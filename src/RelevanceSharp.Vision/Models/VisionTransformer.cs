@@ -18,9 +18,10 @@ namespace RelevanceSharp.Vision.Models;
 /// <param name="NumClasses">The outputs of the head.</param>
 /// <param name="RepresentationSize">With a value, the head is <c>pre_logits</c> (Linear to this size), Tanh, <c>head</c>.</param>
 /// <param name="Dropout">Dropout after the embedding, the attention and in the MLPs (training only; torchvision's default 0).</param>
+/// <param name="Channels">The input image's channels (torchvision: always 3; 1 for a grayscale model of one's own).</param>
 public sealed record VisionTransformerOptions(
     long ImageSize, long PatchSize, long NumLayers, long NumHeads, long HiddenDim, long MlpDim,
-    long NumClasses = 1000, long? RepresentationSize = null, double Dropout = 0.0)
+    long NumClasses = 1000, long? RepresentationSize = null, double Dropout = 0.0, long Channels = 3)
 {
     /// <summary>The number of patches along each side.</summary>
     public long GridSize => ImageSize / PatchSize;
@@ -45,6 +46,7 @@ public sealed record VisionTransformerOptions(
         Positive("hidden_dim", HiddenDim);
         Positive("mlp_dim", MlpDim);
         Positive("num_classes", NumClasses);
+        Positive("channels", Channels);
         if (RepresentationSize is { } size)
         {
             Positive("representation_size", size);
@@ -131,7 +133,7 @@ public sealed class VisionTransformer : ZooModel
 
         classToken = nn.Parameter(zeros(1, 1, hidden, dtype: type, device: device));
         classToken.DetachFromDisposeScope();
-        convProj = nn.Conv2d(3, hidden, options.PatchSize, stride: options.PatchSize, device: device, dtype: type);
+        convProj = nn.Conv2d(options.Channels, hidden, options.PatchSize, stride: options.PatchSize, device: device, dtype: type);
         classTokenConcat = new PrependTokens();
         encoder = new VisionTransformerEncoder(options, type, device);
         var headLayers = new List<(string, nn.Module<Tensor, Tensor>)>();
@@ -151,7 +153,7 @@ public sealed class VisionTransformer : ZooModel
         {
             // torchvision: truncated normal patch embedding of standard deviation sqrt(1 / fan_in), zero bias; the
             // same for pre_logits; a zero head.
-            long fanIn = 3 * options.PatchSize * options.PatchSize;
+            long fanIn = options.Channels * options.PatchSize * options.PatchSize;
             nn.init.trunc_normal_(convProj.weight, std: Math.Sqrt(1.0 / fanIn));
             convProj.bias!.zero_();
             foreach (var (name, layer) in heads.named_children())
@@ -210,7 +212,8 @@ public sealed class VisionTransformer : ZooModel
     /// <summary>
     /// Builds the network from a <c>model.json</c> description with <c>"arch": "vit"</c>: <c>image_size</c>,
     /// <c>patch_size</c>, <c>num_layers</c>, <c>num_heads</c>, <c>hidden_dim</c>, <c>mlp_dim</c> (required),
-    /// <c>num_classes</c> (default 1000), <c>representation_size</c> and <c>dropout</c> (optional).
+    /// <c>num_classes</c> (default 1000), <c>representation_size</c>, <c>dropout</c> and <c>channels</c> (optional; 3 by
+    /// default, as torchvision's).
     /// </summary>
     public static VisionTransformer FromSpec(JsonElement spec)
     {
@@ -225,7 +228,8 @@ public sealed class VisionTransformer : ZooModel
         double dropout = spec.TryGetProperty("dropout", out JsonElement d) && d.ValueKind == JsonValueKind.Number ? d.GetDouble() : 0.0;
         var options = new VisionTransformerOptions(
             Required(spec, "image_size"), Required(spec, "patch_size"), Required(spec, "num_layers"), Required(spec, "num_heads"),
-            Required(spec, "hidden_dim"), Required(spec, "mlp_dim"), ModelSpec.Int(spec, "num_classes", 1000), representation, dropout);
+            Required(spec, "hidden_dim"), Required(spec, "mlp_dim"), ModelSpec.Int(spec, "num_classes", 1000), representation, dropout,
+            ModelSpec.Int(spec, "channels", 3));
         return new VisionTransformer(options);
     }
 
@@ -233,11 +237,11 @@ public sealed class VisionTransformer : ZooModel
     public override Tensor forward(Tensor input)
     {
         long side = Options.ImageSize;
-        if (input.dim() != 4 || input.shape[1] != 3 || input.shape[2] != side || input.shape[3] != side)
+        if (input.dim() != 4 || input.shape[1] != Options.Channels || input.shape[2] != side || input.shape[3] != side)
         {
             throw new ArgumentException(
                 $"This vision transformer (image_size {side}, patch_size {Options.PatchSize}) takes images of shape " +
-                $"(N, 3, {side}, {side}); got {Core.TensorShapes.Format(input.shape)}.");
+                $"(N, {Options.Channels}, {side}, {side}); got {Core.TensorShapes.Format(input.shape)}.");
         }
         long n = input.shape[0];
         // (N, D, h, w) -> (N, h*w, D): a reshape and a permutation, which hand relevance on unchanged.

@@ -177,4 +177,23 @@ public class VisionTransformerTests
             File.Delete(file);
         }
     }
+
+    [Fact]
+    public void AnySizeBuildsFromModelJsonAlsoForGrayImages()
+    {
+        using var scope = NewDisposeScope();
+        using JsonDocument spec = JsonDocument.Parse(
+            """{"arch": "vit", "image_size": 28, "patch_size": 7, "num_layers": 2, "num_heads": 2, "hidden_dim": 16, "mlp_dim": 32, "num_classes": 10, "channels": 1}""");
+        using var model = (VisionTransformer)Architectures.Build(spec.RootElement);
+        Tensor images = rand(3, 1, 28, 28);
+
+        using var result = new RelevanceSharp.Attribution.Gradient(model, new RelevanceSharp.Composites.AttnLrp()).Attribute(images, RelevanceSharp.Attribution.AttributionTarget.Predicted);
+
+        Assert.Equal(new long[] { 3, 10 }, result.Output.shape);
+        Assert.Equal(images.shape, result.Relevance.shape);
+        Assert.Equal(17, model.Options.SequenceLength);
+        Assert.Contains("(N, 1, 28, 28)", Assert.Throws<ArgumentException>(() => model.call(rand(1, 3, 28, 28))).Message, StringComparison.Ordinal);
+        using JsonDocument missing = JsonDocument.Parse("""{"arch": "vit", "image_size": 28, "patch_size": 7}""");
+        Assert.Contains("'num_layers'", Assert.ThrowsAny<Exception>(() => Architectures.Build(missing.RootElement)).Message, StringComparison.Ordinal);
+    }
 }
