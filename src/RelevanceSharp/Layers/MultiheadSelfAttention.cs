@@ -23,6 +23,9 @@ namespace RelevanceSharp.Layers;
 /// </remarks>
 public sealed class MultiheadSelfAttention : nn.Module<Tensor, Tensor>, IStateDictLayout
 {
+    // The CPU guard must be in force before a model built from these blocks runs its first kernel.
+    static MultiheadSelfAttention() => Platform.CpuGuard.Ensure();
+
     private readonly Linear q;
     private readonly Linear k;
     private readonly Linear v;

@@ -11,6 +11,9 @@ namespace RelevanceSharp.Layers;
 /// </summary>
 public sealed class PrependTokens : nn.Module<Tensor, Tensor, Tensor>
 {
+    // The CPU guard must be in force before a model built from these blocks runs its first kernel.
+    static PrependTokens() => Platform.CpuGuard.Ensure();
+
     /// <summary>Creates the module.</summary>
     public PrependTokens() : base(nameof(PrependTokens))
     {

@@ -14,6 +14,9 @@ namespace RelevanceSharp.Layers;
 /// </summary>
 public sealed class TransformerEncoderBlock : nn.Module<Tensor, Tensor>
 {
+    // The CPU guard must be in force before a model built from these blocks runs its first kernel.
+    static TransformerEncoderBlock() => Platform.CpuGuard.Ensure();
+
     private readonly LayerNorm ln1;
     private readonly MultiheadSelfAttention attention;
     private readonly Dropout dropout;
