@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using RelevanceSharp.Attribution;
 using RelevanceSharp.Canonizers;
+using RelevanceSharp.Composites;
 using RelevanceSharp.Core;
 using RelevanceSharp.IO;
 using TorchSharp;
@@ -180,7 +181,7 @@ public static class ConformanceRunner
                 canonizers.Add(canonizer);
             }
             Attributor attributor = CreateSpec(spec, canonizers).CreateAttributor(folder.Model);
-            using AttributionResult result = attributor.Attribute(folder.Input, CreateTarget(spec));
+            using AttributionResult result = attributor.Attribute(folder.Input, CreateTarget(spec, attributor.Composite));
             Tensor expected = folder.Expected(spec.TryGetProperty("expected", out JsonElement e) && e.ValueKind == JsonValueKind.String
                 ? e.GetString()!
                 : throw new InvalidDataException($"{folder.CasesPath}: the case has no 'expected' tensor name"));
@@ -246,12 +247,18 @@ public static class ConformanceRunner
         return AttributionSpec.Create(method.Name, methodArguments, composite.GetProperty("name").GetString() ?? "", compositeArguments, canonizers);
     }
 
-    private static AttributionTarget CreateTarget(JsonElement spec)
+    /// <summary>
+    /// The target of a case. <c>onehot</c> seeds zennit's relevance with the one-hot of the class; the transformer
+    /// composites' cases come from LXT, which seeds its gradient with the one-hot, so that the relevance at the output
+    /// is the logit times the one-hot, which is <c>output_onehot</c> here.
+    /// </summary>
+    private static AttributionTarget CreateTarget(JsonElement spec, Composite? composite)
     {
         long target = spec.GetProperty("target").GetInt64();
         string kind = spec.TryGetProperty("attr_output", out JsonElement value) ? value.GetString() ?? "onehot" : "onehot";
         return kind switch
         {
+            "onehot" when composite is TransformerComposite => AttributionTarget.ClassScore(target),
             "onehot" => AttributionTarget.Class(target),
             "output_onehot" => AttributionTarget.ClassScore(target),
             _ => throw new NotSupportedException($"Unknown attr_output '{kind}'."),

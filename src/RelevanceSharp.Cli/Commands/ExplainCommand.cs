@@ -79,8 +79,16 @@ public static class ExplainCommand
         };
         heatmapFormat.AcceptOnlyFromAmong("png", "jpeg", "webp");
         var overlay = new Option<bool>("--overlay") { Description = "Also write each heatmap laid over its image (<name>.overlay.png)." };
-        var size = new Option<int?>("--size") { Description = "Resize the shorter image side to this; 0 keeps each image's size [default: 256 for zoo models, 28 for the demo]." };
-        var crop = new Option<int?>("--crop") { Description = "Center-crop a square of this side; 0 crops nothing [default: 224 for zoo models (or --size if smaller), 28 for the demo]." };
+        var conservation = new Option<bool>("--conservation")
+        {
+            Description = "Also write each image's conservation report (<name>.conservation.txt): for every layer, the relevance entering it, leaving it and absorbed (LRP: --method gradient).",
+        };
+        var imageSize = new Option<int?>("--image-size")
+        {
+            Description = "For vision transformers: the side of the images the weights were trained on (e.g. 518 for vit_h_14's SWAG weights); sets --size and --crop to it unless given [default: 224].",
+        };
+        var size = new Option<int?>("--size") { Description = "Resize the shorter image side to this; 0 keeps each image's size [default: torchvision's for the model's weights: 256 for zoo models (vit_l_16: 242, vit_h_14: 224, --image-size: that size), 28 for the demo]." };
+        var crop = new Option<int?>("--crop") { Description = "Center-crop a square of this side; 0 crops nothing [default: 224 for zoo models (or --size if smaller; --image-size: that size), 28 for the demo]." };
         var maxPixels = new Option<long>("--max-pixels")
         {
             Description = "Refuse images with more pixels than this, as their header declares them and after resizing.",
@@ -112,9 +120,9 @@ public static class ExplainCommand
 
         var command = new Command("explain", "Explain images with a model: a heatmap PNG per image, and on request overlays and the relevance.")
         {
-            inputs, model, weights, numClasses, allowNonFinite, demoFolder, method, composite, arguments, canonizers, target, output, batchSize,
-            relevanceFormat, heatmapFormat, colormap, overlay, size, crop, maxPixels, mean, std, grayscale, iterations, noiseLevel, seed, window, stride,
-            shard, resume, threads,
+            inputs, model, weights, numClasses, allowNonFinite, demoFolder, imageSize, method, composite, arguments, canonizers, target, output, batchSize,
+            relevanceFormat, heatmapFormat, colormap, overlay, conservation, size, crop, maxPixels, mean, std, grayscale, iterations, noiseLevel, seed,
+            window, stride, shard, resume, threads,
         };
         command.WithExamples(
             "Outputs per input <name>.<ext>: <name>.png (the heatmap, the size of the model input), <name>.overlay.png (--overlay),\n" +
@@ -130,6 +138,9 @@ public static class ExplainCommand
             "relevance explain cat.jpg -m vgg16 -w vgg16.safetensors -c epsilon_gamma_box --arg gamma=0.5 --target 281 --overlay",
             "relevance explain photos/ -m resnet18 -w model.safetensors --num-classes 10 --relevance-format npy",
             "relevance explain shirt.png --method smoothgrad --iterations 50",
+            "relevance explain photos/ -m vit_b_16 -w vit_b_16.pth -c attnlrp --conservation",
+            "relevance explain photos/ -m vit_b_16 -w vit_b_16.pth -c cp_lrp --arg conv_gamma=0.25 --arg linear_gamma=0.05",
+            "relevance explain photos/ -m vit_b_16 -w vit_b_16.pth --method attention-rollout",
             "relevance explain /shared/photos -m resnet50 -w resnet50.pth -o /shared/heatmaps --shard auto/100 --resume");
         command.SetAction(parse => Cli.Run(parse, writer =>
         {
@@ -145,6 +156,11 @@ public static class ExplainCommand
             {
                 throw new ArgumentException("--demo-folder is only for the demo model.");
             }
+            long? side = parse.GetValue(imageSize);
+            if (side is not null && !ExplainModel.IsVisionTransformer(modelName))
+            {
+                throw new ArgumentException($"--image-size is for the vision transformers ({string.Join(", ", Vision.Models.VisionTransformer.Variants.Keys)}).");
+            }
             AttributionSpec spec = BuildSpec(parse.GetValue(method)!, parse.GetValue(composite), parse.GetValue(arguments) ?? [],
                 parse.GetValue(canonizers) ?? [],
                 [
@@ -154,7 +170,7 @@ public static class ExplainCommand
             var options = new ExplainOptions
             {
                 Inputs = given,
-                Transform = BuildTransform(ExplainModel.DefaultTransform(modelName), parse.GetValue(size), parse.GetValue(crop),
+                Transform = BuildTransform(ExplainModel.DefaultTransform(modelName, side), parse.GetValue(size), parse.GetValue(crop),
                     parse.GetValue(mean), parse.GetValue(std), parse.GetValue(grayscale)) with
                 { MaxPixels = parse.GetValue(maxPixels) },
                 OutputFolder = parse.GetValue(output)!,
@@ -165,12 +181,13 @@ public static class ExplainCommand
                 HeatmapFormat = Enum.Parse<ImageFormat>(parse.GetValue(heatmapFormat)!, ignoreCase: true),
                 ColorMap = parse.GetValue(colormap)!,
                 Overlay = parse.GetValue(overlay),
+                Conservation = parse.GetValue(conservation),
                 Shard = parse.GetValue(shard) is { } part ? Shard.Parse(part, Environment.GetEnvironmentVariable) : Shard.All,
                 Resume = parse.GetValue(resume),
             };
             using TorchThreads threadCount = TorchThreads.Use(parse.GetValue(threads));
             using ExplainJob job = ExplainJob.Prepare(options,
-                () => ExplainModel.Load(modelName, weightsFile, classes, parse.GetValue(demoFolder), parse.GetValue(allowNonFinite)));
+                () => ExplainModel.Load(modelName, weightsFile, classes, parse.GetValue(demoFolder), parse.GetValue(allowNonFinite), side));
             Run(job, options, writer, parse.InvocationConfiguration.Error);
         }));
         return command;
@@ -181,6 +198,12 @@ public static class ExplainCommand
     {
         int count = job.Images.Count;
         writer.WriteLine($"Explaining {count} image{(count == 1 ? "" : "s")}{PartOfList(job, options)} with {job.Model.Description}: {job.Description}.");
+        if (job.PatchGrid is { } grid)
+        {
+            // A heatmap upsampled from patches is never passed off as one of pixels.
+            writer.WriteLine($"note: {options.Spec.MethodEntry.Name} gives one value per patch ({grid.Rows} x {grid.Columns} patches of {grid.PatchHeight} x {grid.PatchWidth} pixels); " +
+                $"the heatmaps show that grid upsampled to the {grid.Rows * grid.PatchHeight} x {grid.Columns * grid.PatchWidth} input.");
+        }
         using var cancel = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) =>
         {

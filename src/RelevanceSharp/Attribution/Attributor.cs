@@ -76,6 +76,12 @@ public abstract class Attributor
     /// </summary>
     public virtual AttributionTarget ClassTarget(IReadOnlyList<long> classes) => AttributionTarget.Classes(classes);
 
+    /// <summary>
+    /// Set for one call by <see cref="ConservationReport"/>: runs once the composite is applied (with its registration,
+    /// or <c>null</c> without a composite) and before the forward pass; disposing its result undoes what it did.
+    /// </summary>
+    internal Func<CompositeRegistration?, IDisposable>? Instrument { get; set; }
+
     /// <summary>Whether the method takes gradients at all (<see cref="Occlusion"/> does not).</summary>
     protected virtual bool TakesGradients => true;
 
@@ -127,8 +133,10 @@ public abstract class Attributor
         AttributionTarget chosen = target ?? DefaultTarget;
         using var scope = NewDisposeScope();
         CompositeRegistration? registration = scoped ?? Composite?.Register(Model);
+        IDisposable? instrumentation = null;
         try
         {
+            instrumentation = Instrument?.Invoke(registration);
             // A graph to differentiate later starts at the caller's own input, when it asks for gradients.
             Tensor start = CreateGraph && input.requires_grad ? input : input.detach();
             var (output, relevance) = Compute(start, chosen);
@@ -157,6 +165,7 @@ public abstract class Attributor
         }
         finally
         {
+            instrumentation?.Dispose();
             // A graph kept for a second derivative still needs the rules' recorded calls; the scope releases them.
             if (!CreateGraph)
             {

@@ -161,16 +161,8 @@ public sealed class DataflowTrace
         }
     }
 
-    private static long StorageAddress(Tensor tensor) => tensor.dtype switch
-    {
-        ScalarType.Float32 => (long)tensor.storage<float>().data_ptr(),
-        ScalarType.Float64 => (long)tensor.storage<double>().data_ptr(),
-        ScalarType.Int64 => (long)tensor.storage<long>().data_ptr(),
-        ScalarType.Int32 => (long)tensor.storage<int>().data_ptr(),
-        ScalarType.Byte => (long)tensor.storage<byte>().data_ptr(),
-        ScalarType.Bool => (long)tensor.storage<bool>().data_ptr(),
-        _ => throw new NotSupportedException($"Tracing tensors of type {tensor.dtype} is not supported."),
-    };
+    private static long StorageAddress(Tensor tensor) =>
+        TensorAddress.Storage(tensor) ?? throw new NotSupportedException($"Tracing tensors of type {tensor.dtype} is not supported.");
 
     private static Fingerprint FingerprintOf(Tensor tensor)
     {
