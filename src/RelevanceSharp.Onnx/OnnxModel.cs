@@ -18,7 +18,7 @@ namespace RelevanceSharp.Onnx;
 /// <para>
 /// The model is built for one input shape (from the graph, or <see cref="OnnxLoadOptions.InputShape"/>); shapes the
 /// graph computes are folded for it. The batch is free when the graph leaves it open and nothing computed from it
-/// needs a fixed value; otherwise the model takes batches of <see cref="BatchSize"/> only.
+/// needs a fixed value; otherwise it runs batches in parts of <see cref="BatchSize"/>.
 /// </para>
 /// </summary>
 public sealed class OnnxModel : nn.Module<Tensor, Tensor>
@@ -84,7 +84,10 @@ public sealed class OnnxModel : nn.Module<Tensor, Tensor>
     /// <summary>The input's shape without the batch dimension.</summary>
     public IReadOnlyList<long> InputShape => Description.InputShape;
 
-    /// <summary>The batch size the model takes, or <c>null</c> when any batch size works.</summary>
+    /// <summary>
+    /// The batch size the graph is fixed to, or <c>null</c> when it is open. A fixed-batch model still takes any batch
+    /// (see <see cref="forward"/>), in parts of this size.
+    /// </summary>
     public long? BatchSize => Description.BatchSize;
 
     /// <summary>What the importer noted while building (e.g. why the batch size is fixed), one sentence each.</summary>
@@ -305,7 +308,11 @@ public sealed class OnnxModel : nn.Module<Tensor, Tensor>
         return new PlainScope(this, names);
     }
 
-    /// <inheritdoc />
+    /// <summary>
+    /// Runs the graph. Any batch size works: when the graph fixes its batch (<see cref="BatchSize"/>), the input is run
+    /// in parts of that size, the last one filled up with zeros, and the outputs of the real samples are put together
+    /// (the samples of an inference graph do not interact, so this is the graph's function for each sample).
+    /// </summary>
     public override Tensor forward(Tensor input)
     {
         ArgumentNullException.ThrowIfNull(input);
@@ -314,14 +321,32 @@ public sealed class OnnxModel : nn.Module<Tensor, Tensor>
             throw new ArgumentException(
                 $"{Source}: the model was built for inputs of shape [batch, {string.Join(", ", InputShape)}]; got {TensorShapes.Format(input.shape)}.");
         }
-        if (BatchSize is { } batch && input.shape[0] != batch)
-        {
-            throw new ArgumentException($"{Source}: the model takes batches of {batch} exactly; got a batch of {input.shape[0]}.");
-        }
         if (!input.is_floating_point())
         {
             throw new ArgumentException($"{Source}: the model's input must be a float tensor, not {input.dtype}.");
         }
+        if (BatchSize is not { } batch || input.shape[0] == batch)
+        {
+            return Run(input);
+        }
+        var parts = new List<Tensor>();
+        for (long start = 0; start < input.shape[0]; start += batch)
+        {
+            long count = Math.Min(batch, input.shape[0] - start);
+            Tensor part = input.narrow(0, start, count);
+            if (count < batch)
+            {
+                long[] fill = [batch - count, .. InputShape];
+                part = cat([part, zeros(fill, input.dtype, input.device)], 0);
+            }
+            Tensor output = Run(part);
+            parts.Add(count < batch ? output.narrow(0, 0, count) : output);
+        }
+        return parts.Count == 1 ? parts[0] : cat(parts, 0);
+    }
+
+    private Tensor Run(Tensor input)
+    {
         state.Batch = input.shape[0];
         var slots = new Tensor?[slotCount];
         slots[0] = input;

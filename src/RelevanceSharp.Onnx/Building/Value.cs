@@ -147,5 +147,5 @@ internal sealed class Value
     }
 
     private static bool Same(Tensor a, Tensor b) =>
-        a.dtype == b.dtype && a.shape.SequenceEqual(b.shape) && (a.numel() == 0 || a.equal(b).item<bool>());
+        a.dtype == b.dtype && a.shape.SequenceEqual(b.shape) && (a.numel() == 0 || a.eq(b).all().item<bool>());
 }
