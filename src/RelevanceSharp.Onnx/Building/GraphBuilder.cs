@@ -27,6 +27,7 @@ internal sealed class GraphBuilder : IDisposable
     private string outputName = "";
     private readonly int opset;
     private int slots;
+    private long probeBatch = 1;
     private bool built;
 
     public GraphBuilder(string source, ModelProto model, GraphCheck.Result graph, int opset, OnnxLimits limits, ScalarType floatType,
@@ -113,6 +114,7 @@ internal sealed class GraphBuilder : IDisposable
             }
         }
 
+        probeBatch = shape[0];
         Tensor probe = zeros(shape, FloatType);
         Tensor? probe2 = OpenBatch ? zeros(new[] { 2L }.Concat(shape.Skip(1)).ToArray(), FloatType) : null;
         values[input] = Value.Computed(input, slots++, probe, probe2, null);
@@ -287,15 +289,16 @@ internal sealed class GraphBuilder : IDisposable
             module.eval();
         }
         var step = new Step(name, NodeName(context.Node), module, args.Select(a => a.Slot).ToArray(), slots++);
-        Tensor first = Probe(context, step, args.Select(a => a.Probe ?? throw new InvalidOperationException($"the probe of '{a.Name}' was released early")).ToArray());
-        Tensor? second = OpenBatch ? Probe(context, step, args.Select(a => a.ProbeAtBatch2!).ToArray()) : null;
+        Tensor first = Probe(context, step, probeBatch,
+            args.Select(a => a.Probe ?? throw new InvalidOperationException($"the probe of '{a.Name}' was released early")).ToArray());
+        Tensor? second = OpenBatch ? Probe(context, step, 2, args.Select(a => a.ProbeAtBatch2!).ToArray()) : null;
         steps.Add(step);
         return Value.Computed(name, step.Output, first, second, context.Node);
     }
 
-    private Tensor Probe(NodeContext context, Step step, Tensor[] args)
+    private Tensor Probe(NodeContext context, Step step, long batch, Tensor[] args)
     {
-        State.Batch = args.Length > 0 && args[0].dim() > 0 ? args[0].shape[0] : 1;
+        State.Batch = batch;
         Tensor result = step.Run(args, plain: true);
         if (result.numel() > Limits.MaxValueElements)
         {

@@ -149,7 +149,6 @@ internal static class ActivationOperators
         {
             (0.0, 6.0) => nn.ReLU6(),
             (0.0, null) => nn.ReLU(),
-            ({ } a, { } b) when a <= b => nn.Hardtanh(a, b),
             _ => new Elementwise(ElementwiseOperation.Clip, alpha: low, beta: high),
         };
         Activation(context, module);
