@@ -107,7 +107,7 @@ public sealed class OnnxModel : nn.Module<Tensor, Tensor>
         ArgumentNullException.ThrowIfNull(path);
         options ??= new OnnxLoadOptions();
         ModelProto model = ModelFile.Read(path, options.Limits);
-        return Build(model, path, options);
+        return Build(model, path, options, fromFile: true);
     }
 
     /// <summary>Builds the model from the bytes of an ONNX file (external data is refused: there is no folder).</summary>
@@ -119,10 +119,10 @@ public sealed class OnnxModel : nn.Module<Tensor, Tensor>
         {
             throw Errors.File(source, $"it has {bytes.LongLength:N0} bytes, more than the limit of {options.Limits.MaxFileBytes:N0}");
         }
-        return Build(ModelFile.Parse(bytes, source), source, options);
+        return Build(ModelFile.Parse(bytes, source), source, options, fromFile: false);
     }
 
-    private static OnnxModel Build(ModelProto model, string source, OnnxLoadOptions options)
+    private static OnnxModel Build(ModelProto model, string source, OnnxLoadOptions options, bool fromFile)
     {
         int opset = ModelFile.Opset(model, source);
         GraphCheck.Result graph = GraphCheck.Run(model.Graph, source, options.Limits);
@@ -133,7 +133,7 @@ public sealed class OnnxModel : nn.Module<Tensor, Tensor>
         var (floatType, shape, batch, notes) = InputShapeOf(input, options, source);
         foreach (bool open in batch is null ? new[] { true, false } : new[] { false })
         {
-            var reader = new TensorReader(source, options.Limits);
+            var reader = new TensorReader(source, options.Limits, fromFile);
             var builder = new GraphBuilder(source, model, graph, opset, options.Limits, floatType, open, reader);
             try
             {

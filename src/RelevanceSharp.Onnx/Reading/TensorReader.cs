@@ -82,12 +82,15 @@ internal sealed class TensorReader
 {
     private readonly string modelPath;
     private readonly OnnxLimits limits;
+    private readonly bool fromFile;
     private long totalBytes;
 
-    public TensorReader(string modelPath, OnnxLimits limits)
+    /// <summary>Creates a reader; external data is read only for a model read from a file (beside it).</summary>
+    public TensorReader(string modelPath, OnnxLimits limits, bool fromFile)
     {
         this.modelPath = modelPath;
         this.limits = limits;
+        this.fromFile = fromFile;
     }
 
     /// <summary>The bytes of all constants read so far.</summary>
@@ -214,6 +217,10 @@ internal sealed class TensorReader
         if (location is null)
         {
             throw new InvalidDataException($"{modelPath}: {what} is stored externally but names no location.");
+        }
+        if (!fromFile)
+        {
+            throw new InvalidDataException($"{modelPath}: {what} is stored in an external file, which only a model read from a file (beside it) can use.");
         }
         string file = SafeFile.Beside(modelPath, location, $"{modelPath}: {what}");
         long fileLength = SafeFile.Check(file, "external data", long.MaxValue);
