@@ -255,8 +255,13 @@ public sealed class HostileFileTests : IDisposable
 
         g = new GraphMaker(13);
         g.Input("x", 1, 2, 4, 4);
-        g.Output(g.Node("Pad", ["x", g.Ints(0, 0, 1 << 22, 0, 0, 0, 1 << 22, 0)]));
+        g.Output(g.Node("Pad", ["x", g.Ints(0, 0, 1 << 24, 0, 0, 0, 1 << 24, 0)]));
         Assert.Contains("more than 268,435,456 elements", Refused(g.Bytes()));
+
+        g = new GraphMaker(13);
+        g.Input("x", 1, 2, 4, 4);
+        g.Output(g.Node("Pad", ["x", g.Ints(0, 0, 1 << 26, 0, 0, 0, -(1 << 26), 0)]));
+        Assert.Contains("its pads are implausibly large", Refused(g.Bytes()));
 
         g = new GraphMaker(13);
         g.Input("x", 1, 2, 4, 4);
