@@ -9,8 +9,8 @@ internal static class Errors
     public static InvalidDataException File(string source, string problem) => new($"{source}: {problem}.");
 
     /// <summary>A problem with one node: its name, its operator and what is missing or wrong.</summary>
-    public static InvalidDataException Node(string source, NodeProto node, string problem) =>
-        new($"{source}: node {Describe(node)}: {problem}.");
+    public static InvalidDataException Node(string source, NodeProto node, string problem, Exception? inner = null) =>
+        new($"{source}: node {Describe(node)}: {problem}.", inner);
 
     /// <summary>A node as messages name it: <c>'name' (Conv)</c>, or by its first output when it has no name.</summary>
     public static string Describe(NodeProto node)

@@ -24,6 +24,7 @@ internal sealed class GraphBuilder : IDisposable
     private readonly List<OnnxNodeInfo> nodeInfos = new();
     private readonly Dictionary<string, List<NodeProto>> consumers = new(StringComparer.Ordinal);
     private readonly Dictionary<NodeProto, string> fused = new(ReferenceEqualityComparer.Instance);
+    private readonly Dictionary<Value, List<string>> names = new(ReferenceEqualityComparer.Instance);
     private string outputName = "";
     private readonly int opset;
     private int slots;
@@ -117,7 +118,7 @@ internal sealed class GraphBuilder : IDisposable
         probeBatch = shape[0];
         Tensor probe = zeros(shape, FloatType);
         Tensor? probe2 = OpenBatch ? zeros(new[] { 2L }.Concat(shape.Skip(1)).ToArray(), FloatType) : null;
-        values[input] = Value.Computed(input, slots++, probe, probe2, null);
+        Name(input, Value.Computed(input, slots++, probe, probe2, null));
 
         foreach (NodeProto node in graph.Nodes.Where(needed.Contains))
         {
@@ -136,7 +137,7 @@ internal sealed class GraphBuilder : IDisposable
     {
         if (fused.TryGetValue(node, out string? into))
         {
-            values[node.Output[0]] = Value.Alias(node.Output[0], values[into], node);
+            Name(node.Output[0], Value.Alias(node.Output[0], values[into], node));
             nodeInfos.Add(new OnnxNodeInfo(NodeName(node), node.OpType, node.Input.ToArray(), node.Output.ToArray(),
                 [values[into].Shape], [], "fused"));
             Consumed(node);
@@ -162,7 +163,7 @@ internal sealed class GraphBuilder : IDisposable
         catch (Exception ex) when (ex is ArgumentException or NotSupportedException or InvalidOperationException
             or System.Runtime.InteropServices.ExternalException or IndexOutOfRangeException)
         {
-            throw Errors.Node(Source, node, $"it cannot be computed on the fixed input shape: {OneLine(ex.Message)}");
+            throw Errors.Node(Source, node, $"it cannot be computed on the fixed input shape: {OneLine(ex.Message)}", ex);
         }
         foreach (string output in node.Output)
         {
@@ -188,9 +189,11 @@ internal sealed class GraphBuilder : IDisposable
             if (uses.TryGetValue(i, out int count))
             {
                 uses[i] = --count;
-                if (count == 0 && values.TryGetValue(i, out Value? done) && !done.IsConstant)
+                if (count == 0 && values.TryGetValue(i, out Value? done) && !done.IsConstant
+                    && names.TryGetValue(done.Root, out List<string>? same) && same.All(n => uses.GetValueOrDefault(n) == 0))
                 {
-                    done.ReleaseProbes();
+                    // An alias (Identity, a fused bias) shares its target's probe: release it when no name of it is read.
+                    done.Root.ReleaseProbes();
                 }
             }
         }
@@ -341,7 +344,7 @@ internal sealed class GraphBuilder : IDisposable
         string name = context.Node.Output[index];
         if (name.Length > 0)
         {
-            values[name] = value;
+            Name(name, value);
         }
     }
 
@@ -349,8 +352,18 @@ internal sealed class GraphBuilder : IDisposable
     {
         if (index < context.Node.Output.Count && context.Node.Output[index].Length > 0)
         {
-            values[context.Node.Output[index]] = Value.Alias(context.Node.Output[index], value, context.Node);
+            Name(context.Node.Output[index], Value.Alias(context.Node.Output[index], value, context.Node));
         }
+    }
+
+    private void Name(string name, Value value)
+    {
+        values[name] = value;
+        if (!names.TryGetValue(value.Root, out List<string>? list))
+        {
+            names[value.Root] = list = new List<string>();
+        }
+        list.Add(name);
     }
 
     /// <summary>A node's name, or its first output's name when it has none.</summary>

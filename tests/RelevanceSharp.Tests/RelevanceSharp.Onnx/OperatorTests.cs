@@ -44,6 +44,12 @@ public sealed class OperatorTests
         yield return new("Gemm without C", 13, [3, 6], (g, x) => g.Node("Gemm", [x, g.Floats([4, 6])], Int("transB", 1)));
         yield return new("Gemm full C", 13, [3, 6], (g, x) => g.Node("Gemm", [x, g.Floats([6, 4]), g.Floats([3, 4])]));
         yield return new("MatMul weight and bias", 13, [2, 3, 6], (g, x) => g.Node("Add", [g.Node("MatMul", [x, g.Floats([6, 5])]), g.Floats([5])]));
+        yield return new("MatMul bias read by later nodes", 13, [2, 3, 6], (g, x) => g.Node("Div", [g.Node("Add", [g.Node("MatMul", [x, g.Floats([6, 5])]), g.Floats([5])]), g.Scalar(1.5)]));
+        yield return new("Identity read by later nodes", 13, Image, (g, x) =>
+        {
+            string y = g.Node("Identity", [g.Node("Relu", [x])]);
+            return g.Node("Add", [g.Node("Sigmoid", [y]), g.Node("Tanh", [y])]);
+        });
         yield return new("MatMul of two computed", 13, [2, 3, 6], (g, x) => g.Node("MatMul", [x, g.Node("Transpose", [x], Ints("perm", 0, 2, 1))]));
 
         // Pools.
