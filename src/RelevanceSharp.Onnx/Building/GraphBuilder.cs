@@ -52,6 +52,9 @@ internal sealed class GraphBuilder : IDisposable
 
     public bool OpenBatch { get; }
 
+    /// <summary>Whether the build probes at batch 2 too (an open batch, and an operator whose result could depend on it).</summary>
+    public bool BatchProbed { get; private set; }
+
     public TensorReader Tensors { get; }
 
     public RunState State { get; } = new();
@@ -117,7 +120,10 @@ internal sealed class GraphBuilder : IDisposable
 
         probeBatch = shape[0];
         Tensor probe = zeros(shape, FloatType);
-        Tensor? probe2 = OpenBatch ? zeros(new[] { 2L }.Concat(shape.Skip(1)).ToArray(), FloatType) : null;
+        // Probing at batch 2 as well tells where the batch went; only these operators can make anything depend on it.
+        BatchProbed = OpenBatch && needed.Any(n => n.OpType is "Shape" or "Squeeze" or "Split" or "Slice" or "Gather"
+            || n.OpType is "Softmax" or "LogSoftmax" && opset < 13);
+        Tensor? probe2 = BatchProbed ? zeros(new[] { 2L }.Concat(shape.Skip(1)).ToArray(), FloatType) : null;
         Name(input, Value.Computed(input, slots++, probe, probe2, null));
 
         foreach (NodeProto node in graph.Nodes.Where(needed.Contains))
@@ -294,7 +300,7 @@ internal sealed class GraphBuilder : IDisposable
         var step = new Step(name, NodeName(context.Node), module, args.Select(a => a.Slot).ToArray(), slots++);
         Tensor first = Probe(context, step, probeBatch,
             args.Select(a => a.Probe ?? throw new InvalidOperationException($"the probe of '{a.Name}' was released early")).ToArray());
-        Tensor? second = OpenBatch ? Probe(context, step, 2, args.Select(a => a.ProbeAtBatch2!).ToArray()) : null;
+        Tensor? second = BatchProbed ? Probe(context, step, 2, args.Select(a => a.ProbeAtBatch2!).ToArray()) : null;
         steps.Add(step);
         return Value.Computed(name, step.Output, first, second, context.Node);
     }

@@ -50,8 +50,8 @@ internal sealed class NodeContext
     /// <summary>The state the model's modules share at run time (the batch size).</summary>
     public RunState State => builder.State;
 
-    /// <summary>Whether the batch size is left open (probed at 1 and 2).</summary>
-    public bool OpenBatch => builder.OpenBatch;
+    /// <summary>Whether the batch size is left open and the build probes at batch 1 and 2.</summary>
+    public bool OpenBatch => builder.BatchProbed;
 
     /// <summary>The number of inputs the node lists (omitted optional ones included).</summary>
     public int InputCount => inputs.Length;
