@@ -6,6 +6,7 @@ python3-torchvision (0.14) and python3-onnx (run with /usr/bin/python3 where ano
 
     /usr/bin/python3 tests/RelevanceSharp.Tests/RelevanceSharp.Onnx/Models/export.py [CONFORMANCE-FOLDER]
     /usr/bin/python3 tests/RelevanceSharp.Tests/RelevanceSharp.Onnx/Models/export.py --fullsize OUT-FOLDER
+    /usr/bin/python3 tests/RelevanceSharp.Tests/RelevanceSharp.Onnx/Models/export.py --fuzz-seeds fuzz/corpus/onnx
 
 Writes into this script's folder, for each model and variant, NAME.onnx and NAME.safetensors; the second holds
 "input" (the batch the model was run on) and "logits" (what PyTorch computed for it, in the model's dtype).
@@ -19,6 +20,9 @@ Writes into this script's folder, for each model and variant, NAME.onnx and NAME
 - mobilenet_style and efficientnet_style: small networks with what those families export (depthwise convolutions,
   ReLU6, hardswish, SiLU, squeeze-and-excitation, residual sums, ceil-mode and padded pooling), random weights and
   batch-norm statistics, at several operator sets, some with an open batch dimension.
+
+With --fuzz-seeds, writes the seed corpus of the fuzzer's onnx harness into OUT-FOLDER: graphs of a few hundred bytes
+that together use every supported operator.
 
 With --fullsize, exports torchvision's mobilenet_v2, efficientnet_b0, squeezenet1_1 and convnext_tiny (random
 weights, float32, 224x224, opset 17) into OUT-FOLDER for the full-size check (not committed: tens of MB each).
@@ -325,9 +329,85 @@ def fullsize(out):
         print(f"{path}: {os.path.getsize(path)} bytes")
 
 
+def fuzz_seeds(out):
+    from onnx import TensorProto, helper
+
+    os.makedirs(out, exist_ok=True)
+
+    def weights(name, *shape):
+        count = 1
+        for d in shape:
+            count *= d
+        return helper.make_tensor(name, TensorProto.FLOAT, shape, [((i * 37) % 11 - 5) / 7.0 for i in range(count)])
+
+    def ints(name, *values):
+        return helper.make_tensor(name, TensorProto.INT64, [len(values)], list(values))
+
+    def save(name, nodes, initializers, shape, opset, batch="N"):
+        graph = helper.make_graph(nodes, name, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch] + shape)],
+                                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], initializers)
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="seed")
+        onnx.save(model, os.path.join(out, name + ".onnx"))
+
+    n = helper.make_node
+    save("conv_bn_relu_pool_gemm", [
+        n("Conv", ["x", "w", "b"], ["c"], pads=[1, 0, 1, 1], strides=[2, 1]),
+        n("BatchNormalization", ["c", "s", "t", "m", "v"], ["bn"], epsilon=1e-3),
+        n("Relu", ["bn"], ["r"]),
+        n("MaxPool", ["r"], ["p"], kernel_shape=[2, 2], ceil_mode=1),
+        n("GlobalAveragePool", ["p"], ["g"]),
+        n("Flatten", ["g"], ["f"]),
+        n("Gemm", ["f", "fc", "fb"], ["y"], transB=1, alpha=0.5)],
+        [weights("w", 3, 2, 3, 2), weights("b", 3), weights("s", 3), weights("t", 3), weights("m", 3),
+         helper.make_tensor("v", TensorProto.FLOAT, [3], [1.0, 2.0, 0.5]), weights("fc", 4, 3), weights("fb", 4)], [2, 6, 5], 11)
+    save("shape_chain_reshape", [
+        n("Shape", ["x"], ["sh"]),
+        n("Gather", ["sh", "zero"], ["n"], axis=0),
+        n("Unsqueeze", ["n", "axes"], ["n1"]),
+        n("Concat", ["n1", "minus"], ["target"], axis=0),
+        n("Reshape", ["x", "target"], ["flat"]),
+        n("Softmax", ["flat"], ["y"], axis=1)],
+        [helper.make_tensor("zero", TensorProto.INT64, [], [0]), ints("axes", 0), ints("minus", -1)], [2, 3, 3], 13)
+    save("arithmetic_gates", [
+        n("Sigmoid", ["x"], ["s"]),
+        n("Mul", ["x", "s"], ["silu"]),
+        n("Sub", ["silu", "mean"], ["centered"]),
+        n("Div", ["centered", "std"], ["scaled"]),
+        n("Add", ["scaled", "x"], ["sum"]),
+        n("Clip", ["sum", "lo", "hi"], ["y"])],
+        [weights("mean", 1, 2, 1, 1), helper.make_tensor("std", TensorProto.FLOAT, [1], [0.5]),
+         helper.make_tensor("lo", TensorProto.FLOAT, [], [0.0]), helper.make_tensor("hi", TensorProto.FLOAT, [], [6.0])], [2, 3, 3], 13)
+    save("split_slice_pad_concat", [
+        n("Split", ["x"], ["a", "b"], axis=1, split=[1, 1]),
+        n("Slice", ["a", "st", "en", "ax", "sp"], ["sl"]),
+        n("Pad", ["b", "pads"], ["pd"], mode="reflect"),
+        n("Transpose", ["pd"], ["tr"], perm=[0, 1, 3, 2]),
+        n("Concat", ["sl", "tr"], ["cat"], axis=3),
+        n("ReduceMean", ["cat"], ["y"], axes=[2, 3], keepdims=0)],
+        [ints("st", 0), ints("en", 3), ints("ax", 3), ints("sp", 2), ints("pads", 0, 0, 1, 0, 0, 0, 0, 0)], [2, 4, 4], 11)
+    save("matmul_layernorm_gelu", [
+        n("MatMul", ["x", "w"], ["mm"]),
+        n("Add", ["mm", "bias"], ["lin"]),
+        n("LayerNormalization", ["lin", "g", "be"], ["ln"], axis=-1),
+        n("Erf", ["ln"], ["e"]),
+        n("Transpose", ["ln"], ["et"], perm=[0, 2, 1]),
+        n("MatMul", ["e", "et"], ["y"])],
+        [weights("w", 4, 4), weights("bias", 4), weights("g", 4), weights("be", 4)], [3, 4], 17)
+    save("convtranspose_avgpool_old_opset", [
+        n("ConvTranspose", ["x", "w"], ["ct"], strides=[2, 2], output_padding=[1, 0], pads=[0, 1, 1, 0]),
+        n("AveragePool", ["ct"], ["ap"], kernel_shape=[3, 3], pads=[1, 1, 0, 0], count_include_pad=1),
+        n("PRelu", ["ap", "slope"], ["pr"]),
+        n("Dropout", ["pr"], ["y"], ratio=0.1)],
+        [weights("w", 2, 3, 3, 3), weights("slope", 3, 1, 1)], [2, 4, 3], 9, batch=1)
+    for name in sorted(os.listdir(out)):
+        print(f"{name}: {os.path.getsize(os.path.join(out, name))} bytes")
+
+
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--fullsize":
         fullsize(sys.argv[2])
+    elif len(sys.argv) == 3 and sys.argv[1] == "--fuzz-seeds":
+        fuzz_seeds(sys.argv[2])
     else:
         conformance_models(sys.argv[1] if len(sys.argv) > 1 else DEFAULT_CONFORMANCE)
         small_models()
