@@ -22,6 +22,14 @@ public sealed record OnnxLoadOptions
     /// </summary>
     public long[]? InputShape { get; init; }
 
+    /// <summary>
+    /// Whether the graph's input has its channels last, <c>(N, H, W, C)</c>, as Keras and TensorFlow models exported with
+    /// tf2onnx have. The model then takes <c>(N, C, H, W)</c> like every other RelevanceSharp model, and a first module,
+    /// <c>INPUT/channels_last</c>, moves the channels last (relevance passes it unchanged); <see cref="InputShape"/>
+    /// is given channels first too. <see cref="OnnxModel.LooksChannelsLast"/> tells whether an input looks so.
+    /// </summary>
+    public bool ChannelsLast { get; init; }
+
     /// <summary>The bounds on what the file may make the importer read or allocate.</summary>
     public OnnxLimits Limits { get; init; } = OnnxLimits.Default;
 }

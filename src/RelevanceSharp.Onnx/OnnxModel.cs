@@ -131,6 +131,16 @@ public sealed class OnnxModel : nn.Module<Tensor, Tensor>
         ValueInfoProto input = ChooseInput(graph, options, source);
         string output = ChooseOutput(model.Graph, graph, options, source);
         var (floatType, shape, batch, notes) = InputShapeOf(input, options, source);
+        long[] graphShape = shape;
+        if (options.ChannelsLast)
+        {
+            if (shape.Length < 2)
+            {
+                throw Errors.File(source, $"its input '{Errors.Clip(input.Name)}' has no spatial dimensions to move the channels after");
+            }
+            // The model's shape is channels first; the graph's, channels last.
+            shape = [shape[^1], .. shape[..^1]];
+        }
         foreach (bool open in batch is null ? new[] { true, false } : new[] { false })
         {
             var reader = new TensorReader(source, options.Limits, fromFile);
@@ -138,7 +148,7 @@ public sealed class OnnxModel : nn.Module<Tensor, Tensor>
             try
             {
                 long probeBatch = open ? 1 : batch ?? 1;
-                int slot = builder.Build(input.Name, [probeBatch, .. shape], output);
+                int slot = builder.Build(input.Name, [probeBatch, .. graphShape], output, options.ChannelsLast);
                 var description = new ModelDescription(opset,
                     (model.ProducerName + " " + model.ProducerVersion).Trim(), inputs, outputs, input.Name, output, shape,
                     open ? null : probeBatch, notes);
@@ -210,6 +220,10 @@ public sealed class OnnxModel : nn.Module<Tensor, Tensor>
         }
         var dims = tensorType.Shape?.Dim;
         long[]? given = options.InputShape;
+        if (given is { Length: >= 2 } && options.ChannelsLast)
+        {
+            given = [.. given[1..], given[0]];
+        }
         if (dims is null)
         {
             if (given is null)
@@ -281,6 +295,35 @@ public sealed class OnnxModel : nn.Module<Tensor, Tensor>
         string type = tensorType is { HasElemType: true } ? ElementTypes.Name(tensorType.ElemType) : value.Type is null ? "?" : "not a tensor";
         IReadOnlyList<string>? dims = tensorType?.Shape?.Dim.Select(DimensionText).Select(t => t == "unknown" ? "?" : t.Trim('\'')).ToArray();
         return new OnnxValueInfo(value.Name, type, dims);
+    }
+
+    /// <summary>
+    /// Whether a graph input looks like images with their channels last, <c>(N, H, W, C)</c>: rank 4, a last dimension
+    /// of 1, 3 or 4 and a second dimension that is none of these (or open).
+    /// </summary>
+    public static bool LooksChannelsLast(OnnxValueInfo input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        if (input.Dimensions is not { Count: 4 } dims)
+        {
+            return false;
+        }
+        static bool Channels(string d) => d is "1" or "3" or "4";
+        return Channels(dims[3]) && !Channels(dims[1]);
+    }
+
+    /// <summary>
+    /// Reads only the interface of an ONNX file (its graph inputs and outputs and its operator set), to choose the
+    /// options of <see cref="Load(string, OnnxLoadOptions?)"/>; the same checks of the file apply.
+    /// </summary>
+    public static (IReadOnlyList<OnnxValueInfo> Inputs, IReadOnlyList<OnnxValueInfo> Outputs, int Opset) ReadInterface(string path, OnnxLimits? limits = null)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        limits ??= OnnxLimits.Default;
+        ModelProto model = ModelFile.Read(path, limits);
+        int opset = ModelFile.Opset(model, path);
+        GraphCheck.Result graph = GraphCheck.Run(model.Graph, path, limits);
+        return (graph.Inputs.Select(Describe).ToArray(), model.Graph.Output.Select(Describe).ToArray(), opset);
     }
 
     /// <summary>

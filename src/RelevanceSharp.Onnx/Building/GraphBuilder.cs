@@ -75,7 +75,7 @@ internal sealed class GraphBuilder : IDisposable
     /// Builds what <paramref name="output"/> needs from the input <paramref name="input"/> of shape
     /// <paramref name="shape"/> (at batch 1, or at the fixed batch). Returns the output's slot.
     /// </summary>
-    public int Build(string input, long[] shape, string output)
+    public int Build(string input, long[] shape, string output, bool channelsLast = false)
     {
         using var noGrad = no_grad();
         // Only the nodes the output depends on are built: an unsupported operator elsewhere does not matter.
@@ -124,7 +124,29 @@ internal sealed class GraphBuilder : IDisposable
         BatchProbed = OpenBatch && needed.Any(n => n.OpType is "Shape" or "Squeeze" or "Split" or "Slice" or "Gather"
             || n.OpType is "Softmax" or "LogSoftmax" && opset < 13);
         Tensor? probe2 = BatchProbed ? zeros(new[] { 2L }.Concat(shape.Skip(1)).ToArray(), FloatType) : null;
-        Name(input, Value.Computed(input, slots++, probe, probe2, null));
+        if (channelsLast)
+        {
+            // The model takes (N, C, ...) as every model here does; a first module moves the channels last for the graph.
+            long[] permutation = [0, .. Enumerable.Range(2, shape.Length - 2).Select(d => (long)d), 1];
+            long[] inverse = [0, shape.Length - 1, .. Enumerable.Range(1, shape.Length - 2).Select(d => (long)d)];
+            var permute = new Modules.Permute(permutation);
+            string name = ModuleName(new NodeProto { Name = input }, "channels_last");
+            modules.Add((name, permute));
+            int first = slots++;
+            var step = new Step(name, input, permute, [first], slots++);
+            steps.Add(step);
+            using Tensor channelsFirst = probe.permute(inverse).contiguous();
+            using Tensor? channelsFirst2 = probe2?.permute(inverse).contiguous();
+            Tensor graphProbe = permute.forward(channelsFirst).contiguous();
+            Tensor? graphProbe2 = channelsFirst2 is null ? null : permute.forward(channelsFirst2).contiguous();
+            probe.Dispose();
+            probe2?.Dispose();
+            Name(input, Value.Computed(input, step.Output, graphProbe, graphProbe2, null));
+        }
+        else
+        {
+            Name(input, Value.Computed(input, slots++, probe, probe2, null));
+        }
 
         foreach (NodeProto node in graph.Nodes.Where(needed.Contains))
         {

@@ -207,3 +207,42 @@ public sealed class OperatorTests
         Assert.True(error <= 1e-5, $"{c.Name}: differs from ONNX Runtime by {error:E3} of the largest value.");
     }
 }
+
+/// <summary>Graphs that read images channels last, as tf2onnx exports Keras models.</summary>
+public sealed class ChannelsLastTests
+{
+    [Fact]
+    public void TheModelTakesChannelsFirstAndMovesThemLast()
+    {
+        using var scope = NewDisposeScope();
+        var g = new GraphMaker(13);
+        g.Input("image", "N", 6, 5, 3);
+        string nchw = g.Node("Transpose", ["image"], Ints("perm", 0, 3, 1, 2));
+        g.Output(g.Node("Relu", [g.Node("Conv", [nchw, g.Floats([4, 3, 3, 3])], Ints("pads", 1, 1, 1, 1))]));
+        byte[] bytes = g.Bytes();
+        string path = Path.Combine(Path.GetTempPath(), $"relevancesharp-nhwc-{Guid.NewGuid():N}.onnx");
+        File.WriteAllBytes(path, bytes);
+        try
+        {
+            var (inputs, _, opset) = OnnxModel.ReadInterface(path);
+            Assert.Equal(13, opset);
+            Assert.True(OnnxModel.LooksChannelsLast(inputs[0]));
+            using OnnxModel model = OnnxModel.Load(path, new OnnxLoadOptions { ChannelsLast = true });
+            Assert.Equal(new long[] { 3, 6, 5 }, model.InputShape);
+            Assert.Equal("image/channels_last", model.named_children().First().name);
+            Tensor x = tensor(Support.Values(2 * 3 * 6 * 5, 4).Select(v => (float)v).ToArray(), [2, 3, 6, 5]);
+            Tensor actual;
+            using (no_grad())
+            {
+                actual = model.forward(x);
+            }
+            double[] expected = OnnxFiles.RunOnnxRuntime(bytes, x.permute(0, 2, 3, 1).contiguous()).Select(v => (double)v).ToArray();
+            Assert.True(OnnxFiles.RelativeError(expected, Support.D(actual)) <= 1e-5);
+            Assert.False(OnnxModel.LooksChannelsLast(new OnnxValueInfo("x", "float", ["N", "3", "224", "224"])));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+}
