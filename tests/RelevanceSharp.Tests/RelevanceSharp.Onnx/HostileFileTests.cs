@@ -23,7 +23,7 @@ public sealed class HostileFileTests : IDisposable
     {
         var g = new GraphMaker(opset);
         g.Input("x", "N", 2, 5, 5);
-        g.Output(g.Node("Relu", [g.Node("Conv", [ "x", g.Floats([3, 2, 3, 3]) ], Ints("pads", 1, 1, 1, 1))]));
+        g.Output(g.Node("Relu", [g.Node("Conv", ["x", g.Floats([3, 2, 3, 3])], Ints("pads", 1, 1, 1, 1))]));
         return g;
     }
 
