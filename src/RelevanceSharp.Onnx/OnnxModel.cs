@@ -32,6 +32,7 @@ public sealed class OnnxModel : nn.Module<Tensor, Tensor>
     private readonly int[] lastUse;
     private readonly RunState state;
     private readonly Dictionary<string, int> plain = new(StringComparer.Ordinal);
+    private readonly ScalarType builtType;
 
     private OnnxModel(string source, GraphBuilder builder, int outputSlot, ModelDescription description) : base("OnnxModel")
     {
@@ -40,6 +41,7 @@ public sealed class OnnxModel : nn.Module<Tensor, Tensor>
         slotCount = builder.SlotCount;
         this.outputSlot = outputSlot;
         state = builder.State;
+        builtType = builder.FloatType;
         Description = description;
         Nodes = builder.NodeInfos.ToList();
         foreach (var (name, module) in builder.Modules)
@@ -89,6 +91,12 @@ public sealed class OnnxModel : nn.Module<Tensor, Tensor>
     /// (see <see cref="forward"/>), in parts of this size.
     /// </summary>
     public long? BatchSize => Description.BatchSize;
+
+    /// <summary>
+    /// The float type the model computes in: that of its parameters and buffers (float32 unless the graph's input is
+    /// double, or the model was converted with <c>to</c>); its input must have this type.
+    /// </summary>
+    public ScalarType FloatType => parameters().Concat(buffers()).Where(t => t.is_floating_point()).Select(t => (ScalarType?)t.dtype).FirstOrDefault() ?? builtType;
 
     /// <summary>What the importer noted while building (e.g. why the batch size is fixed), one sentence each.</summary>
     public IReadOnlyList<string> Notes => Description.Notes;
@@ -364,9 +372,9 @@ public sealed class OnnxModel : nn.Module<Tensor, Tensor>
             throw new ArgumentException(
                 $"{Source}: the model was built for inputs of shape [batch, {string.Join(", ", InputShape)}]; got {TensorShapes.Format(input.shape)}.");
         }
-        if (!input.is_floating_point())
+        if (input.dtype != FloatType)
         {
-            throw new ArgumentException($"{Source}: the model's input must be a float tensor, not {input.dtype}.");
+            throw new ArgumentException($"{Source}: the model computes in {FloatType}; its input is {input.dtype}.");
         }
         if (BatchSize is not { } batch || input.shape[0] == batch)
         {
