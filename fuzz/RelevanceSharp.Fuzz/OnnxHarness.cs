@@ -5,7 +5,7 @@ namespace RelevanceSharp.Fuzz;
 
 /// <summary>
 /// The ONNX reader: parses the bytes as a model, builds it (which runs every module once on the fixed input shape) and,
-/// when that succeeds, runs the model on a batch of two. A refusal is an <see cref="InvalidDataException"/>; anything
+/// when that succeeds, runs the model on a batch of two (in parts, when the graph fixes another batch and can). A refusal is an <see cref="InvalidDataException"/>; anything
 /// else escaping, a native crash or a hang is a finding. The limits are smaller than the defaults so that one input
 /// cannot make a run slow on purpose within them; they bound the same code paths.
 /// </summary>
@@ -26,7 +26,8 @@ public static class OnnxHarness
     {
         using OnnxModel model = OnnxModel.Load(data, "fuzz.onnx", new OnnxLoadOptions { Limits = Limits });
         using var noGrad = no_grad();
-        long[] shape = [2, .. model.InputShape];
+        long batch = model.BatchSize is { } fixedBatch && model.OutputShape.FirstOrDefault() != fixedBatch ? fixedBatch : 2;
+        long[] shape = [batch, .. model.InputShape];
         model.forward(zeros(shape, model.FloatType)).Dispose();
     }
 }

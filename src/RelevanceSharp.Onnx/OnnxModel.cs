@@ -88,7 +88,7 @@ public sealed class OnnxModel : nn.Module<Tensor, Tensor>
 
     /// <summary>
     /// The batch size the graph is fixed to, or <c>null</c> when it is open. A fixed-batch model still takes any batch
-    /// (see <see cref="forward"/>), in parts of this size.
+    /// (see <see cref="forward"/>), in parts of this size, when its output starts with the batch.
     /// </summary>
     public long? BatchSize => Description.BatchSize;
 
@@ -159,7 +159,7 @@ public sealed class OnnxModel : nn.Module<Tensor, Tensor>
                 int slot = builder.Build(input.Name, [probeBatch, .. graphShape], output, options.ChannelsLast);
                 var description = new ModelDescription(opset,
                     (model.ProducerName + " " + model.ProducerVersion).Trim(), inputs, outputs, input.Name, output, shape,
-                    open ? null : probeBatch, notes);
+                    open ? null : probeBatch, notes, builder.ShapeOf(output));
                 var result = new OnnxModel(source, builder, slot, description);
                 builder.Release();
                 return result;
@@ -380,6 +380,12 @@ public sealed class OnnxModel : nn.Module<Tensor, Tensor>
         {
             return Run(input);
         }
+        if (!Description.Chunked)
+        {
+            throw new ArgumentException(
+                $"{Source}: the graph fixes its batch to {batch} and its output {TensorShapes.Format(Description.OutputShape)} does not start with it, " +
+                $"so it cannot run in parts; give batches of {batch} exactly (got {input.shape[0]}).");
+        }
         var parts = new List<Tensor>();
         for (long start = 0; start < input.shape[0]; start += batch)
         {
@@ -438,7 +444,14 @@ public sealed class OnnxModel : nn.Module<Tensor, Tensor>
     }
 
     private sealed record ModelDescription(int Opset, string Producer, IReadOnlyList<OnnxValueInfo> Inputs, IReadOnlyList<OnnxValueInfo> Outputs,
-        string InputName, string OutputName, IReadOnlyList<long> InputShape, long? BatchSize, IReadOnlyList<string> Notes);
+        string InputName, string OutputName, IReadOnlyList<long> InputShape, long? BatchSize, IReadOnlyList<string> Notes, long[] OutputShape)
+    {
+        /// <summary>Whether a fixed-batch graph can run in parts: its output's first dimension is the batch.</summary>
+        public bool Chunked => BatchSize is { } batch && OutputShape.Length > 0 && OutputShape[0] == batch;
+    }
+
+    /// <summary>The output's shape on the fixed input shape (at batch 1 when the batch is open).</summary>
+    public IReadOnlyList<long> OutputShape => Description.OutputShape;
 
     private sealed class PlainScope : IDisposable
     {

@@ -258,6 +258,9 @@ internal sealed class GraphBuilder : IDisposable
             : Errors.Node(Source, node, $"its input '{Errors.Clip(name)}' is not computed (it comes from a graph input other than the one explained)");
     }
 
+    /// <summary>The shape of a built value (at batch 1, or at the fixed batch).</summary>
+    public long[] ShapeOf(string name) => values[name].Shape;
+
     /// <summary>How many built nodes read a value that are still to come, the model's output counting as one.</summary>
     public int Uses(string name) => uses.GetValueOrDefault(name);
 

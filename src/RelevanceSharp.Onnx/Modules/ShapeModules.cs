@@ -75,6 +75,16 @@ public sealed class Reshape : nn.Module<Tensor, Tensor>
             }
         }
         long count = inputShape.Aggregate(1L, (a, b) => a * b);
+        long extent = 1;
+        foreach (long d in shape)
+        {
+            // Sizes whose product overflows are refused even for an empty tensor (libtorch's strides would overflow).
+            if (d > 1 && extent > (1L << 40) / d)
+            {
+                throw new ArgumentException($"Reshape: the target {TensorShapes.Format(Target)} is too large.");
+            }
+            extent *= Math.Max(d, 1);
+        }
         if (infer >= 0)
         {
             if (known == 0 || count % known != 0)

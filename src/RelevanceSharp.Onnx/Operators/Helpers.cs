@@ -86,20 +86,21 @@ internal static class Helpers
     /// <summary>Whether a float attribute equals a value as stored in float32 (exporters write 1/6 as 0.16666667f).</summary>
     public static bool NearlyEqual(double a, double b) => Math.Abs(a - b) <= 1e-6 * Math.Max(1.0, Math.Abs(b));
 
-    /// <summary>The elements a shape holds, or -1 past the limit (checked without overflow).</summary>
+    /// <summary>
+    /// The elements a shape holds, or -1 when it has a negative dimension or its dimensions other than 0 multiply to
+    /// more than the limit (checked without overflow; libtorch computes strides from them even without elements).
+    /// </summary>
     public static long Elements(IEnumerable<long> shape, long limit)
     {
         long count = 1;
+        long extent = 1;
         foreach (long d in shape)
         {
-            if (d < 0)
+            if (d < 0 || d != 0 && extent > limit / d)
             {
                 return -1;
             }
-            if (d != 0 && count > limit / d)
-            {
-                return -1;
-            }
+            extent *= Math.Max(d, 1);
             count *= d;
         }
         return count;

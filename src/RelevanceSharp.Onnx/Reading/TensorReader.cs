@@ -114,18 +114,22 @@ internal sealed class TensorReader
         {
             throw new InvalidDataException($"{modelPath}: {what} has {dims.Count} dimensions, more than {limits.MaxRank}.");
         }
+        // The product of the dimensions other than 0 is bounded too: libtorch computes strides from them even for a
+        // tensor without elements, and overflows on [0, 2^40, 2^40].
         long count = 1;
+        long extent = 1;
+        long bound = limits.MaxValueElements * 64;
         foreach (long d in dims)
         {
             if (d < 0)
             {
                 throw new InvalidDataException($"{modelPath}: {what} has a negative dimension ({d}).");
             }
-            // Overflow-free: count * d would exceed the limit exactly when count > limit / d.
-            if (d != 0 && count > limits.MaxValueElements * 64 / d)
+            if (d != 0 && extent > bound / d)
             {
                 throw new InvalidDataException($"{modelPath}: {what} has shape [{string.Join(", ", dims)}], too many elements.");
             }
+            extent *= Math.Max(d, 1);
             count *= d;
         }
         return (dims.ToArray(), count);
