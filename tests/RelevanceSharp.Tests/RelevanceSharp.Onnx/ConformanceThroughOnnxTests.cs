@@ -1,9 +1,4 @@
-using System.Text.Json;
-using RelevanceSharp.Attribution;
-using RelevanceSharp.Canonizers;
-using RelevanceSharp.Composites;
-using RelevanceSharp.Core;
-using RelevanceSharp.IO;
+using RelevanceSharp.Conformance;
 using RelevanceSharp.Onnx;
 using TorchSharp;
 using Xunit.Abstractions;
@@ -12,15 +7,17 @@ using static TorchSharp.torch;
 namespace RelevanceSharp.Tests.Onnx;
 
 /// <summary>
-/// The conformance cases of densenet_tiny, resnet_basic_tiny and sequential_bn, run on the models imported from their
-/// ONNX exports instead of the model zoo's: every composite, canonizer and attributor of their <c>cases.json</c>, with
-/// the pass criterion of the conformance runner (relevance and output within <c>atol + rtol * max|expected|</c>).
+/// The conformance cases of densenet_tiny, resnet_basic_tiny and sequential_bn, run by the conformance runner on the
+/// models imported from their ONNX exports in place of the model zoo's: every composite, canonizer and attributor of
+/// their <c>cases.json</c>, with the runner's pass criterion (relevance and output within
+/// <c>atol + rtol * max|expected|</c>).
 /// <para>
-/// The import makes every operation a module. Where the PyTorch code computed an operation with a function, which
-/// the reference's rules never saw (torchvision's ResNet adds its residuals with <c>+=</c>; its DenseNet applies the
-/// final ReLU and pool with <c>F.relu</c> and <c>F.adaptive_avg_pool2d</c>), the cases without canonizers run those
-/// nodes as functions (<see cref="OnnxModel.RunAsFunctions"/>); the canonizers of the other cases make exactly these
-/// operations modules in the zoo (the residual sums, the explicit head), so the imported graph runs as it is.
+/// The import makes every operation a module. Where the PyTorch code computed an operation with a function, which the
+/// reference's rules never saw (torchvision's ResNet adds its residuals with <c>+=</c>; its DenseNet applies the final
+/// ReLU and pool with <c>F.relu</c> and <c>F.adaptive_avg_pool2d</c>), those nodes run as functions
+/// (<see cref="OnnxModel.RunAsFunctions"/>) in the cases whose canonizers leave them functions in the zoo; the
+/// <c>resnet</c> canonizer makes the residual sums modules and the DenseNet canonizers the head, as the imported graph
+/// has them anyway.
 /// </para>
 /// </summary>
 public sealed class ConformanceThroughOnnxTests
@@ -29,122 +26,73 @@ public sealed class ConformanceThroughOnnxTests
 
     public ConformanceThroughOnnxTests(ITestOutputHelper output) => this.output = output;
 
-    public static TheoryData<string, string> Cases()
+    /// <summary>The cases that use each part of the import (gradient, rules, every canonizer), for the other operator sets.</summary>
+    private static readonly string[] Sample =
+    [
+        "gradient", "epsilon_plus_flat", "epsilon_gamma_box+densenet_thresh_seq", "epsilon_alpha2_beta1_flat+densenet_seq_thresh",
+        "epsilon_alpha2_beta1_flat+resnet", "epsilon_plus+sequential_merge_batch_norm", "occlusion", "integrated_gradients",
+    ];
+
+    public static TheoryData<string, string> Runs() => new()
     {
-        var data = new TheoryData<string, string>();
-        foreach (string model in new[] { "densenet_tiny", "resnet_basic_tiny", "sequential_bn" })
+        { "densenet_tiny_opset13", "all" },
+        { "resnet_basic_tiny_opset13", "all" },
+        { "sequential_bn_opset13", "all" },
+        { "densenet_tiny_opset9", "sample" },
+        { "densenet_tiny_opset17", "sample" },
+        { "resnet_basic_tiny_opset9", "sample" },
+        { "resnet_basic_tiny_opset17", "sample" },
+        { "sequential_bn_opset9", "sample" },
+        { "sequential_bn_opset17", "sample" },
+        { "densenet_tiny_fused", "fused" },
+        { "sequential_bn_fused", "fused" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Runs))]
+    public void CasesMatchTheReference(string file, string selection)
+    {
+        string model = OnnxFiles.ConformanceModel(file)!;
+        string folder = TestPaths.ConformancePath(model);
+        IReadOnlyList<string> all = ConformanceRunner.CaseNames(folder);
+        string[] only = selection switch
         {
-            foreach (string name in CaseNames(model))
+            "all" => all.ToArray(),
+            "sample" => all.Intersect(Sample).ToArray(),
+            _ => all.Where(FusedMeaningful).ToArray(),
+        };
+        Assert.NotEmpty(only);
+        var substitute = new SubstituteModel(
+            type =>
             {
-                data.Add($"{model}_opset13", name);
-            }
-        }
-        // The other operator sets, on the cases that use each part of the import: plain gradient, rules, canonizers.
-        foreach (string model in new[] { "densenet_tiny", "resnet_basic_tiny", "sequential_bn" })
+                OnnxModel onnx = OnnxModel.Load(OnnxFiles.PathOf(file));
+                onnx.to(type);
+                return onnx;
+            },
+            (onnx, canonizers) => ((OnnxModel)onnx).RunAsFunctions(FunctionalInPyTorch(model, (OnnxModel)onnx, canonizers)));
+        List<CheckResult> results = ConformanceRunner.RunCases(folder, substitute, only).ToList();
+        foreach (CheckResult result in results)
         {
-            foreach (string name in CaseNames(model).Where(n => n is "gradient" or "epsilon_plus_flat" or "epsilon_gamma_box+densenet_thresh_seq"
-                         or "epsilon_alpha2_beta1_flat+resnet" or "epsilon_plus+sequential_merge_batch_norm"))
-            {
-                data.Add($"{model}_opset9", name);
-                data.Add($"{model}_opset17", name);
-            }
+            output.WriteLine($"{file}: {result}");
         }
-        return data;
+        Assert.Equal(only.Length, results.Count);
+        Assert.All(results, r => Assert.True(r.Status == CheckStatus.Passed, $"{file}: {r}"));
     }
 
     /// <summary>
     /// With batch norms fused into the convolutions before them by the exporter, the cases whose canonizers merge
-    /// exactly those batch norms into exactly those convolutions stay meaningful: the sequential merge of sequential_bn
-    /// (the export fused the convolutions' batch norms; the canonizer merges the dense layer's), and densenet_seq_thresh
-    /// (whose sequential merge is the export's fusion) under the LRP composites and the gradient. Not guided backprop
+    /// exactly those batch norms into exactly those convolutions stay meaningful: the sequential merge (the export fused
+    /// the convolutions' batch norms; the canonizer finds nothing more to merge, or sequential_bn's dense layer's batch
+    /// norm), and densenet_seq_thresh (whose sequential merge is the export's fusion) under the LRP composites and the
+    /// gradient. Not guided backprop
     /// and DeconvNet: in the zoo, the ReLU after a merged (identity) batch norm becomes a ThreshReLU that their ReLU
-    /// rule does not see, while in the fused export that batch norm is gone and the ReLU keeps its rule.
+    /// rule does not see, while in the fused export that batch norm is gone and the ReLU keeps its rule. Not the cases
+    /// without canonizers or with densenet_thresh_seq: they keep or merge batch norms the export no longer has.
     /// </summary>
-    public static TheoryData<string, string> FusedCases()
-    {
-        var data = new TheoryData<string, string>();
-        foreach (string name in CaseNames("densenet_tiny").Where(n => n.EndsWith("+densenet_seq_thresh", StringComparison.Ordinal)
-                     && !n.StartsWith("guided_backprop", StringComparison.Ordinal) && !n.StartsWith("deconvnet", StringComparison.Ordinal)))
-        {
-            data.Add("densenet_tiny_fused", name);
-        }
-        foreach (string name in CaseNames("sequential_bn").Where(n => n.EndsWith("+sequential_merge_batch_norm", StringComparison.Ordinal)))
-        {
-            data.Add("sequential_bn_fused", name);
-        }
-        return data;
-    }
-
-    [Theory]
-    [MemberData(nameof(Cases))]
-    public void CaseMatchesTheReference(string file, string name) => Check(file, name);
-
-    [Theory]
-    [MemberData(nameof(FusedCases))]
-    public void FusedExportMatchesTheMergedReference(string file, string name) => Check(file, name);
-
-    private void Check(string file, string name)
-    {
-        using var scope = NewDisposeScope();
-        string model = OnnxFiles.ConformanceModel(file)!;
-        string folder = TestPaths.ConformancePath(model);
-        using JsonDocument cases = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "cases.json")));
-        JsonElement root = cases.RootElement;
-        JsonElement spec = root.GetProperty("cases").EnumerateArray().Single(c => c.GetProperty("name").GetString() == name);
-        Dictionary<string, Tensor> expected = SafeTensors.Load(Path.Combine(folder, "expected.safetensors"));
-        ScalarType type = root.GetProperty("dtype").GetString() == "float64" ? ScalarType.Float64 : ScalarType.Float32;
-        double rtol = root.GetProperty("tolerance").GetProperty("rtol").GetDouble();
-        double atol = root.GetProperty("tolerance").GetProperty("atol").GetDouble();
-        Tensor input = expected["input"].to(type);
-        Tensor reference = expected[spec.GetProperty("expected").GetString()!].to(type);
-
-        OnnxModel onnx = Loaded(file, type);
-        var canonizers = spec.GetProperty("canonizers").EnumerateArray().Select(c => CanonizerRegistry.Create(c.GetString()!)).ToList();
-        using IDisposable functions = onnx.RunAsFunctions(FunctionalInPyTorch(model, onnx, canonizers.Select(c => c.Name).ToList()));
-        Composite? composite = CreateComposite(spec, canonizers);
-        long target = spec.GetProperty("target").GetInt64();
-        AttributionTarget attributionTarget = spec.TryGetProperty("attr_output", out JsonElement kind) && kind.GetString() == "output_onehot"
-            ? AttributionTarget.ClassScore(target)
-            : AttributionTarget.Class(target);
-        JsonElement attributorSpec = spec.GetProperty("attributor");
-        Attributor attributor = attributorSpec.GetProperty("name").GetString() switch
-        {
-            "gradient" => new Gradient(onnx, composite, attributionTarget),
-            "integrated_gradients" => new IntegratedGradients(onnx, composite, attributionTarget, iterations: attributorSpec.GetProperty("n_iter").GetInt32()),
-            "occlusion" => new Occlusion(onnx, composite, attributionTarget,
-                window: [attributorSpec.GetProperty("window").GetInt64()], stride: [attributorSpec.GetProperty("stride").GetInt64()]),
-            var other => throw new NotSupportedException(other),
-        };
-        using AttributionResult result = attributor.Attribute(input);
-        double error = (result.Relevance - reference).abs().max().to(ScalarType.Float64).item<double>();
-        double allowed = atol + rtol * reference.abs().max().to(ScalarType.Float64).item<double>();
-        double outputError = (result.Output - expected["output"].to(type)).abs().max().to(ScalarType.Float64).item<double>();
-        double outputAllowed = atol + rtol * expected["output"].abs().max().to(ScalarType.Float64).item<double>();
-        output.WriteLine($"{file}/{name}: max_abs_err={error:E3} allowed={allowed:E3}; output {outputError:E3} allowed {outputAllowed:E3}");
-        Assert.True(error <= allowed, $"{file}/{name}: relevance differs by {error:E3}, allowed {allowed:E3}.");
-        Assert.True(outputError <= outputAllowed, $"{file}/{name}: output differs by {outputError:E3}, allowed {outputAllowed:E3}.");
-    }
-
-    private static readonly Dictionary<string, OnnxModel> Models = new(StringComparer.Ordinal);
-
-    /// <summary>
-    /// One imported model per file for all its cases, as the conformance runner keeps one model per folder: every case
-    /// leaves it as it found it (composites and canonizers are undone; the plain-function scope is disposed). The
-    /// tests of one class run one after another.
-    /// </summary>
-    private static OnnxModel Loaded(string file, ScalarType type)
-    {
-        lock (Models)
-        {
-            if (!Models.TryGetValue(file, out OnnxModel? model))
-            {
-                model = OnnxModel.Load(OnnxFiles.PathOf(file));
-                model.to(type);
-                Models[file] = model;
-            }
-            return model;
-        }
-    }
+    private static bool FusedMeaningful(string name) =>
+        name.EndsWith("+sequential_merge_batch_norm", StringComparison.Ordinal)
+        || name.EndsWith("+densenet_seq_thresh", StringComparison.Ordinal)
+            && !name.StartsWith("guided_backprop", StringComparison.Ordinal) && !name.StartsWith("deconvnet", StringComparison.Ordinal);
 
     /// <summary>
     /// The nodes the PyTorch code computes with functions (see the class summary), less those the case's canonizers
@@ -161,28 +109,4 @@ public sealed class ConformanceThroughOnnxTests
         ],
         _ => [],
     };
-
-    private static Composite? CreateComposite(JsonElement spec, IReadOnlyList<ICanonizer> canonizers)
-    {
-        JsonElement composite = spec.GetProperty("composite");
-        if (composite.ValueKind == JsonValueKind.Null)
-        {
-            return canonizers.Count == 0 ? null : new LayerMapComposite(Array.Empty<(ModuleMatcher, Rule)>(), canonizers);
-        }
-        var args = new Dictionary<string, JsonElement>();
-        if (composite.TryGetProperty("args", out JsonElement given))
-        {
-            foreach (JsonProperty property in given.EnumerateObject())
-            {
-                args[property.Name] = property.Value.Clone();
-            }
-        }
-        return CompositeRegistry.Create(composite.GetProperty("name").GetString()!, new ArgumentReader(args), canonizers);
-    }
-
-    private static IEnumerable<string> CaseNames(string model)
-    {
-        using JsonDocument cases = JsonDocument.Parse(File.ReadAllText(TestPaths.ConformancePath(model, "cases.json")));
-        return cases.RootElement.GetProperty("cases").EnumerateArray().Select(c => c.GetProperty("name").GetString()!).ToList();
-    }
 }

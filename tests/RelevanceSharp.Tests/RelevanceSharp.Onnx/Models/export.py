@@ -40,7 +40,7 @@ import torch
 import torchvision
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DEFAULT_CONFORMANCE = os.path.normpath(os.path.join(HERE, "..", "..", "..", "..", "..", "shared", "conformance"))
+DEFAULT_CONFORMANCE = os.path.normpath(os.path.join(HERE, "..", "..", "..", "conformance"))
 
 DTYPES = {"F64": torch.float64, "F32": torch.float32, "I64": torch.int64}
 NAMES = {torch.float64: "F64", torch.float32: "F32", torch.int64: "I64"}
