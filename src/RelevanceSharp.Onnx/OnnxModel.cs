@@ -94,9 +94,13 @@ public sealed class OnnxModel : nn.Module<Tensor, Tensor>
 
     /// <summary>
     /// The float type the model computes in: that of its parameters and buffers (float32 unless the graph's input is
-    /// double, or the model was converted with <c>to</c>); its input must have this type.
+    /// double, or the model was converted with <c>to</c>); its input must have this type. A model without any computes
+    /// in the type of its input.
     /// </summary>
-    public ScalarType FloatType => parameters().Concat(buffers()).Where(t => t.is_floating_point()).Select(t => (ScalarType?)t.dtype).FirstOrDefault() ?? builtType;
+    public ScalarType FloatType => OwnFloatType ?? builtType;
+
+    private ScalarType? OwnFloatType =>
+        parameters().Concat(buffers()).Where(t => t.is_floating_point()).Select(t => (ScalarType?)t.dtype).FirstOrDefault();
 
     /// <summary>What the importer noted while building (e.g. why the batch size is fixed), one sentence each.</summary>
     public IReadOnlyList<string> Notes => Description.Notes;
@@ -372,7 +376,7 @@ public sealed class OnnxModel : nn.Module<Tensor, Tensor>
             throw new ArgumentException(
                 $"{Source}: the model was built for inputs of shape [batch, {string.Join(", ", InputShape)}]; got {TensorShapes.Format(input.shape)}.");
         }
-        if (input.dtype != FloatType)
+        if (!input.is_floating_point() || OwnFloatType is { } type && input.dtype != type)
         {
             throw new ArgumentException($"{Source}: the model computes in {FloatType}; its input is {input.dtype}.");
         }

@@ -60,15 +60,16 @@ public enum ElementwiseOperation
 /// the multiply and add of an unfused batch norm, the scaling of attention scores), and the element-wise functions
 /// TorchSharp has no module for.
 /// <para>
-/// In relevance terms every one of them is an element-wise map: each output element depends on the input element at
-/// its position only. The named composites give them <c>Pass</c>, which hands the relevance of each output element to
-/// its input element unchanged, as they do for batch norms (an affine map per element) and activations. For the
-/// constant multiplications this equals input times gradient (<c>x * c * R / (c * x) = R</c>), the rule of a
-/// parameter-free linear map. When the constant broadcasts the input to a larger shape, the importer expands the input
-/// first (an <see cref="Expand"/> module), so that the map stays element-wise.
+/// In relevance terms every one of them is an element-wise map (<see cref="Layers.IElementwise"/>): each output element
+/// depends on the input element at its position only. The named composites give them <c>Pass</c>, which hands the
+/// relevance of each output element to its input element unchanged, as they do for batch norms (an affine map per
+/// element) and activations. For the constant multiplications this equals input times gradient
+/// (<c>x * c * R / (c * x) = R</c>), the rule of a parameter-free linear map. When the constant broadcasts the input to
+/// a larger shape, the importer expands the input first (an <see cref="Expand"/> module), so that the map stays
+/// element-wise.
 /// </para>
 /// </summary>
-public sealed class Elementwise : nn.Module<Tensor, Tensor>
+public sealed class Elementwise : nn.Module<Tensor, Tensor>, Layers.IElementwise
 {
     private const string ConstantName = "constant";
 
@@ -145,26 +146,22 @@ public sealed class Elementwise : nn.Module<Tensor, Tensor>
     }
 }
 
-/// <summary>The reductions <see cref="Reduce"/> computes.</summary>
+/// <summary>The linear reductions <see cref="Reduce"/> computes.</summary>
 public enum ReduceOperation
 {
-    /// <summary>The mean: an average, linear without parameters.</summary>
+    /// <summary>The mean.</summary>
     Mean,
 
     /// <summary>The sum.</summary>
     Sum,
-
-    /// <summary>The maximum.</summary>
-    Max,
 }
 
 /// <summary>
-/// ONNX <c>ReduceMean</c>, <c>ReduceSum</c> and <c>ReduceMax</c> over some axes. In relevance terms a mean is an
-/// average pool and a sum a sum of branches (both linear without parameters; the named composites give them
-/// <c>Norm</c>, which splits the relevance among the inputs in proportion to their values), and a maximum a max pool
-/// (the gradient hands the relevance to the maximal element).
+/// ONNX <c>ReduceMean</c> and <c>ReduceSum</c> over some axes: a parameter-free linear map
+/// (<see cref="Layers.ILinearOperation"/>), in relevance terms an average pool or a sum of branches; the named composites
+/// give it <c>Norm</c>, which splits the relevance among the inputs in proportion to their values.
 /// </summary>
-public sealed class Reduce : nn.Module<Tensor, Tensor>
+public sealed class Reduce : nn.Module<Tensor, Tensor>, Layers.ILinearOperation
 {
     /// <summary>Creates the module.</summary>
     /// <param name="operation">The reduction.</param>
@@ -189,16 +186,36 @@ public sealed class Reduce : nn.Module<Tensor, Tensor>
     /// <inheritdoc />
     public override Tensor forward(Tensor input)
     {
-        long[] axes = Axes.Length == 0 ? Enumerable.Range(0, (int)input.dim()).Select(i => (long)i).ToArray() : Axes;
-        switch (Operation)
-        {
-            case ReduceOperation.Mean:
-                return input.mean(axes, KeepDims);
-            case ReduceOperation.Sum:
-                return input.sum(axes, KeepDims);
-            default:
-                // amax reduces several axes at once; its gradient splits ties evenly among the maximal elements.
-                return input.amax(axes, KeepDims);
-        }
+        long[] axes = ReduceMax.AxesOf(Axes, input);
+        return Operation == ReduceOperation.Mean ? input.mean(axes, KeepDims) : input.sum(axes, KeepDims);
     }
+}
+
+/// <summary>
+/// ONNX <c>ReduceMax</c> over some axes: in relevance terms a max pool, which composites leave to the gradient (the
+/// relevance goes to the maximal element; ties split it evenly).
+/// </summary>
+public sealed class ReduceMax : nn.Module<Tensor, Tensor>
+{
+    /// <summary>Creates the module.</summary>
+    /// <param name="axes">The (non-negative) axes reduced; empty for all.</param>
+    /// <param name="keepDims">Whether reduced axes stay as dimensions of size 1.</param>
+    public ReduceMax(long[] axes, bool keepDims) : base("ReduceMax")
+    {
+        Axes = axes.Distinct().Order().ToArray();
+        KeepDims = keepDims;
+    }
+
+    /// <summary>The reduced axes; empty for all.</summary>
+    public long[] Axes { get; }
+
+    /// <summary>Whether reduced axes stay.</summary>
+    public bool KeepDims { get; }
+
+    /// <inheritdoc />
+    public override Tensor forward(Tensor input) => input.amax(AxesOf(Axes, input), KeepDims);
+
+    /// <summary>The axes reduced: those given, or all when none are.</summary>
+    internal static long[] AxesOf(long[] axes, Tensor input) =>
+        axes.Length == 0 ? Enumerable.Range(0, (int)input.dim()).Select(i => (long)i).ToArray() : axes;
 }

@@ -36,10 +36,10 @@ public static class PoolWindows
 /// ONNX <c>AveragePool</c> where TorchSharp's average pool cannot express the padding (pads that differ before and after,
 /// or exceed half the window): the input is padded with zeros as the windows need, averaged over whole windows, and
 /// each window's mean rescaled to the number of its elements that count (with <see cref="CountIncludePad"/> the input
-/// and the declared padding, else the input only). Linear in its input and without parameters, like an average pool;
-/// relevance follows the named composites' rule for it.
+/// and the declared padding, else the input only). Linear in its input and without parameters, like an average pool
+/// (<see cref="Layers.ILinearOperation"/>: the named composites give it <c>Norm</c>, as they give average pools).
 /// </summary>
-public sealed class AveragePool : nn.Module<Tensor, Tensor>
+public sealed class AveragePool : nn.Module<Tensor, Tensor>, Layers.ILinearOperation
 {
     /// <summary>Creates the module.</summary>
     public AveragePool(long[] kernel, long[] strides, long[] padBegin, long[] padEnd, bool ceilMode, bool countIncludePad) : base("AveragePool")

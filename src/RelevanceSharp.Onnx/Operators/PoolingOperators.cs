@@ -133,9 +133,10 @@ internal static class PoolingOperators
 
     public static void ReduceSum(NodeContext context) => Reduce(context, ReduceOperation.Sum, axesAsInput: context.Version >= 13);
 
-    public static void ReduceMax(NodeContext context) => Reduce(context, ReduceOperation.Max, axesAsInput: context.Version >= 18);
+    public static void ReduceMax(NodeContext context) => Reduce(context, null, axesAsInput: context.Version >= 18);
 
-    private static void Reduce(NodeContext context, ReduceOperation operation, bool axesAsInput)
+    /// <summary>A mean or sum (<paramref name="operation"/>), or a maximum (<c>null</c>).</summary>
+    private static void Reduce(NodeContext context, ReduceOperation? operation, bool axesAsInput)
     {
         if (axesAsInput)
         {
@@ -158,9 +159,10 @@ internal static class PoolingOperators
             given = null;
         }
         long[] axes = given is null ? Enumerable.Range(0, x.Rank).Select(a => (long)a).ToArray() : Helpers.Axes(context, given, x.Rank);
+        nn.Module<Tensor, Tensor> Create() => operation is { } linear ? new Modules.Reduce(linear, axes, keep) : new Modules.ReduceMax(axes, keep);
         if (x.IsConstant)
         {
-            context.Output(0, context.Fold(xs => new Modules.Reduce(operation, axes, keep).forward(xs[0]), x));
+            context.Output(0, context.Module(Create(), null, x));
             return;
         }
         // A mean over all spatial dimensions of a (N, C, ...) tensor is a global average pool.
@@ -171,6 +173,6 @@ internal static class PoolingOperators
             context.Output(0, keep ? pooled : context.Module(new SqueezeDims(spatial, []), "squeeze", pooled));
             return;
         }
-        context.Output(0, context.Module(new Modules.Reduce(operation, axes, keep), null, x));
+        context.Output(0, context.Module(Create(), null, x));
     }
 }
