@@ -18,7 +18,7 @@ internal static class ModelFile
     /// <summary>Reads and parses the file.</summary>
     public static ModelProto Read(string path, OnnxLimits limits)
     {
-        byte[] bytes = SafeFile.ReadAll(path, "ONNX model", limits.MaxFileBytes);
+        byte[] bytes = IO.InputFile.ReadAll(path, "ONNX model", limits.MaxFileBytes);
         return Parse(bytes, path);
     }
 

@@ -1,53 +1,11 @@
 namespace RelevanceSharp.Onnx.Reading;
 
 /// <summary>
-/// Reads untrusted files: regular files only (no device, pipe or socket, also not behind a link), never more than a
-/// limit, and for a model's external data only files inside the model's folder, after resolving every symbolic link
-/// on the way.
+/// Reads a model's external data from untrusted locations: only files inside the model's folder, after resolving every
+/// symbolic link on the way, and only the byte range asked for. Whole files go through <see cref="IO.InputFile"/>.
 /// </summary>
 internal static class SafeFile
 {
-    /// <summary>Checks that <paramref name="path"/> is a non-empty regular file of at most <paramref name="maxBytes"/>; returns its size.</summary>
-    public static long Check(string path, string what, long maxBytes)
-    {
-        if (Directory.Exists(path))
-        {
-            throw new InvalidDataException($"Cannot read {what} '{path}': it is a folder, not a file.");
-        }
-        var file = new FileInfo(path);
-        if (!file.Exists)
-        {
-            throw new FileNotFoundException($"Cannot read {what} '{path}': the file does not exist.", path);
-        }
-        string target = RealPath(file.FullName, what, path);
-        if (IsSystemPath(target))
-        {
-            throw new InvalidDataException($"Cannot read {what} '{path}': '{target}' is a device or system file, not a regular file.");
-        }
-        var real = new FileInfo(target);
-        if (!real.Exists || (real.Attributes & FileAttributes.Directory) != 0)
-        {
-            throw new InvalidDataException($"Cannot read {what} '{path}': it is not a regular file.");
-        }
-        long length = real.Length;
-        if (length == 0)
-        {
-            throw new InvalidDataException($"Cannot read {what} '{path}': it is empty or not a regular file (a device, pipe or socket).");
-        }
-        if (length > maxBytes)
-        {
-            throw new InvalidDataException($"Cannot read {what} '{path}': it has {length:N0} bytes, more than the limit of {maxBytes:N0} bytes.");
-        }
-        return length;
-    }
-
-    /// <summary>Reads a whole file after <see cref="Check"/>.</summary>
-    public static byte[] ReadAll(string path, string what, long maxBytes)
-    {
-        long length = Check(path, what, Math.Min(maxBytes, Array.MaxLength));
-        return ReadRange(path, what, 0, length);
-    }
-
     /// <summary>Reads <paramref name="count"/> bytes from <paramref name="offset"/> of a checked file.</summary>
     public static byte[] ReadRange(string path, string what, long offset, long count)
     {
@@ -152,7 +110,4 @@ internal static class SafeFile
         }
         return current;
     }
-
-    private static bool IsSystemPath(string fullPath) =>
-        OperatingSystem.IsLinux() && new[] { "/dev/", "/proc/", "/sys/" }.Any(prefix => fullPath.StartsWith(prefix, StringComparison.Ordinal));
 }

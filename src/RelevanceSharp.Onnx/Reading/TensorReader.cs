@@ -227,7 +227,7 @@ internal sealed class TensorReader
             throw new InvalidDataException($"{modelPath}: {what} is stored in an external file, which only a model read from a file (beside it) can use.");
         }
         string file = SafeFile.Beside(modelPath, location, $"{modelPath}: {what}");
-        long fileLength = SafeFile.Check(file, "external data", long.MaxValue);
+        long fileLength = IO.InputFile.Check(file, "external data", long.MaxValue);
         long count = length ?? fileLength - Math.Min(offset, fileLength);
         if (count != bytes)
         {
