@@ -44,3 +44,14 @@ public sealed record OnnxValueInfo(string Name, string ElementType, IReadOnlyLis
     public override string ToString() =>
         $"{Name} ({ElementType}{(Dimensions is null ? "" : " [" + string.Join(", ", Dimensions) + "]")})";
 }
+
+/// <summary>The interface of an ONNX file (<see cref="OnnxModel.ReadInterface"/>).</summary>
+/// <param name="Inputs">The graph's inputs (those that are not constants).</param>
+/// <param name="Outputs">The graph's outputs.</param>
+/// <param name="Opset">The version of the standard operator set.</param>
+/// <param name="Producer">The program that wrote the file, as the file says.</param>
+/// <param name="BeforeSoftmax">
+/// For each output computed by a final <c>Softmax</c> or <c>LogSoftmax</c>, the value it normalizes (the logits).
+/// </param>
+public sealed record OnnxInterface(IReadOnlyList<OnnxValueInfo> Inputs, IReadOnlyList<OnnxValueInfo> Outputs, int Opset, string Producer,
+    IReadOnlyDictionary<string, string> BeforeSoftmax);

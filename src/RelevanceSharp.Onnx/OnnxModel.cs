@@ -325,17 +325,29 @@ public sealed class OnnxModel : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>
-    /// Reads only the interface of an ONNX file (its graph inputs and outputs and its operator set), to choose the
-    /// options of <see cref="Load(string, OnnxLoadOptions?)"/>; the same checks of the file apply.
+    /// Reads only the interface of an ONNX file (its graph inputs and outputs, its operator set, and which outputs a
+    /// final softmax computes), to choose the options of <see cref="Load(string, OnnxLoadOptions?)"/>; the same checks
+    /// of the file apply.
     /// </summary>
-    public static (IReadOnlyList<OnnxValueInfo> Inputs, IReadOnlyList<OnnxValueInfo> Outputs, int Opset) ReadInterface(string path, OnnxLimits? limits = null)
+    public static OnnxInterface ReadInterface(string path, OnnxLimits? limits = null)
     {
         ArgumentNullException.ThrowIfNull(path);
         limits ??= OnnxLimits.Default;
         ModelProto model = ModelFile.Read(path, limits);
         int opset = ModelFile.Opset(model, path);
         GraphCheck.Result graph = GraphCheck.Run(model.Graph, path, limits);
-        return (graph.Inputs.Select(Describe).ToArray(), model.Graph.Output.Select(Describe).ToArray(), opset);
+        var beforeSoftmax = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (ValueInfoProto output in model.Graph.Output)
+        {
+            if (graph.Producers.TryGetValue(output.Name, out NodeProto? producer) && producer.OpType is "Softmax" or "LogSoftmax"
+                && producer.Domain is "" or "ai.onnx" && producer.Input.Count == 1 && producer.Input[0].Length > 0)
+            {
+                beforeSoftmax[output.Name] = producer.Input[0];
+            }
+        }
+        string producerText = (model.ProducerName + " " + model.ProducerVersion).Trim();
+        return new OnnxInterface(graph.Inputs.Select(Describe).ToArray(), model.Graph.Output.Select(Describe).ToArray(), opset, producerText,
+            beforeSoftmax);
     }
 
     /// <summary>

@@ -224,9 +224,10 @@ public sealed class ChannelsLastTests
         File.WriteAllBytes(path, bytes);
         try
         {
-            var (inputs, _, opset) = OnnxModel.ReadInterface(path);
-            Assert.Equal(13, opset);
-            Assert.True(OnnxModel.LooksChannelsLast(inputs[0]));
+            OnnxInterface found = OnnxModel.ReadInterface(path);
+            Assert.Equal(13, found.Opset);
+            Assert.Empty(found.BeforeSoftmax);
+            Assert.True(OnnxModel.LooksChannelsLast(found.Inputs[0]));
             using OnnxModel model = OnnxModel.Load(path, new OnnxLoadOptions { ChannelsLast = true });
             Assert.Equal(new long[] { 3, 6, 5 }, model.InputShape);
             Assert.Equal("image/channels_last", model.named_children().First().name);
