@@ -25,7 +25,8 @@ With --fuzz-seeds, writes the seed corpus of the fuzzer's onnx harness into OUT-
 that together use every supported operator.
 
 With --fullsize, exports torchvision's mobilenet_v2, efficientnet_b0, squeezenet1_1 and convnext_tiny (random
-weights, float32, 224x224, opset 17) into OUT-FOLDER for the full-size check (not committed: tens of MB each).
+weights, float32, 224x224, opset 17) into OUT-FOLDER for the full-size check (not committed: tens of MB each), with two
+PNG images and each model's logits for them (see fullsize below).
 """
 
 import json
@@ -310,11 +311,21 @@ def conformance_models(root):
 
 
 def fullsize(out):
+    """
+    Full-size torchvision exports for the manual check of the README: each NAME.onnx with NAME.safetensors (a random
+    normalized batch and PyTorch's logits for it), and for all of them two 224x224 PNG images, image-0.png and
+    image-1.png, with each model's logits for them in NAME.images.json. At 224x224, `relevance predict --size 224
+    --crop 224` resizes and crops nothing, so its input is exactly (pixel / 255 - mean) / std, as computed here.
+    """
     os.makedirs(out, exist_ok=True)
     torch.manual_seed(0)
     x = torch.rand(2, 3, 224, 224, generator=torch.Generator().manual_seed(4))
     mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
     std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    pixels = (torch.rand(2, 3, 224, 224, generator=torch.Generator().manual_seed(6)) * 255).round().to(torch.uint8)
+    for i in range(2):
+        torchvision.io.write_png(pixels[i], os.path.join(out, f"image-{i}.png"))
+    images = (pixels.float() / 255 - mean) / std
     x = (x - mean) / std
     for name in ("mobilenet_v2", "efficientnet_b0", "squeezenet1_1", "convnext_tiny"):
         model = randomize(getattr(torchvision.models, name)(weights=None), 5)
@@ -325,7 +336,10 @@ def fullsize(out):
                               dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
         with torch.no_grad():
             logits = model(x)
+            image_logits = model(images)
         write_safetensors(os.path.join(out, name + ".safetensors"), {"input": x, "logits": logits})
+        with open(os.path.join(out, name + ".images.json"), "w") as f:
+            json.dump({f"image-{i}.png": image_logits[i].tolist() for i in range(2)}, f)
         print(f"{path}: {os.path.getsize(path)} bytes")
 
 
