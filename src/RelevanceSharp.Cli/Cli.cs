@@ -26,9 +26,12 @@ public static class Cli
         root.WithExamples("Run 'relevance COMMAND --help' for the options and examples of a command.",
             "relevance demo",
             "relevance explain photos/ --model resnet50 --weights resnet50.pth --canonizer resnet",
+            "relevance explain photos/ --model model.onnx --composite epsilon_plus_flat",
             "relevance composites");
         root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(ExplainCommand.Create());
+        root.Subcommands.Add(PredictCommand.Create());
+        root.Subcommands.Add(InspectCommand.Create());
         root.Subcommands.Add(MergeManifestsCommand.Create());
         root.Subcommands.Add(ListCommands.Models());
         root.Subcommands.Add(ListCommands.Composites());

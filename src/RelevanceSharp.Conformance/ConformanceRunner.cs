@@ -99,25 +99,33 @@ public static class ConformanceRunner
     }
 
     /// <summary>Runs the cases of one model folder, optionally only those named.</summary>
-    public static IEnumerable<CheckResult> RunCases(string folder, IReadOnlyCollection<string>? only = null)
+    public static IEnumerable<CheckResult> RunCases(string folder, IReadOnlyCollection<string>? only = null) =>
+        RunCases(folder, substitute: null, only);
+
+    /// <summary>
+    /// Runs the cases of one model folder on a model the caller supplies in place of the one its <c>model.json</c> and
+    /// weights describe (the same network in another form, e.g. imported from an export of it), with the folder's
+    /// inputs, references, tolerances and pass criterion.
+    /// </summary>
+    public static IEnumerable<CheckResult> RunCases(string folder, SubstituteModel? substitute, IReadOnlyCollection<string>? only = null)
     {
         string model = Path.GetFileName(Path.GetFullPath(folder).TrimEnd(Path.DirectorySeparatorChar));
         ModelFolder loaded;
         try
         {
             // A model family that is not implemented yet skips the whole folder, as an unknown canonizer skips its case.
-            if (UnknownArchitecture(folder) is { } arch)
+            if (substitute is null && UnknownArchitecture(folder) is { } arch)
             {
                 return new[] { new CheckResult($"{model}/*", CheckStatus.Skipped, 0, 0, $"architecture '{arch}' is not implemented") };
             }
-            loaded = ModelFolder.Open(folder);
+            loaded = ModelFolder.Open(folder, substitute?.Create);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             // A damaged folder is one failed check that names the file and the problem.
             return new[] { new CheckResult($"{model}/*", CheckStatus.Failed, double.NaN, double.NaN, ex.Message.Split('\n')[0].Trim()) };
         }
-        return RunLoaded(loaded, model, only);
+        return RunLoaded(loaded, model, only, substitute?.BeforeCase);
     }
 
     // The architecture a folder's model.json names when no builder knows it; null when it is known or the file is
@@ -144,7 +152,8 @@ public static class ConformanceRunner
         }
     }
 
-    private static IEnumerable<CheckResult> RunLoaded(ModelFolder folder, string model, IReadOnlyCollection<string>? only)
+    private static IEnumerable<CheckResult> RunLoaded(ModelFolder folder, string model, IReadOnlyCollection<string>? only,
+        Func<nn.Module<Tensor, Tensor>, IReadOnlyList<string>, IDisposable?>? beforeCase)
     {
         using (folder)
         {
@@ -156,12 +165,13 @@ public static class ConformanceRunner
                 {
                     continue;
                 }
-                yield return RunCase(folder, $"{model}/{name}", spec);
+                yield return RunCase(folder, $"{model}/{name}", spec, beforeCase);
             }
         }
     }
 
-    private static CheckResult RunCase(ModelFolder folder, string label, JsonElement spec)
+    private static CheckResult RunCase(ModelFolder folder, string label, JsonElement spec,
+        Func<nn.Module<Tensor, Tensor>, IReadOnlyList<string>, IDisposable?>? beforeCase)
     {
         using var scope = NewDisposeScope();
         var canonizers = new List<string>();
@@ -180,6 +190,7 @@ public static class ConformanceRunner
                 }
                 canonizers.Add(canonizer);
             }
+            using IDisposable? prepared = beforeCase?.Invoke(folder.Model, canonizers);
             Attributor attributor = CreateSpec(spec, canonizers).CreateAttributor(folder.Model);
             using AttributionResult result = attributor.Attribute(folder.Input, CreateTarget(spec, attributor.Composite));
             Tensor expected = folder.Expected(spec.TryGetProperty("expected", out JsonElement e) && e.ValueKind == JsonValueKind.String
@@ -317,6 +328,20 @@ internal static class CaseFile
     }
 }
 
+/// <summary>
+/// A model that stands in for the one a conformance folder describes (see
+/// <see cref="ConformanceRunner.RunCases(string, SubstituteModel?, IReadOnlyCollection{string}?)"/>).
+/// </summary>
+/// <param name="Create">Builds the model, with its weights, in evaluation mode and the folder's float type (given).</param>
+/// <param name="BeforeCase">
+/// Called before each case with the model and the case's canonizer names; what it returns is disposed after the case.
+/// For what the substitute must do differently per case, e.g. run as plain functions the operations the reference
+/// model computed with functions, which rules never saw there.
+/// </param>
+public sealed record SubstituteModel(
+    Func<ScalarType, nn.Module<Tensor, Tensor>> Create,
+    Func<nn.Module<Tensor, Tensor>, IReadOnlyList<string>, IDisposable?>? BeforeCase = null);
+
 /// <summary>A loaded conformance model folder: model with weights, reference tensors, cases, tolerance.</summary>
 public sealed class ModelFolder : IDisposable
 {
@@ -364,8 +389,10 @@ public sealed class ModelFolder : IDisposable
     /// <summary>
     /// Opens a folder. Every problem with its files (missing, damaged, not fitting each other) is one
     /// <see cref="InvalidDataException"/> or <see cref="FileNotFoundException"/> whose message names the file.
+    /// With <paramref name="substitute"/>, that builds the model (with its weights, given the folder's float type)
+    /// instead of <c>model.json</c> and <c>weights.safetensors</c>.
     /// </summary>
-    public static ModelFolder Open(string folder)
+    public static ModelFolder Open(string folder, Func<ScalarType, nn.Module<Tensor, Tensor>>? substitute = null)
     {
         string casesPath = Path.Combine(folder, "cases.json");
         string weightsPath = Path.Combine(folder, "weights.safetensors");
@@ -384,22 +411,29 @@ public sealed class ModelFolder : IDisposable
                 "float32" => ScalarType.Float32,
                 _ => throw new InvalidDataException($"{casesPath}: unknown dtype '{dtype}' (float32 or float64)"),
             };
-            model = Architectures.Load(Path.Combine(folder, "model.json"));
-            model.to(type);
-            Dictionary<string, Tensor> weights = SafeTensors.Load(weightsPath);
-            try
+            if (substitute is not null)
             {
-                StateDict.Load(model, weights, weightsPath);
+                model = substitute(type);
             }
-            catch (StateDictMismatchException ex)
+            else
             {
-                throw new InvalidDataException(ex.Message.Split('\n')[0], ex);
-            }
-            finally
-            {
-                foreach (Tensor tensor in weights.Values)
+                model = Architectures.Load(Path.Combine(folder, "model.json"));
+                model.to(type);
+                Dictionary<string, Tensor> weights = SafeTensors.Load(weightsPath);
+                try
                 {
-                    tensor.Dispose();
+                    StateDict.Load(model, weights, weightsPath);
+                }
+                catch (StateDictMismatchException ex)
+                {
+                    throw new InvalidDataException(ex.Message.Split('\n')[0], ex);
+                }
+                finally
+                {
+                    foreach (Tensor tensor in weights.Values)
+                    {
+                        tensor.Dispose();
+                    }
                 }
             }
             expected = SafeTensors.Load(expectedPath);
