@@ -36,11 +36,7 @@ internal static class NormalizationOperators
             context.Unused(i, "a running statistic of training");
         }
         Value x = context.Input(0);
-        double eps = context.Float("epsilon", 1e-5);
-        if (!double.IsFinite(eps) || eps < 0)
-        {
-            throw context.Fail($"its epsilon {eps} is not a finite non-negative number");
-        }
+        double eps = Epsilon(context);
         Tensor scale = Helpers.Weight(context, 1, "scale");
         Tensor shift = Helpers.Weight(context, 2, "bias");
         Tensor mean = Helpers.Weight(context, 3, "mean");
@@ -89,11 +85,7 @@ internal static class NormalizationOperators
     {
         context.Attributes("epsilon");
         Value x = context.Input(0);
-        double eps = context.Float("epsilon", 1e-5);
-        if (!double.IsFinite(eps) || eps < 0)
-        {
-            throw context.Fail($"its epsilon {eps} is not a finite non-negative number");
-        }
+        double eps = Epsilon(context);
         Tensor scale = Helpers.Weight(context, 1, "scale");
         Tensor shift = Helpers.Weight(context, 2, "bias");
         long channels = x.Rank >= 2 ? x.Shape[1] : 0;
@@ -121,11 +113,7 @@ internal static class NormalizationOperators
         context.Unused(2, "the inverse standard deviation");
         Value x = context.Input(0);
         long axis = Helpers.Axis(context, context.Int("axis", -1), x.Rank);
-        double eps = context.Float("epsilon", 1e-5);
-        if (!double.IsFinite(eps) || eps < 0)
-        {
-            throw context.Fail($"its epsilon {eps} is not a finite non-negative number");
-        }
+        double eps = Epsilon(context);
         long[] normalized = x.Shape.Skip((int)axis).ToArray();
         Tensor scale = Helpers.Weight(context, 1, "scale");
         Tensor? shift = context.Optional(2) is null ? null : Helpers.Weight(context, 2, "bias");
@@ -147,5 +135,16 @@ internal static class NormalizationOperators
             Helpers.Fill(context, norm.bias!, Full(shift, "bias"), "bias");
         }
         context.Output(0, context.Module(norm, null, x));
+    }
+
+    // The node's epsilon (1e-5 when absent), refused unless finite and not negative.
+    private static double Epsilon(NodeContext context)
+    {
+        double eps = context.Float("epsilon", 1e-5);
+        if (!double.IsFinite(eps) || eps < 0)
+        {
+            throw context.Fail($"its epsilon {eps} is not a finite non-negative number");
+        }
+        return eps;
     }
 }
