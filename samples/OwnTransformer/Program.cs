@@ -2,7 +2,6 @@
 // what it prints.
 using RelevanceSharp.Attribution;
 using RelevanceSharp.Composites;
-using RelevanceSharp.Core;
 using RelevanceSharp.Layers;
 using RelevanceSharp.Rules;
 using TorchSharp;
@@ -38,9 +37,9 @@ Console.WriteLine($"rollout: grid {grid.shape[1]} x {grid.shape[2]}, class token
 public sealed class TinyVit : nn.Module<Tensor, Tensor>
 {
     private readonly Conv2d patches = nn.Conv2d(3, 32, 4, stride: 4);
-    private readonly Parameter token = nn.Parameter(torch.randn(1, 1, 32).mul(Scalars.Of(0.02)));
+    private readonly Parameter token = nn.Parameter(torch.randn(1, 1, 32) * 0.02);
     private readonly PrependTokens prepend = new();
-    private readonly Parameter position = nn.Parameter(torch.randn(1, 17, 32).mul(Scalars.Of(0.02)));
+    private readonly Parameter position = nn.Parameter(torch.randn(1, 17, 32) * 0.02);
     private readonly Add addPosition = new();
     private readonly Sequential blocks = nn.Sequential(
         new TransformerEncoderBlock(hiddenDim: 32, numHeads: 4, mlpDim: 64),

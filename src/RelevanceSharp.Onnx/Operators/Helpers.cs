@@ -62,7 +62,11 @@ internal static class Helpers
             source = source.reshape(target.shape);
         }
         using var noGrad = no_grad();
-        target.copy_(source.to(target.dtype));
+        // Held in a variable until the copy is done: a temporary handed straight to copy_ can be finalized while
+        // libtorch reads it (graphs are built outside any dispose scope); found by a crash loading EfficientNet-B0.
+        Tensor converted = source.to(target.dtype);
+        target.copy_(converted);
+        GC.KeepAlive(converted);
     }
 
     /// <summary>A computed input that must be there (the data a layer works on).</summary>

@@ -104,7 +104,9 @@ public static class Heatmap
         long channels = batch.shape[1], height = batch.shape[2], width = batch.shape[3];
         using var scope = NewDisposeScope();
         Tensor cells = full(new long[] { (long)rows * columns, channels, height, width }, Scalars.Of(fill), dtype: batch.dtype, device: batch.device);
-        cells.narrow(0, 0, count).copy_(batch.detach());
+        Tensor detached = batch.detach();
+        cells.narrow(0, 0, count).copy_(detached);
+        GC.KeepAlive(detached);
         Tensor grid = cells.reshape(rows, columns, channels, height, width).permute(2, 0, 3, 1, 4).reshape(channels, rows * height, columns * width);
         return grid.contiguous().MoveToOuterDisposeScope();
     }
