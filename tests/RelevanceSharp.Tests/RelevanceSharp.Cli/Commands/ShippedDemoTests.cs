@@ -63,7 +63,7 @@ public sealed class ShippedDemoTests : IDisposable
         Assert.True(result.Code == 0, result.Error);
         using var scope = NewDisposeScope();
         Tensor grid = ImageIO.Load(Path.Combine(work.Output, DemoGrid.FileName));
-        var (width, height) = DemoCommandTests.ExpectedSize(12);
+        var (width, height) = DemoCommandTests.ExpectedSize(12, transformer: true);
         Assert.Equal(new long[] { 3, height, width }, grid.shape);
         Assert.Equal(StatedSampleHits, result.Lines.Count(l => l.Contains(" predicted ", StringComparison.Ordinal) && !l.EndsWith("wrong", StringComparison.Ordinal)));
         Assert.Contains($"Accuracy on the 12 samples: {StatedSampleHits}/12", result.Lines[^2], StringComparison.Ordinal);
