@@ -72,4 +72,14 @@ public sealed class ShippedDemoTests : IDisposable
         Tensor packed = pixels[0].mul(Scalars.Of(65536)).add(pixels[1].mul(Scalars.Of(256)), Scalars.One).add(pixels[2], Scalars.One);
         Assert.True(packed.unique().Item1.shape[0] > 500);
     }
+
+    [Fact]
+    public void DemoVitNamesTheShippedVisionTransformer()
+    {
+        using ExplainModel model = ExplainModel.Load(ExplainModel.DemoVitName, demoFolder: Folder);
+        VisionTransformer vit = Assert.IsType<VisionTransformer>(model.Module);
+        Assert.Equal(DemoVisionTransformer.Options, vit.Options);
+        Assert.Equal(DemoModel.Transform, model.Transform);
+        Assert.Equal(10, model.ClassNames!.Count);
+    }
 }
