@@ -23,8 +23,9 @@ public static class DemoCommand
         command.WithExamples(
             $"Writes <output>/{DemoGrid.FileName}: rows are the samples (Fashion-MNIST images), columns the composites\n" +
             $"{string.Join(", ", DemoGrid.Composites)},\n" +
-            "each without a canonizer, with densenet_seq_thresh and with densenet_thresh_seq. Every heatmap explains the\n" +
-            "predicted class. Prints the grid's path, each sample's predicted class and the accuracy on the samples.",
+            "each without a canonizer, with densenet_seq_thresh and with densenet_thresh_seq, then the demo vision transformer\n" +
+            "under attnlrp, cp_lrp, the gradient and attention rollout (when its weights are in the demo folder). Every heatmap\n" +
+            "explains the class its model predicts. Prints the grid's path, each sample's predicted class and the accuracy on the samples.",
             "relevance demo",
             "relevance demo --output results");
         command.SetAction(parse => Cli.Run(parse, writer =>

@@ -24,7 +24,7 @@ public static class PredictCommand
         };
         var model = new Option<string>("--model", "-m")
         {
-            Description = $"'{ExplainModel.DemoName}' (the built-in demo model), a model zoo architecture (see 'relevance models') or an ONNX file (.onnx).",
+            Description = $"'{ExplainModel.DemoName}' (the built-in demo DenseNet), '{ExplainModel.DemoVitName}' (the built-in demo vision transformer), a model zoo architecture (see 'relevance models') or an ONNX file (.onnx).",
             DefaultValueFactory = _ => ExplainModel.DemoName,
         };
         var onnxInput = OnnxOptions.Input();

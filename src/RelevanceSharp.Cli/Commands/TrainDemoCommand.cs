@@ -20,17 +20,24 @@ public static class TrainDemoCommand
             Description = "Folder to write the weights and sample images to.",
             DefaultValueFactory = _ => Path.Combine("assets", "demo"),
         };
-        var epochs = new Option<int>("--epochs") { Description = "Training epochs.", DefaultValueFactory = _ => 6 };
-        var seed = new Option<long>("--seed") { Description = "Random seed.", DefaultValueFactory = _ => 7 };
-        var command = new Command("train-demo", "Train the built-in demo model (a small DenseNet) on Fashion-MNIST and print its test accuracy.")
+        var model = new Option<string>("--model")
         {
-            data, output, epochs, seed,
+            Description = "Which demo model: 'densenet' (the small DenseNet) or 'vit' (the small vision transformer).",
+            DefaultValueFactory = _ => "densenet",
         };
-        command.WithExamples("", "relevance train-demo --output assets/demo");
+        model.AcceptOnlyFromAmong("densenet", "vit");
+        var epochs = new Option<int?>("--epochs") { Description = "Training epochs [default: 6 for densenet, 3 for vit]." };
+        var seed = new Option<long>("--seed") { Description = "Random seed.", DefaultValueFactory = _ => 7 };
+        var command = new Command("train-demo", "Train a built-in demo model (a small DenseNet, or with --model vit a small vision transformer) on Fashion-MNIST and print its test accuracy.")
+        {
+            model, data, output, epochs, seed,
+        };
+        command.WithExamples("", "relevance train-demo --output assets/demo", "relevance train-demo --model vit --output assets/demo");
         command.SetAction(parse => Cli.Run(parse, writer =>
         {
             string folder = parse.GetValue(data)!;
-            int count = parse.GetValue(epochs);
+            bool vit = parse.GetValue(model) == "vit";
+            int count = parse.GetValue(epochs) ?? (vit ? DemoVisionTransformer.DefaultTraining.Epochs : 6);
             if (count < 1)
             {
                 throw new ArgumentException("--epochs must be at least 1.");
@@ -39,10 +46,28 @@ public static class TrainDemoCommand
             writer.WriteLine($"Reading Fashion-MNIST from {folder}");
             FashionMnist train = FashionMnist.Load(folder, train: true);
             FashionMnist test = FashionMnist.Load(folder, train: false);
-            var options = new DemoModel.TrainingOptions(Epochs: count, Seed: parse.GetValue(seed));
-            var (model, accuracy) = DemoModel.Train(train, test, options, writer.WriteLine);
             string target = parse.GetValue(output)!;
-            DemoModel.Save(model, test, target);
+            double accuracy;
+            if (vit)
+            {
+                var options = DemoVisionTransformer.DefaultTraining with { Epochs = count, Seed = parse.GetValue(seed) };
+                var (trained, result) = DemoVisionTransformer.Train(train, test, options, writer.WriteLine);
+                using (trained)
+                {
+                    DemoVisionTransformer.Save(trained, test, target);
+                }
+                accuracy = result;
+            }
+            else
+            {
+                var options = new DemoModel.TrainingOptions(Epochs: count, Seed: parse.GetValue(seed));
+                var (trained, result) = DemoModel.Train(train, test, options, writer.WriteLine);
+                using (trained)
+                {
+                    DemoModel.Save(trained, test, target);
+                }
+                accuracy = result;
+            }
             writer.WriteLine($"test accuracy {accuracy:P2}; weights and samples written to {Path.GetFullPath(target)}");
         }));
         return command;

@@ -16,6 +16,9 @@ public sealed class ExplainModel : IDisposable
     /// <summary>The name of the built-in demo model.</summary>
     public const string DemoName = "demo";
 
+    /// <summary>The name of the built-in demo vision transformer (<see cref="DemoVisionTransformer"/>), which shares the demo folder and samples.</summary>
+    public const string DemoVitName = "demo-vit";
+
     /// <summary>Wraps a module (put in evaluation mode); the model owns it from now on.</summary>
     /// <param name="module">The network.</param>
     /// <param name="description">What it is, for messages (e.g. <c>resnet18 (10 classes)</c>).</param>
@@ -42,8 +45,8 @@ public sealed class ExplainModel : IDisposable
     /// <summary>Names of the outputs, or <c>null</c>.</summary>
     public IReadOnlyList<string>? ClassNames { get; }
 
-    /// <summary>The names <see cref="Load"/> accepts: <see cref="DemoName"/> and the model zoo's architectures.</summary>
-    public static IEnumerable<string> Names => new[] { DemoName }.Concat(ModelZoo.Names);
+    /// <summary>The names <see cref="Load"/> accepts: <see cref="DemoName"/>, <see cref="DemoVitName"/> and the model zoo's architectures.</summary>
+    public static IEnumerable<string> Names => new[] { DemoName, DemoVitName }.Concat(ModelZoo.Names);
 
     /// <summary>The name of class <paramref name="index"/>, or the index itself when the model has no class names.</summary>
     public string ClassName(long index) =>
@@ -70,8 +73,9 @@ public sealed class ExplainModel : IDisposable
     /// <summary>Whether <paramref name="name"/> is one of the zoo's vision transformers (<c>vit_b_16</c>, ...).</summary>
     public static bool IsVisionTransformer(string name) => VisionTransformer.Variants.ContainsKey(name.ToLowerInvariant());
 
-    /// <summary>Whether <paramref name="name"/> is the built-in demo model.</summary>
-    public static bool IsDemo(string name) => string.Equals(name, DemoName, StringComparison.OrdinalIgnoreCase);
+    /// <summary>Whether <paramref name="name"/> is a built-in demo model (the DenseNet or the vision transformer), for Fashion-MNIST images.</summary>
+    public static bool IsDemo(string name) =>
+        string.Equals(name, DemoName, StringComparison.OrdinalIgnoreCase) || string.Equals(name, DemoVitName, StringComparison.OrdinalIgnoreCase);
 
     /// <summary>Throws when <paramref name="name"/> is neither the demo model nor a zoo architecture; returns it otherwise.</summary>
     public static string CheckName(string name)
@@ -117,7 +121,10 @@ public sealed class ExplainModel : IDisposable
             {
                 throw new ArgumentException($"The demo model has 10 classes, not {numClasses}.");
             }
-            return new ExplainModel(DemoModel.Load(DemoFolder(demoFolder)), "the demo model (DenseNet for Fashion-MNIST)", DemoModel.Transform, DemoModel.ClassNames);
+            string folder = DemoFolder(demoFolder);
+            return string.Equals(name, DemoVitName, StringComparison.OrdinalIgnoreCase)
+                ? new ExplainModel(DemoVisionTransformer.Load(folder), "the demo vision transformer (ViT for Fashion-MNIST)", DemoModel.Transform, DemoModel.ClassNames)
+                : new ExplainModel(DemoModel.Load(folder), "the demo model (DenseNet for Fashion-MNIST)", DemoModel.Transform, DemoModel.ClassNames);
         }
         if (weights is null)
         {

@@ -95,8 +95,22 @@ public static class DemoModel
     /// </summary>
     public static (DenseNet Model, double Accuracy) Train(FashionMnist train, FashionMnist test, TrainingOptions options, Action<string>? report = null)
     {
+        ArgumentNullException.ThrowIfNull(options);
         manual_seed(options.Seed);
-        DenseNet model = Create();
+        return Fit(Create(), train, test, options, report);
+    }
+
+    /// <summary>
+    /// Trains <paramref name="model"/> on the training split with <see cref="Train"/>'s recipe (Adam with a cosine
+    /// learning-rate decay, random horizontal flips, batches drawn from a generator seeded with the options' seed);
+    /// returns it in eval mode with its test-set accuracy.
+    /// </summary>
+    public static (TModel Model, double Accuracy) Fit<TModel>(TModel model, FashionMnist train, FashionMnist test, TrainingOptions options, Action<string>? report = null)
+        where TModel : nn.Module<Tensor, Tensor>
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(train);
+        ArgumentNullException.ThrowIfNull(options);
         var optimizer = optim.Adam(model.parameters(), lr: options.LearningRate);
         long count = train.Images.shape[0];
         long steps = (count + options.BatchSize - 1) / options.BatchSize;
@@ -164,11 +178,23 @@ public static class DemoModel
     /// </summary>
     public static void Save(DenseNet model, FashionMnist test, string folder)
     {
-        Directory.CreateDirectory(Path.Combine(folder, SamplesFolder));
+        ArgumentNullException.ThrowIfNull(model);
+        Directory.CreateDirectory(folder);
         SafeTensors.Save(Path.Combine(folder, WeightsFile), model.state_dict(), new Dictionary<string, string>
         {
             ["model"] = "RelevanceSharp demo: DenseNet for Fashion-MNIST",
         });
+        SaveSamples(test, folder);
+    }
+
+    /// <summary>
+    /// Writes a dozen test images (the first test image of each class, then two more) with their labels into the
+    /// samples folder of <paramref name="folder"/>; the same images for every demo model.
+    /// </summary>
+    public static void SaveSamples(FashionMnist test, string folder)
+    {
+        ArgumentNullException.ThrowIfNull(test);
+        Directory.CreateDirectory(Path.Combine(folder, SamplesFolder));
         var chosen = new List<long>();
         long[] labels = test.Labels.data<long>().ToArray();
         for (int label = 0; label < 10; label++)

@@ -15,17 +15,19 @@ public sealed class DemoCommandTests : IClassFixture<ScratchDemoFolder>, IDispos
     public void Dispose() => work.Dispose();
 
     /// <summary>
-    /// The grid's size from its layout: per composite a group of 3 columns, plus the input column; cells of 28 * 5
+    /// The grid's size from its layout: per composite a group of 3 columns, plus the input column (and with the demo
+    /// vision transformer a group of 4); cells of 28 * 5
     /// pixels with a label band of ceil(11 * 1.5) = 17 pixels, 4 pixels of spacing, and a header band of
     /// ceil(14 * 1.5) = 21 pixels above each group.
     /// </summary>
-    internal static (int Width, int Height) ExpectedSize(int samples)
+    internal static (int Width, int Height) ExpectedSize(int samples, bool transformer = false)
     {
         const int Cell = 140, Band = 17, Header = 21, Space = 4;
         int innerHeight = samples * (Band + Cell) + (samples + 1) * Space;
         int inputWidth = Cell + 2 * Space;
         int groupWidth = 3 * Cell + 4 * Space;
-        return (inputWidth + 2 * Space + 3 * (groupWidth + 2 * Space), innerHeight + Header + 2 * Space);
+        int transformerWidth = transformer ? 4 * Cell + 5 * Space + 2 * Space : 0;
+        return (inputWidth + 2 * Space + 3 * (groupWidth + 2 * Space) + transformerWidth, innerHeight + Header + 2 * Space);
     }
 
     [Fact]

@@ -63,7 +63,7 @@ public sealed class ShippedDemoTests : IDisposable
         Assert.True(result.Code == 0, result.Error);
         using var scope = NewDisposeScope();
         Tensor grid = ImageIO.Load(Path.Combine(work.Output, DemoGrid.FileName));
-        var (width, height) = DemoCommandTests.ExpectedSize(12);
+        var (width, height) = DemoCommandTests.ExpectedSize(12, transformer: true);
         Assert.Equal(new long[] { 3, height, width }, grid.shape);
         Assert.Equal(StatedSampleHits, result.Lines.Count(l => l.Contains(" predicted ", StringComparison.Ordinal) && !l.EndsWith("wrong", StringComparison.Ordinal)));
         Assert.Contains($"Accuracy on the 12 samples: {StatedSampleHits}/12", result.Lines[^2], StringComparison.Ordinal);
@@ -71,5 +71,15 @@ public sealed class ShippedDemoTests : IDisposable
         Tensor pixels = (grid.mul(Scalars.Of(255))).round().to(ScalarType.Int64);
         Tensor packed = pixels[0].mul(Scalars.Of(65536)).add(pixels[1].mul(Scalars.Of(256)), Scalars.One).add(pixels[2], Scalars.One);
         Assert.True(packed.unique().Item1.shape[0] > 500);
+    }
+
+    [Fact]
+    public void DemoVitNamesTheShippedVisionTransformer()
+    {
+        using ExplainModel model = ExplainModel.Load(ExplainModel.DemoVitName, demoFolder: Folder);
+        VisionTransformer vit = Assert.IsType<VisionTransformer>(model.Module);
+        Assert.Equal(DemoVisionTransformer.Options, vit.Options);
+        Assert.Equal(DemoModel.Transform, model.Transform);
+        Assert.Equal(10, model.ClassNames!.Count);
     }
 }
