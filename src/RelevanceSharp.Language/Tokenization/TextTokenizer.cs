@@ -147,7 +147,7 @@ public sealed class TextTokenizer
         {
             return FromTokenizerJson(document.RootElement, addBos);
         }
-        catch (Exception ex) when (ex is InvalidDataException or ArgumentException or InvalidOperationException or RegexParseException)
+        catch (Exception ex) when (ex is InvalidDataException or ArgumentException or InvalidOperationException or FormatException or KeyNotFoundException)
         {
             throw new InvalidDataException($"{path}: {ex.Message.TrimEnd('.')}.", ex);
         }
