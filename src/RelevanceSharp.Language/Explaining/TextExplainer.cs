@@ -155,7 +155,7 @@ public sealed class TextExplainer
         Tensor logits;
         using (no_grad())
         {
-            logits = Model.Logits(input)[0, position];
+            logits = Model.Logits(input)[0, position].to(ScalarType.Float64);
         }
         int predicted = (int)logits.argmax().item<long>();
         int target = Resolve(options.Target ?? TokenTarget.Predicted, predicted, prompt, ids, position, "target");

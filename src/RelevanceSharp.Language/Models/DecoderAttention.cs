@@ -49,7 +49,7 @@ public sealed class DecoderAttention : nn.Module<Tensor, Tensor>
 
     /// <summary>
     /// When set, receives the attention weights of every call (batch, heads, tokens, tokens), detached: for attention
-    /// rollout and for inspection. The tensors belong to the receiver.
+    /// rollout and for inspection. The tensors belong to the receiver (outside any dispose scope), which disposes them.
     /// </summary>
     public Action<Tensor>? AttentionObserver { get; set; }
 
@@ -75,7 +75,7 @@ public sealed class DecoderAttention : nn.Module<Tensor, Tensor>
             s = s.masked_fill(future, double.NegativeInfinity);
         }
         Tensor weights = softmax.call(s);
-        AttentionObserver?.Invoke(weights.detach().clone());
+        AttentionObserver?.Invoke(weights.detach().clone().DetachFromDisposeScope());
         Tensor mixed = mix.call(weights, v);
         return o_proj.call(mixed.transpose(1, 2).reshape(batch, tokens, heads * d));
     }

@@ -176,6 +176,73 @@ public sealed record DecoderConfig
         return this;
     }
 
+    /// <summary>
+    /// The configuration as Hugging Face's <c>config.json</c> writes it (<c>LlamaForCausalLM</c>, <c>MistralForCausalLM</c>
+    /// or <c>Qwen2ForCausalLM</c>), which <see cref="Parse"/> reads back unchanged.
+    /// </summary>
+    public string ToHuggingFaceJson()
+    {
+        var json = new System.Text.Json.Nodes.JsonObject
+        {
+            ["architectures"] = new System.Text.Json.Nodes.JsonArray(ModelType switch
+            {
+                "qwen2" => "Qwen2ForCausalLM",
+                "mistral" => "MistralForCausalLM",
+                _ => "LlamaForCausalLM",
+            }),
+            ["model_type"] = ModelType,
+            ["vocab_size"] = VocabSize,
+            ["hidden_size"] = HiddenSize,
+            ["intermediate_size"] = IntermediateSize,
+            ["num_hidden_layers"] = Layers,
+            ["num_attention_heads"] = AttentionHeads,
+            ["num_key_value_heads"] = KeyValueHeads,
+            ["head_dim"] = HeadDim,
+            ["hidden_act"] = "silu",
+            ["rms_norm_eps"] = RmsNormEps,
+            ["rope_theta"] = RopeTheta,
+            ["rope_scaling"] = RopeScaling.Type switch
+            {
+                RopeType.Default => null,
+                RopeType.Linear => new System.Text.Json.Nodes.JsonObject { ["rope_type"] = "linear", ["factor"] = RopeScaling.Factor },
+                _ => new System.Text.Json.Nodes.JsonObject
+                {
+                    ["rope_type"] = "llama3",
+                    ["factor"] = RopeScaling.Factor,
+                    ["low_freq_factor"] = RopeScaling.LowFrequencyFactor,
+                    ["high_freq_factor"] = RopeScaling.HighFrequencyFactor,
+                    ["original_max_position_embeddings"] = RopeScaling.OriginalMaxPositions,
+                },
+            },
+            ["tie_word_embeddings"] = TieWordEmbeddings,
+        };
+        if (ModelType == "llama")
+        {
+            json["attention_bias"] = QkvBias && OutputBias;
+            json["mlp_bias"] = MlpBias;
+            if (QkvBias && !OutputBias)
+            {
+                // Qwen2's layout under model_type llama, as the conformance cases name it.
+                json["qkv_bias"] = true;
+            }
+        }
+        if (MaxPositions is { } max)
+        {
+            json["max_position_embeddings"] = max;
+        }
+        if (SlidingWindow is { } window)
+        {
+            json["sliding_window"] = window;
+            json["use_sliding_window"] = true;
+        }
+        if (BosTokenId is { } bos)
+        {
+            json["bos_token_id"] = bos;
+        }
+        json["torch_dtype"] = StoredDtype ?? "float32";
+        return json.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+    }
+
     private static void Positive(string name, long value)
     {
         if (value < 1)

@@ -50,6 +50,9 @@ public sealed class TextTokenizer
         return map;
     });
 
+    /// <summary>The character that stands for a byte in a byte-level BPE vocabulary (GPT-2's alphabet: <c>' '</c> is <c>'Ġ'</c>).</summary>
+    internal static char CharacterOfByte(byte value) => ByteOfCharacter.Value.First(p => p.Value == value).Key;
+
     private readonly Tokenizer tokenizer;
     private readonly Dictionary<int, string> pieces;
     private readonly HashSet<int> specials;
@@ -151,6 +154,13 @@ public sealed class TextTokenizer
         {
             throw new InvalidDataException($"{path}: {ex.Message.TrimEnd('.')}.", ex);
         }
+    }
+
+    /// <summary>A byte-level BPE tokenizer from the text of a <c>tokenizer.json</c>.</summary>
+    internal static TextTokenizer FromTokenizerJsonText(string text)
+    {
+        using JsonDocument document = JsonDocument.Parse(text);
+        return FromTokenizerJson(document.RootElement, null);
     }
 
     private static TextTokenizer FromTokenizerJson(JsonElement json, bool? addBos)
