@@ -83,11 +83,17 @@ internal static class LlmBench
             ("cp_lrp", TextMethod.Lrp("cp_lrp", CpLrp())),
         };
         var peaks = new double[methods.Length + 1];
+        var cpu = Enumerable.Range(0, methods.Length + 1).Select(_ => new List<double>()).ToArray();
         double resident = Memory.ResidentMegabytes();
+        using var process = System.Diagnostics.Process.GetCurrentProcess();
+        // Processor time beside wall-clock time: on a machine shared with other jobs it varies less.
         Func<double> Measure(int slot, Action run) => () =>
         {
-            Memory.ResetPeak();
+            process.Refresh();
+            TimeSpan start = process.TotalProcessorTime;
             double time = Timer.Once(run);
+            process.Refresh();
+            cpu[slot].Add((process.TotalProcessorTime - start).TotalMilliseconds);
             peaks[slot] = Math.Max(peaks[slot], Memory.PeakMegabytes());
             return time;
         };
@@ -106,7 +112,10 @@ internal static class LlmBench
         for (int i = 0; i < names.Length; i++)
         {
             string ratio = i >= 2 ? $" ({Timer.Ratios(rounds[i], rounds[1])} the gradient)" : "";
-            Console.WriteLine($"llm {names[i],-9} {new Timing(rounds[i])}{ratio}, peak RSS {peaks[i]:F0} MB (+{peaks[i] - resident:F0} MB over the loaded model)");
+            double cpuMin = cpu[i].Skip(options.Warmup).Min();
+            string cpuRatio = i >= 2 ? $" ({cpuMin / cpu[1].Skip(options.Warmup).Min():F2}x)" : "";
+            Console.WriteLine($"llm {names[i],-9} {new Timing(rounds[i])}{ratio}, processor time min {cpuMin:F0} ms{cpuRatio}, " +
+                $"peak RSS so far {peaks[i]:F0} MB (+{peaks[i] - resident:F0} MB over the loaded model)");
         }
         Console.WriteLine($"llm summary layers={layers} tokens={tokens} " + string.Join(" ", names.Select((n, i) => $"{n}_ms={rounds[i].Min():F0}")) +
             $" attnlrp_ratio={rounds[2].Min() / rounds[1].Min():F2} cp_lrp_ratio={rounds[3].Min() / rounds[1].Min():F2} peak_mb={peaks.Max():F0}");

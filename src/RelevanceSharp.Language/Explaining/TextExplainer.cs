@@ -136,6 +136,38 @@ public sealed class TextExplainer
         return Explain(ids, method, options, prompt);
     }
 
+    /// <summary>
+    /// Generates up to <paramref name="tokens"/> tokens greedily (each the most likely next token) and explains each one
+    /// as it is chosen: explanation <c>i</c> covers the prompt and the <c>i</c> tokens generated before it. Generation stops
+    /// after a special token (the end of the text). Options other than the position apply to every step; a target or a
+    /// contrast given as text or id is explained at every step instead of the predicted token, which is still the one
+    /// appended.
+    /// </summary>
+    public IReadOnlyList<TextExplanation> ExplainGeneration(string prompt, int tokens, TextMethod method, TextExplanationOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(prompt);
+        TextTokenizer tokenizer = Tokenizer ?? throw new InvalidOperationException("Generating from a text prompt needs a tokenizer.");
+        if (tokens < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(tokens), tokens, "Generate at least one token.");
+        }
+        var ids = tokenizer.EncodeIds(prompt).ToList();
+        var result = new List<TextExplanation>();
+        string text = prompt;
+        for (int step = 0; step < tokens; step++)
+        {
+            TextExplanation explanation = Explain(ids, method, (options ?? new TextExplanationOptions()) with { Position = -1 }, text);
+            result.Add(explanation);
+            ids.Add(explanation.PredictedId);
+            if (tokenizer.IsSpecial(explanation.PredictedId))
+            {
+                break;
+            }
+            text += explanation.PredictedText;
+        }
+        return result;
+    }
+
     /// <summary>Explains a prompt given as token ids.</summary>
     public TextExplanation Explain(IReadOnlyList<int> ids, TextMethod method, TextExplanationOptions? options = null) =>
         Explain(ids, method, options, null);

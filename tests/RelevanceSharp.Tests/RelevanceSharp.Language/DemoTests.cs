@@ -112,6 +112,27 @@ public sealed class DemoTests : IDisposable
         Assert.True(rows[1].Hits >= 4, rows[1].ToString());
     }
 
+    [Fact]
+    public void GenerationExplainsEachTokenAsItIsChosen()
+    {
+        using DecoderModel model = DecoderCheckpoint.Load(Shipped);
+        var explainer = new TextExplainer(model, TextTokenizer.Load(Shipped));
+        IReadOnlyList<TextExplanation> steps = explainer.ExplainGeneration("pairs: cat=3 dog=4 owl=7 | owl", 3, TextMethod.Gradient);
+        Assert.Equal(3, steps.Count);
+        Assert.Equal(" 7", steps[0].PredictedText);
+        for (int i = 0; i < steps.Count; i++)
+        {
+            Assert.Equal(7 + i, steps[i].Tokens.Count);
+            Assert.Equal(steps[i].PredictedId, steps[i].TargetId);
+            if (i > 0)
+            {
+                Assert.Equal(steps[i - 1].PredictedId, steps[i].Tokens[^1].Id);
+                TextExplanation again = explainer.Explain(steps[i].Tokens.Select(t => t.Id).ToArray(), TextMethod.Gradient);
+                Assert.Equal(again.Relevance, steps[i].Relevance);
+            }
+        }
+    }
+
     // Attention rollout written out with loops: per layer the head-averaged attention, half identity, multiplied in order.
     private static double[] RolloutRow(DecoderModel model, TextTokenizer tokenizer, RecallPrompt prompt)
     {
