@@ -256,30 +256,40 @@ public sealed class TextExplainer
         bool lrp = method.Composite is not null;
         var target = AttributionTarget.FromFunction(output =>
         {
-            Tensor seed = SeedGradient(output, positions, targets, contrasts, score);
+            Tensor seed = SeedGradient(output, targets, contrasts, score);
             // LRP starts from the score itself: relevance z * dS/dz at the logits, so that the output layer's rule hands
             // on input times the gradient (LXT's convention); the gradient methods start from dS/dz.
             return lrp ? seed.mul_(output) : seed;
         }, "next-token score");
         var attributor = new Gradient(model, method.Composite, target);
-        using AttributionResult result = attributor.Attribute(embeddings);
+        // Only the explained positions' logits enter the score: the output layer runs on those rows alone.
+        model.ExplainedPositions = positions.Select(p => (long)p).ToArray();
+        AttributionResult result;
+        try
+        {
+            result = attributor.Attribute(embeddings);
+        }
+        finally
+        {
+            model.ExplainedPositions = null;
+        }
+        using var owned = result;
         Tensor relevance = method.TimesInput ? result.Relevance * embeddings : result.Relevance.alias();
         return relevance.MoveToOuterDisposeScope();
     }
 
-    // dS/dz at the logits (batch, tokens, vocabulary): the one-hot of the target at its position (minus the contrast's),
-    // or for the log-probability e_target - softmax(z) (minus e_contrast - softmax(z)).
-    private static Tensor SeedGradient(Tensor output, IReadOnlyList<int> positions, IReadOnlyList<int> targets, IReadOnlyList<int>? contrasts,
-        ExplainedScore score)
+    // dS/dz at the explained logits (batch, vocabulary): the one-hot of the target (minus the contrast's), or for the
+    // log-probability e_target - softmax(z) (minus e_contrast - softmax(z)).
+    private static Tensor SeedGradient(Tensor output, IReadOnlyList<int> targets, IReadOnlyList<int>? contrasts, ExplainedScore score)
     {
         Tensor seed = zeros_like(output);
-        for (int b = 0; b < positions.Count; b++)
+        for (int b = 0; b < targets.Count; b++)
         {
-            Tensor row = seed[b, positions[b]];
+            Tensor row = seed[b];
             row[targets[b]].add_(1.0);
             if (score == ExplainedScore.LogProbability && contrasts is null)
             {
-                row.sub_(output[b, positions[b]].softmax(0));
+                row.sub_(output[b].softmax(0));
             }
             if (contrasts is not null)
             {

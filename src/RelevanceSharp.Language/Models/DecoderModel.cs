@@ -142,11 +142,30 @@ public sealed class DecoderModel : nn.Module<Tensor, Tensor>
         return call(Embed(ids)).MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// While set, <see cref="forward"/> applies the output layer only at one position per prompt and returns logits of
+    /// shape (batch, vocabulary): the rows the full logits have there. An explanation needs no other logits, and the
+    /// output layer is a large share of a forward pass (a vocabulary of 128,256 on a hidden size of 2,048). Taking the
+    /// rows is a relevance-neutral step between the final norm and the output layer. Set and reset by the explainer.
+    /// </summary>
+    internal long[]? ExplainedPositions { get; set; }
+
     /// <summary>Maps token embeddings (batch, tokens, hidden) to logits (batch, tokens, vocabulary).</summary>
     public override Tensor forward(Tensor embeddings)
     {
         CheckInput(embeddings);
-        return lm_head.call(model.call(embeddings));
+        Tensor hidden = model.call(embeddings);
+        if (ExplainedPositions is not { } positions)
+        {
+            return lm_head.call(hidden);
+        }
+        long batch = embeddings.shape[0], tokens = embeddings.shape[1];
+        if (positions.Length != batch || positions.Any(p => p < 0 || p >= tokens))
+        {
+            throw new ArgumentException($"Each of the {batch} prompts needs one explained position within its {tokens} tokens.");
+        }
+        using Tensor rows = tensor(positions.Select((p, b) => b * tokens + p).ToArray(), device: embeddings.device);
+        return lm_head.call(hidden.reshape(batch * tokens, -1).index_select(0, rows));
     }
 
     /// <summary>
