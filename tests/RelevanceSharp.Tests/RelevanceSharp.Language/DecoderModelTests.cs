@@ -31,7 +31,10 @@ public class DecoderModelTests
         // LLaMA 3.1 rope scaling with all biases LLaMA allows, and a head dimension other than hidden / heads.
         "llama3-biases" => Config() with
         {
-            QkvBias = true, OutputBias = true, MlpBias = true, HeadDim = 6,
+            QkvBias = true,
+            OutputBias = true,
+            MlpBias = true,
+            HeadDim = 6,
             RopeScaling = new RopeScaling(RopeType.Llama3, 8.0, 1.0, 4.0, 16),
         },
         // One key/value head for all query heads, linear rope scaling.
