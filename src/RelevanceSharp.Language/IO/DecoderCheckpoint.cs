@@ -28,8 +28,11 @@ public static class DecoderCheckpoint
     /// <summary>The index of a sharded checkpoint.</summary>
     public const string IndexFile = "model.safetensors.index.json";
 
-    /// <summary>The largest weights file read, per file: as the safetensors reader allows.</summary>
-    public static long MaxFileBytes { get; set; } = InputFile.DefaultMaxBytes;
+    /// <summary>
+    /// The largest weights file read, per file: 64 GiB. Files are read one tensor at a time, and the configuration must
+    /// describe no more parameters than the files can hold, so memory stays bounded by the model itself.
+    /// </summary>
+    public static long MaxFileBytes { get; set; } = 64L << 30;
 
     /// <summary>Reads the configuration of a Hugging Face folder.</summary>
     public static DecoderConfig ReadConfig(string folder)
@@ -159,11 +162,13 @@ public static class DecoderCheckpoint
         string source = files.Count == 1 ? files[0].Path : $"the {files.Count} shards of {Path.GetDirectoryName(files[0].Path)}";
         foreach (WeightFile file in files)
         {
-            Dictionary<string, Tensor> tensors = SafeTensors.Load(file.Path, MaxFileBytes);
-            try
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            // One tensor at a time: a shard is never held whole, so files beyond 2 GiB load too.
+            SafeTensors.ReadEach(file.Path, (key, value) =>
             {
-                foreach (var (key, value) in tensors)
+                using (value)
                 {
+                    seen.Add(key);
                     if (file.IndexedKeys is { } indexed && !indexed.Contains(key))
                     {
                         throw new InvalidDataException($"{file.Path}: holds '{key}', which the index assigns to another shard or does not list.");
@@ -178,7 +183,7 @@ public static class DecoderCheckpoint
                         {
                             unexpected.Add(key);
                         }
-                        continue;
+                        return;
                     }
                     if (!value.is_floating_point())
                     {
@@ -187,7 +192,7 @@ public static class DecoderCheckpoint
                     if (!value.shape.SequenceEqual(shape))
                     {
                         shapes.Add($"{key} [{string.Join(", ", value.shape)}] where the configuration needs [{string.Join(", ", shape)}]");
-                        continue;
+                        return;
                     }
                     using (no_grad())
                     {
@@ -195,17 +200,10 @@ public static class DecoderCheckpoint
                     }
                     loaded[key] = file.Path;
                 }
-            }
-            finally
-            {
-                foreach (Tensor tensor in tensors.Values)
-                {
-                    tensor.Dispose();
-                }
-            }
+            }, MaxFileBytes);
             foreach (string key in file.IndexedKeys ?? (IEnumerable<string>)Array.Empty<string>())
             {
-                if (!tensors.ContainsKey(key))
+                if (!seen.Contains(key))
                 {
                     throw new InvalidDataException($"{file.Path}: the index places '{key}' in this shard, but it is not there.");
                 }
