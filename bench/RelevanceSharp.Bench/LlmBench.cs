@@ -1,9 +1,6 @@
 using System.Globalization;
-using RelevanceSharp.Composites;
-using RelevanceSharp.Core;
 using RelevanceSharp.Language.Explaining;
 using RelevanceSharp.Language.Models;
-using RelevanceSharp.Rules;
 using static TorchSharp.torch;
 
 /// <summary>
@@ -32,22 +29,6 @@ internal static class LlmBench
         TieWordEmbeddings = true,
         MaxPositions = 131072,
     }.Validate();
-
-    // TODO(i25-vit): the named composites 'attnlrp' and 'cp_lrp' replace these layer maps when they land on main.
-    private static IEnumerable<(ModuleMatcher, Rule)> Shared() => new (ModuleMatcher, Rule)[]
-    {
-        (LayerTypes.RMSNorm, new Pass()),
-        (LayerTypes.LinearOperation, new Epsilon(Stabilizer.Exact)),
-        (LayerTypes.Softmax, new SoftmaxRule()),
-        (LayerTypes.Activation, new Pass()),
-        (LayerTypes.Sum, new Norm(Stabilizer.Exact)),
-        (LayerTypes.Linear, new Epsilon(Stabilizer.Exact)),
-    };
-
-    private static Composite AttnLrp() => new LayerMapComposite(new (ModuleMatcher, Rule)[] { (LayerTypes.Product, new Uniform()) }.Concat(Shared()));
-
-    private static Composite CpLrp() => new LayerMapComposite(
-        new (ModuleMatcher, Rule)[] { (LayerTypes.GatedProduct, new ConstantGate()), (LayerTypes.Product, new Uniform()) }.Concat(Shared()));
 
     public static void Run(string[] args, BenchOptions options)
     {
@@ -79,8 +60,8 @@ internal static class LlmBench
         var methods = new (string Name, TextMethod Method)[]
         {
             ("gradient", TextMethod.Gradient),
-            ("attnlrp", TextMethod.Lrp("attnlrp", AttnLrp())),
-            ("cp_lrp", TextMethod.Lrp("cp_lrp", CpLrp())),
+            ("attnlrp", DecoderComposites.Method("attnlrp")),
+            ("cp_lrp", DecoderComposites.Method("cp_lrp")),
         };
         var peaks = new double[methods.Length + 1];
         var cpu = Enumerable.Range(0, methods.Length + 1).Select(_ => new List<double>()).ToArray();

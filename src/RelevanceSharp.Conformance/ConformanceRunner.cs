@@ -4,6 +4,7 @@ using RelevanceSharp.Attribution;
 using RelevanceSharp.Canonizers;
 using RelevanceSharp.Core;
 using RelevanceSharp.IO;
+using RelevanceSharp.Language.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -179,8 +180,9 @@ public static class ConformanceRunner
                 }
                 canonizers.Add(canonizer);
             }
-            Attributor attributor = CreateSpec(spec, canonizers).CreateAttributor(folder.Model);
-            using AttributionResult result = attributor.Attribute(folder.Input, CreateTarget(spec));
+            using AttributionResult result = folder.Model is DecoderModel decoder
+                ? DecoderCases.Run(decoder, folder.Input, spec, canonizers, folder.CasesPath)
+                : CreateSpec(spec, canonizers).CreateAttributor(folder.Model).Attribute(folder.Input, CreateTarget(spec));
             Tensor expected = folder.Expected(spec.TryGetProperty("expected", out JsonElement e) && e.ValueKind == JsonValueKind.String
                 ? e.GetString()!
                 : throw new InvalidDataException($"{folder.CasesPath}: the case has no 'expected' tensor name"));

@@ -73,7 +73,6 @@ public sealed class DecoderModel : nn.Module<Tensor, Tensor>
             throw new ArgumentException($"A decoder computes in float32 or float64, not {dtype}; weights in other types are converted when loaded.", nameof(dtype));
         }
         Config = config;
-        DType = dtype;
         model = new DecoderBody(config, dtype, device);
         lm_head = nn.Linear(config.HiddenSize, config.VocabSize, hasBias: false, device: device, dtype: dtype);
         if (config.TieWordEmbeddings)
@@ -88,8 +87,8 @@ public sealed class DecoderModel : nn.Module<Tensor, Tensor>
     /// <summary>The architecture.</summary>
     public DecoderConfig Config { get; }
 
-    /// <summary>The type of weights and computation.</summary>
-    public ScalarType DType { get; }
+    /// <summary>The type of weights and computation (the embedding matrix's, so it follows <c>to(type)</c>).</summary>
+    public ScalarType DType => model.Embeddings.weight!.dtype;
 
     /// <summary>The body (embedding, layers, final norm).</summary>
     public DecoderBody Body => model;

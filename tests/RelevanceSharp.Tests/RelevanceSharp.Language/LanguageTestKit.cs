@@ -1,9 +1,9 @@
 using RelevanceSharp.Composites;
 using RelevanceSharp.Core;
 using RelevanceSharp.IO;
+using RelevanceSharp.Language.Explaining;
 using RelevanceSharp.Language.IO;
 using RelevanceSharp.Language.Models;
-using RelevanceSharp.Rules;
 using static TorchSharp.torch;
 
 namespace RelevanceSharp.Tests.Language;
@@ -29,27 +29,11 @@ internal static class LanguageTestKit
     /// <summary>The reference tensors of llama_tiny (input ids, logits, one relevance per case).</summary>
     public static Dictionary<string, Tensor> Expected() => SafeTensors.Load(Path.Combine(LlamaTiny, "expected.safetensors"));
 
-    // Stand-ins for the named composites 'attnlrp' and 'cp_lrp', which map the same layer types to the same rules.
-    // TODO(i25-vit): replace with the named composites when they land on main.
-    private static IEnumerable<(ModuleMatcher, Rule)> Shared(Stabilizer epsilon) => new (ModuleMatcher, Rule)[]
-    {
-        (LayerTypes.RMSNorm, new Pass()),
-        (LayerTypes.LayerNorm, new LayerNormRule()),
-        (LayerTypes.LinearOperation, new Epsilon(Stabilizer.Exact)),
-        (LayerTypes.Softmax, new SoftmaxRule()),
-        (LayerTypes.Activation, new Pass()),
-        (LayerTypes.Sum, new Norm(Stabilizer.Exact)),
-        (LayerTypes.Linear, new Epsilon(epsilon)),
-    };
+    /// <summary>AttnLRP for decoders, with the Linear layers' stabilizer given (exact input x gradient by default).</summary>
+    public static Composite AttnLrp(double epsilon = 1e-9) => DecoderComposites.AttnLrp(new Stabilizer(epsilon));
 
-    /// <summary>AttnLRP: the uniform rule on every product.</summary>
-    public static Composite AttnLrp(double epsilon = 1e-9) =>
-        new LayerMapComposite(new (ModuleMatcher, Rule)[] { (LayerTypes.Product, new Uniform()) }.Concat(Shared(epsilon)));
-
-    /// <summary>CP-LRP: gates (attention weights, the MLP's activated gate) held constant.</summary>
-    public static Composite CpLrp(double epsilon = 1e-9) =>
-        new LayerMapComposite(new (ModuleMatcher, Rule)[] { (LayerTypes.GatedProduct, new ConstantGate()), (LayerTypes.Product, new Uniform()) }
-            .Concat(Shared(epsilon)));
+    /// <summary>CP-LRP for decoders.</summary>
+    public static Composite CpLrp(double epsilon = 1e-9) => DecoderComposites.CpLrp(new Stabilizer(epsilon));
 
     /// <summary>The conformance pass criterion: max|actual - expected| within atol + rtol * max|expected|.</summary>
     public static (double Error, double Allowed) Compare(Tensor actual, Tensor expected, double rtol = 1e-5, double atol = 1e-9)
