@@ -25,9 +25,11 @@ public static class Cli
         root.WithExamples("Run 'relevance COMMAND --help' for the options and examples of a command.",
             "relevance demo",
             "relevance explain photos/ --model resnet50 --weights resnet50.pth --canonizer resnet",
+            "relevance explain-text --model demo --prompt \"pairs: cat=3 dog=4 owl=7 | dog\"",
             "relevance composites");
         root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(ExplainCommand.Create());
+        root.Subcommands.Add(ExplainTextCommand.Create());
         root.Subcommands.Add(MergeManifestsCommand.Create());
         root.Subcommands.Add(ListCommands.Models());
         root.Subcommands.Add(ListCommands.Composites());

@@ -88,7 +88,7 @@ public static class GroundTruth
         {
             using var scope = NewDisposeScope();
             RecallPrompt[] part = prompts.Skip(start).Take(batch).ToArray();
-            var (ids, answers) = DemoModel.Batch(tokenizer, part);
+            var (ids, answers) = TextDemoModel.Batch(tokenizer, part);
             for (int m = 0; m < methods.Count; m++)
             {
                 int[] top = TopTokens(methods[m].Scores(model, ids, answers));

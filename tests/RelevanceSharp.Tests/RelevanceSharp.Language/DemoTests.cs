@@ -18,12 +18,12 @@ public sealed class DemoTests : IDisposable
 
     public void Dispose() => Directory.Delete(folder, recursive: true);
 
-    public static string Shipped { get; } = Path.Combine(TestPaths.RepositoryRoot, "assets", "demo", DemoModel.FolderName);
+    public static string Shipped { get; } = Path.Combine(TestPaths.RepositoryRoot, "assets", "demo", TextDemoModel.FolderName);
 
     [Fact]
     public void EveryPromptHasItsAnswerInTheQueriedPairsToken()
     {
-        TextTokenizer tokenizer = DemoModel.Tokenizer();
+        TextTokenizer tokenizer = TextDemoModel.Tokenizer();
         var task = new RecallTask(3);
         foreach (RecallPrompt prompt in task.Take(50))
         {
@@ -44,8 +44,8 @@ public sealed class DemoTests : IDisposable
     {
         using DecoderModel model = DecoderCheckpoint.Load(Shipped);
         TextTokenizer tokenizer = TextTokenizer.Load(Shipped);
-        Assert.Equal(DemoModel.Tokenizer().EncodeIds("pairs: cat=3 | cat"), tokenizer.EncodeIds("pairs: cat=3 | cat"));
-        double accuracy = DemoModel.Accuracy(model, tokenizer, new RecallTask(99).Take(300));
+        Assert.Equal(TextDemoModel.Tokenizer().EncodeIds("pairs: cat=3 | cat"), tokenizer.EncodeIds("pairs: cat=3 | cat"));
+        double accuracy = TextDemoModel.Accuracy(model, tokenizer, new RecallTask(99).Take(300));
         Assert.True(accuracy >= 0.99, $"accuracy {accuracy}");
     }
 
@@ -53,13 +53,13 @@ public sealed class DemoTests : IDisposable
     public void TrainingWritesAFolderThatLoadsBack()
     {
         using var scope = NewDisposeScope();
-        var (model, accuracy) = DemoModel.Train(new DemoModel.TrainingOptions(Steps: 20, Batch: 8), testPrompts: 20);
+        var (model, accuracy) = TextDemoModel.Train(new TextDemoModel.TrainingOptions(Steps: 20, Batch: 8), testPrompts: 20);
         using (model)
         {
             Assert.InRange(accuracy, 0.0, 1.0);
-            DemoModel.Save(model, folder);
+            TextDemoModel.Save(model, folder);
             using DecoderModel loaded = DecoderCheckpoint.Load(folder);
-            Tensor ids = tensor(DemoModel.Tokenizer().EncodeIds("pairs: cat=3 dog=4 | dog").Select(i => (long)i).ToArray(), new long[] { 1, 6 });
+            Tensor ids = tensor(TextDemoModel.Tokenizer().EncodeIds("pairs: cat=3 dog=4 | dog").Select(i => (long)i).ToArray(), new long[] { 1, 6 });
             AssertClose(D(model.Logits(ids)), D(loaded.Logits(ids)), 0);
             Assert.Equal(model.Config, loaded.Config);
         }

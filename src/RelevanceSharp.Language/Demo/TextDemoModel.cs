@@ -14,9 +14,9 @@ namespace RelevanceSharp.Language.Demo;
 /// (<c>config.json</c>, <c>model.safetensors</c>, <c>tokenizer.json</c>) so that every part of the loading and explaining
 /// path runs on it.
 /// </summary>
-public static class DemoModel
+public static class TextDemoModel
 {
-    static DemoModel() => CpuGuard.Ensure();
+    static TextDemoModel() => CpuGuard.Ensure();
 
     /// <summary>The folder under the demo assets that holds the text model.</summary>
     public const string FolderName = "text";
@@ -27,6 +27,24 @@ public static class DemoModel
     /// <param name="LearningRate">Adam's peak learning rate (linear warm-up over the first 5% of steps, then cosine decay).</param>
     /// <param name="Seed">The seed of weights and prompts.</param>
     public sealed record TrainingOptions(int Steps = 1500, int Batch = 32, double LearningRate = 3e-3, int Seed = 7);
+
+    /// <summary>
+    /// The shipped demo folder: <c>demo/text</c> next to the executable (the command-line tool ships it there), or
+    /// <c>assets/demo/text</c> in the current folder or one above it (a checkout of the repository).
+    /// </summary>
+    /// <exception cref="FileNotFoundException">Neither holds the demo model.</exception>
+    public static string FindFolder()
+    {
+        var candidates = new List<string> { Path.Combine(AppContext.BaseDirectory, "demo", FolderName) };
+        for (DirectoryInfo? dir = new(Directory.GetCurrentDirectory()); dir is not null; dir = dir.Parent)
+        {
+            candidates.Add(Path.Combine(dir.FullName, "assets", "demo", FolderName));
+        }
+        return candidates.FirstOrDefault(c => File.Exists(Path.Combine(c, DecoderCheckpoint.WeightsFile)))
+            ?? throw new FileNotFoundException(
+                $"The text demo model was not found in {string.Join(" or ", candidates.Take(2))}; rebuild the command-line tool or run " +
+                "'relevance train-demo --model text'.");
+    }
 
     /// <summary>The demo model's architecture for a vocabulary of <paramref name="vocabulary"/> ids.</summary>
     public static DecoderConfig Config(int vocabulary) => new DecoderConfig
