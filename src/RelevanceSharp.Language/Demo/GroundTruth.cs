@@ -61,6 +61,12 @@ public static class GroundTruth
         });
     }
 
+    /// <summary>The table's methods: AttnLRP, CP-LRP, gradient, input x gradient, attention rollout, random (seeded).</summary>
+    public static IReadOnlyList<Method> Methods(int seed) => new[]
+    {
+        Lrp("attnlrp", DecoderComposites.AttnLrp()), Lrp("cp_lrp", DecoderComposites.CpLrp()), Gradient, InputTimesGradient, Rollout, Random(seed),
+    };
+
     private static Tensor Explain(DecoderModel model, Tensor ids, long[] answers, TextMethod method)
     {
         int batch = (int)ids.shape[0], last = (int)ids.shape[1] - 1;

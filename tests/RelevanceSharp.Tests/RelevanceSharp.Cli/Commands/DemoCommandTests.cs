@@ -50,4 +50,14 @@ public sealed class DemoCommandTests : IClassFixture<ScratchDemoFolder>, IDispos
         Assert.Equal(3, result.Lines.Count(l => l.StartsWith("[<|begin_of_text|>|", StringComparison.Ordinal)));
         Assert.StartsWith("Wrote ", result.Lines[^1], StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void TheGroundTruthTableHasARowPerMethod()
+    {
+        CliResult result = CliWorkspace.Run("demo", "--demo-folder", demo.Folder, "--output", work.Output, "--ground-truth", "4");
+        Assert.True(result.Code == 0, result.Error);
+        string[] rows = result.Lines.SkipWhile(l => !l.StartsWith("Ground truth over 4 recall prompts", StringComparison.Ordinal)).Skip(1).ToArray();
+        Assert.Equal(new[] { "attnlrp", "cp_lrp", "gradient", "input_x_gradient", "attention_rollout", "random" }, rows.Select(r => r.Split(' ')[0]));
+        Assert.All(rows, r => Assert.Matches(@"^\S+ +\d/4 = +\d+\.\d% +\(on the query: \d\)$", r));
+    }
 }
