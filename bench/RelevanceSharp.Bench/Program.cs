@@ -407,8 +407,8 @@ internal static class BenchModels
         var generator = new Generator(7);
         foreach (var norm in norms)
         {
-            norm.weight!.copy_(rand(norm.weight.shape, generator: generator).add_(0.5));
-            norm.bias!.copy_(randn(norm.bias.shape, generator: generator).mul_(0.5));
+            norm.weight!.copy_(rand(norm.weight.shape, generator: generator).add_(Scalars.Of(0.5), Scalars.One));
+            norm.bias!.copy_(randn(norm.bias.shape, generator: generator).mul_(Scalars.Of(0.5)));
             norm.reset_running_stats();
             // A cumulative average over the calibration batches instead of a moving one.
             norm.momentum = null;

@@ -90,7 +90,7 @@ public sealed class ResidualBlock : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor input)
     {
         Tensor branch = conv2.call(relu1.call(conv1.call(input)));
-        return relu2.call(SumAsModule ? sum.call(branch, input) : branch + input);
+        return relu2.call(SumAsModule ? sum.call(branch, input) : branch.add(input, Scalars.One));
     }
 }
 

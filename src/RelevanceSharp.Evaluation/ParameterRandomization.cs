@@ -165,7 +165,7 @@ public static class ParameterRandomization
                 continue;
             }
             Tensor unit = rand(parameter.shape, dtype: parameter.dtype, device: parameter.device, generator: generator);
-            parameter.copy_(unit.mul(2 * bound).sub(bound));
+            parameter.copy_(unit.mul(Scalars.Of(2 * bound)).sub(Scalars.Of(bound)));
         }
     }
 

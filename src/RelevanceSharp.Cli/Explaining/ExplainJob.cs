@@ -111,7 +111,7 @@ public sealed class ExplainJob : IDisposable
                 images01.Add(ImageTransforms.Prepare(ImageIO.Load(planned[i].Input, options.Transform.Grayscale, options.Transform.MaxPixels), options.Transform));
             }
             Tensor input = ImageTransforms.Normalize(stack(images01), options.Transform.Mean, options.Transform.Std);
-            var (output, relevance) = Attribute(input);
+            var (output, relevance, report) = Attribute(input);
             Tensor probabilities = nn.functional.softmax(output, 1);
             long[] predicted = output.argmax(1).data<long>().ToArray();
             bool[] finite = FiniteSamples(output, relevance);
@@ -133,7 +133,7 @@ public sealed class ExplainJob : IDisposable
                 }
                 long target = options.TargetClass ?? predicted[k];
                 double probability = probabilities[k, predicted[k]].ToDouble();
-                writer.Write(image, images01[k], relevance[k], target);
+                writer.Write(image, images01[k], relevance[k], target, report?.Format(k));
                 images++;
                 files += image.Outputs.Count;
                 var explained = new ExplainedImage(image.Input, predicted[k], Model.ClassName(predicted[k]), probability,
@@ -188,13 +188,18 @@ public sealed class ExplainJob : IDisposable
     /// <summary>Releases the model.</summary>
     public void Dispose() => Model.Dispose();
 
-    private (Tensor Output, Tensor Relevance) Attribute(Tensor input)
+    private (Tensor Output, Tensor Relevance, ConservationReport? Report) Attribute(Tensor input)
     {
         if (attributor is Gradient)
         {
             AttributionTarget target = options.TargetClass is long t ? AttributionTarget.Class(t) : AttributionTarget.Predicted;
+            if (options.Conservation)
+            {
+                var (reported, report) = ConservationReport.Attribute(attributor, input, target);
+                return (reported.Output, reported.Relevance, report);
+            }
             AttributionResult result = attributor.Attribute(input, target);
-            return (result.Output, result.Relevance);
+            return (result.Output, result.Relevance, null);
         }
         long[] classes;
         using (no_grad())
@@ -205,8 +210,16 @@ public sealed class ExplainJob : IDisposable
                 : output.argmax(1).data<long>().ToArray();
         }
         AttributionResult attributed = attributor.Attribute(input, TargetFor(classes));
-        return (attributed.Output, attributed.Relevance);
+        return (attributed.Output, attributed.Relevance, null);
     }
+
+    /// <summary>
+    /// For a method that gives one value per patch (attention rollout on a vision transformer), how its grid maps onto
+    /// the input, which its heatmaps show upsampled; <c>null</c> for methods that give one value per pixel.
+    /// </summary>
+    public PatchGridShape? PatchGrid => attributor is AttentionRollout && Model.Module is Vision.Models.VisionTransformer vit
+        ? new PatchGridShape(vit.Options.GridSize, vit.Options.GridSize, vit.Options.PatchSize, vit.Options.PatchSize)
+        : null;
 
     // Each sample's class, as the method explains it (occlusion scores the class output, the gradient methods seed
     // its one-hot vector).

@@ -5,6 +5,7 @@ using RelevanceSharp.Language.Models;
 using RelevanceSharp.Language.Tokenization;
 using RelevanceSharp.Platform;
 using static TorchSharp.torch;
+using RelevanceSharp.Core;
 
 namespace RelevanceSharp.Language.Demo;
 
@@ -118,7 +119,7 @@ public static class TextDemoModel
             }
             var (ids, positions) = TrainingBatch(tokenizer, task, options.Batch, queryRandom);
             Tensor logits = model.Logits(ids[.., ..^1]).index_select(1, positions);
-            Tensor answers = ids.index_select(1, positions + 1);
+            Tensor answers = ids.index_select(1, positions.add(Scalars.Of(1), Scalars.One));
             Tensor loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[^1]), answers.reshape(-1));
             optimizer.zero_grad();
             loss.backward();

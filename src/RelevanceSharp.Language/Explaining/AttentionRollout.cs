@@ -1,5 +1,6 @@
 using RelevanceSharp.Language.Models;
 using static TorchSharp.torch;
+using RelevanceSharp.Core;
 
 namespace RelevanceSharp.Language.Explaining;
 
@@ -42,7 +43,7 @@ public static class AttentionRollout
         Tensor rollout = identity.expand(ids.shape[0], tokens, tokens);
         foreach (Tensor a in attention)
         {
-            Tensor mixed = a.mean(new long[] { 1 }) * 0.5 + identity * 0.5;
+            Tensor mixed = a.mean(new long[] { 1 }).mul(Scalars.Of(0.5)).add(identity.mul(Scalars.Of(0.5)), Scalars.One);
             rollout = mixed.bmm(rollout);
             a.Dispose();
         }

@@ -4,6 +4,7 @@ using RelevanceSharp.Language.Models;
 using RelevanceSharp.Language.Tokenization;
 using RelevanceSharp.Platform;
 using static TorchSharp.torch;
+using RelevanceSharp.Core;
 
 namespace RelevanceSharp.Language.Explaining;
 
@@ -286,7 +287,7 @@ public sealed class TextExplainer
         for (int b = 0; b < targets.Count; b++)
         {
             Tensor row = seed[b];
-            row[targets[b]].add_(1.0);
+            row[targets[b]].add_(Scalars.Of(1.0), Scalars.One);
             if (score == ExplainedScore.LogProbability && contrasts is null)
             {
                 row.sub_(output[b].softmax(0));
@@ -294,7 +295,7 @@ public sealed class TextExplainer
             if (contrasts is not null)
             {
                 // The softmax parts of two log-probabilities cancel in their difference.
-                row[contrasts[b]].sub_(1.0);
+                row[contrasts[b]].sub_(Scalars.Of(1.0));
             }
         }
         return seed;

@@ -1,6 +1,7 @@
 using RelevanceSharp.Layers;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using RelevanceSharp.Core;
 
 namespace RelevanceSharp.Language.Models;
 
@@ -72,7 +73,7 @@ public sealed class DecoderAttention : nn.Module<Tensor, Tensor>
         Tensor s = scores.call(q, k.transpose(-2, -1));
         using (Tensor future = ones(tokens, tokens, ScalarType.Bool, input.device).triu_(1))
         {
-            s = s.masked_fill(future, double.NegativeInfinity);
+            s = s.masked_fill(future, Scalars.Of(double.NegativeInfinity));
         }
         Tensor weights = softmax.call(s);
         AttentionObserver?.Invoke(weights.detach().clone().DetachFromDisposeScope());

@@ -1,5 +1,6 @@
 using RelevanceSharp.Layers;
 using static TorchSharp.torch;
+using RelevanceSharp.Core;
 
 namespace RelevanceSharp.Language.Models;
 
@@ -80,7 +81,7 @@ public sealed class RotaryEmbedding : nn.Module<Tensor, Tensor>, ILinearOperatio
         var (cos, sin) = Angles(input.shape[2], input.dtype, input.device);
         long half = HeadDim / 2;
         Tensor rotated = cat(new[] { input.narrow(-1, half, half).neg(), input.narrow(-1, 0, half) }, -1);
-        return input * cos + rotated * sin;
+        return (input * cos).add(rotated * sin, Scalars.One);
     }
 
     private (Tensor Cos, Tensor Sin) Angles(long tokens, ScalarType type, Device device)

@@ -6,6 +6,7 @@ using RelevanceSharp.Vision.Data;
 using RelevanceSharp.Vision.IO;
 using RelevanceSharp.Vision.Imaging;
 using static TorchSharp.torch;
+using RelevanceSharp.Core;
 
 namespace RelevanceSharp.Vision.Models;
 
@@ -83,7 +84,7 @@ public static class DemoModel
 
     /// <summary>Turns uint8 images (N, 28, 28) into normalized model inputs (N, 1, 28, 28).</summary>
     public static Tensor Normalize(Tensor images) =>
-        ((images.to(ScalarType.Float32) / 255.0f) - Mean).div(Std).unsqueeze(1);
+        ((images.to(ScalarType.Float32).div(Scalars.Of(255.0f))).sub(Scalars.Of(Mean))).div(Scalars.Of(Std)).unsqueeze(1);
 
     /// <summary>Settings of <see cref="Train"/>.</summary>
     public sealed record TrainingOptions(int Epochs = 6, int BatchSize = 64, double LearningRate = 2e-3, long Seed = 7);
@@ -119,7 +120,7 @@ public static class DemoModel
                 }
                 Tensor index = order.narrow(0, start, Math.Min(options.BatchSize, count - start));
                 Tensor x = Normalize(train.Images.index_select(0, index));
-                Tensor flip = rand(x.shape[0], generator: generator).lt(0.5).view(-1, 1, 1, 1);
+                Tensor flip = rand(x.shape[0], generator: generator).lt(Scalars.Of(0.5)).view(-1, 1, 1, 1);
                 x = where(flip, x.flip(3), x);
                 Tensor y = train.Labels.index_select(0, index);
                 optimizer.zero_grad();
@@ -181,7 +182,7 @@ public static class DemoModel
             int label = (int)labels[index];
             string name = $"{index:D5}_{FashionMnist.ClassNames[label].Replace('/', '-').Replace(' ', '-').ToLowerInvariant()}.png";
             using var scope = NewDisposeScope();
-            Tensor image = test.Images[index].to(ScalarType.Float32).div(255.0f).unsqueeze(0);
+            Tensor image = test.Images[index].to(ScalarType.Float32).div(Scalars.Of(255.0f)).unsqueeze(0);
             ImageIO.SavePng(Path.Combine(folder, SamplesFolder, name), image);
             manifest[name] = label;
         }

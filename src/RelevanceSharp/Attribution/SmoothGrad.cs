@@ -1,5 +1,6 @@
 using RelevanceSharp.Composites;
 using static TorchSharp.torch;
+using RelevanceSharp.Core;
 
 namespace RelevanceSharp.Attribution;
 
@@ -68,7 +69,7 @@ public sealed class SmoothGrad : Attributor
         long[] dims = Enumerable.Range(1, (int)input.dim() - 1).Select(d => (long)d).ToArray();
         Tensor std = dims.Length == 0
             ? zeros_like(input)
-            : (input.amax(dims, keepdim: true) - input.amin(dims, keepdim: true)) * NoiseLevel;
+            : (input.amax(dims, keepdim: true) - input.amin(dims, keepdim: true)).mul(Scalars.Of(NoiseLevel));
         using Generator generator = Seed.HasValue ? new Generator((ulong)Seed.Value, input.device) : new Generator(device: input.device);
         Tensor result = zeros_like(input);
         Tensor output = input;
@@ -76,9 +77,9 @@ public sealed class SmoothGrad : Attributor
         {
             Tensor noisy = n == Iterations - 1
                 ? input
-                : input + randn(input.shape, dtype: input.dtype, device: input.device, generator: generator) * std;
+                : input.add(randn(input.shape, dtype: input.dtype, device: input.device, generator: generator) * std, Scalars.One);
             (output, Tensor gradient) = Gradient(noisy, target);
-            result += gradient / Iterations;
+            result = result.add(gradient.div(Scalars.Of(Iterations)), Scalars.One);
         }
         return (output, result);
     }

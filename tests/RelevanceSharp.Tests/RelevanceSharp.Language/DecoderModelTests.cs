@@ -59,7 +59,7 @@ public class DecoderModelTests
         using DecoderModel model = new(Layout("qwen2"), ScalarType.Float64);
         using (no_grad())
         {
-            model.Body.Embeddings.weight!.fill_(0.25);
+            model.Body.Embeddings.weight!.fill_(Scalars.Of(0.25));
         }
         Assert.Equal(0.25, model.OutputLayer.weight!.mean().item<double>());
         Assert.DoesNotContain("lm_head.weight", model.ExpectedWeights().Keys);
@@ -114,10 +114,10 @@ public class DecoderModelTests
         using var scope = NewDisposeScope();
         var rotary = new RotaryEmbedding(6, 100.0);
         Tensor a = T(Values(2 * 3 * 5 * 6, 1), 2, 3, 5, 6), b = T(Values(2 * 3 * 5 * 6, 2), 2, 3, 5, 6);
-        AssertClose(D(rotary.call(a) + rotary.call(b) * 2), D(rotary.call(a + b * 2)), 1e-12);
+        AssertClose(D(rotary.call(a).add(rotary.call(b).mul(Scalars.Of(2)), Scalars.One)), D(rotary.call(a.add(b.mul(Scalars.Of(2)), Scalars.One))), 1e-12);
         // Position 0 turns nothing; every position keeps the length of each rotated pair.
         AssertClose(D(a[.., .., 0]), D(rotary.call(a)[.., .., 0]), 0);
-        AssertClose(D(a.square().sum(-1)), D(rotary.call(a).square().sum(-1)), 1e-12);
+        AssertClose(D(a.pow(Scalars.Of(2.0)).sum(-1)), D(rotary.call(a).pow(Scalars.Of(2.0)).sum(-1)), 1e-12);
         // Relevance through it by input x gradient sums to what arrives.
         Tensor r = T(Values(2 * 3 * 5 * 6, 3), 2, 3, 5, 6);
         Tensor relevance = RuleRelevance(rotary, new Epsilon(Stabilizer.Exact), a, r);

@@ -1,5 +1,6 @@
 using RelevanceSharp.Language.Models;
 using static TorchSharp.torch;
+using RelevanceSharp.Core;
 
 namespace RelevanceSharp.Tests.Language;
 
@@ -121,7 +122,7 @@ internal static class ReferenceDecoder
             {
                 double[] values = Support.Values((int)parameter.numel(), s++);
                 double scale = name.EndsWith("norm.weight", StringComparison.Ordinal) ? 0.3 : 0.5;
-                using Tensor t = Support.T(values, parameter.shape) * scale + (name.EndsWith("norm.weight", StringComparison.Ordinal) ? 1.0 : 0.0);
+                using Tensor t = Support.T(values, parameter.shape).mul(Scalars.Of(scale)).add(Scalars.Of((name.EndsWith("norm.weight", StringComparison.Ordinal) ? 1.0 : 0.0)), Scalars.One);
                 parameter.copy_(t);
             }
         }
