@@ -1,17 +1,18 @@
 using RelevanceSharp.Composites;
 using RelevanceSharp.Core;
-using RelevanceSharp.Rules;
 
 namespace RelevanceSharp.Language.Explaining;
 
 /// <summary>
-/// AttnLRP and CP-LRP as LXT's LLaMA recipes apply them to decoders: the transformer rules by layer type (RMSNorm with
-/// its scale held constant: <c>Pass</c>; SiLU: the identity rule; the MLP's product and the attention's two matrix
-/// products: the uniform rule, or under CP-LRP the gate held constant; softmax: AttnLRP's softmax rule; rotary
-/// embedding: input x gradient; residual additions: input x gradient), and on the Linear layers exact input x gradient
-/// (<c>Epsilon</c> with <see cref="Stabilizer.Exact"/>), where LXT's vision recipe uses Epsilon with 1e-6: a stabilizer
-/// of 1e-6 on the projections moves llama_tiny's relevance by 1e-5 to 4e-5 of its largest value, outside the reference
-/// cases' tolerance.
+/// The named composites <c>attnlrp</c> (<see cref="Composites.AttnLrp"/>) and <c>cp_lrp</c> (<see cref="Composites.CpLrp"/>)
+/// as LXT's LLaMA recipes apply them to decoders: the same rules by layer type as for vision transformers
+/// (<see cref="TransformerLayerMap"/>: RMSNorm with its scale held constant, the identity rule on SiLU, the uniform rule
+/// on the MLP's product and the attention's two matrix products, or under CP-LRP the gate held constant, the softmax
+/// rule, input x gradient on the rotary embedding and the residual additions), with one difference of default: the
+/// Linear layers get exact input x gradient (<c>Epsilon</c> with <see cref="Stabilizer.Exact"/>) unless an epsilon is
+/// given, as LXT leaves a LLaMA's projections to the plain gradient, where its vision recipe uses Epsilon with 1e-6. A
+/// stabilizer of 1e-6 on the projections moves llama_tiny's relevance by 1e-5 to 4e-5 of its largest value, outside
+/// the reference cases' tolerance.
 /// </summary>
 public static class DecoderComposites
 {
@@ -20,11 +21,11 @@ public static class DecoderComposites
 
     /// <summary>AttnLRP for decoders.</summary>
     /// <param name="epsilon">The stabilizer of the Linear layers; <see cref="Stabilizer.Exact"/> when <c>null</c>.</param>
-    public static Composite AttnLrp(Stabilizer? epsilon = null) => new LayerMapComposite(LayerMap(false, epsilon));
+    public static Composite AttnLrp(Stabilizer? epsilon = null) => new Composites.AttnLrp(epsilon ?? Stabilizer.Exact);
 
     /// <summary>CP-LRP for decoders: attention weights and the MLP's gate held constant.</summary>
     /// <param name="epsilon">The stabilizer of the Linear layers; <see cref="Stabilizer.Exact"/> when <c>null</c>.</param>
-    public static Composite CpLrp(Stabilizer? epsilon = null) => new LayerMapComposite(LayerMap(true, epsilon));
+    public static Composite CpLrp(Stabilizer? epsilon = null) => new Composites.CpLrp(epsilon ?? Stabilizer.Exact);
 
     /// <summary>The composite of a name in <see cref="Names"/>.</summary>
     /// <exception cref="ArgumentException">The name is not one of them.</exception>
@@ -46,29 +47,4 @@ public static class DecoderComposites
         _ => throw new ArgumentException(
             $"Unknown method '{name}' for a language model (known: {string.Join(", ", Names.Append("gradient").Append("input_x_gradient"))})."),
     };
-
-    // TODO(i25-vit): the named composites AttnLrp and CpLrp (with epsilon Stabilizer.Exact) replace this map when they
-    // land on main; it maps the same layer types to the same rules.
-    private static IEnumerable<(ModuleMatcher, Rule)> LayerMap(bool constantGates, Stabilizer? epsilon)
-    {
-        var map = new List<(ModuleMatcher, Rule)>
-        {
-            (LayerTypes.Activation, new Pass()),
-            (LayerTypes.RMSNorm, new Pass()),
-            (LayerTypes.Sum, new Norm(Stabilizer.Exact)),
-        };
-        if (constantGates)
-        {
-            map.Add((LayerTypes.GatedProduct, new ConstantGate()));
-        }
-        map.AddRange(new (ModuleMatcher, Rule)[]
-        {
-            (LayerTypes.Product, new Uniform()),
-            (LayerTypes.Softmax, new SoftmaxRule()),
-            (LayerTypes.LayerNorm, new LayerNormRule()),
-            (LayerTypes.LinearOperation, new Epsilon(Stabilizer.Exact)),
-            (LayerTypes.Dense, new Epsilon(epsilon ?? Stabilizer.Exact)),
-        });
-        return map;
-    }
 }

@@ -8,7 +8,7 @@ using static TorchSharp.torch;
 
 namespace RelevanceSharp.Tests.Language;
 
-/// <summary>The llama_tiny reference model, the test data folder, and stand-ins for the transformer composites.</summary>
+/// <summary>The llama_tiny reference model, the test data folder, and the transformer composites with a given stabilizer.</summary>
 internal static class LanguageTestKit
 {
     /// <summary>The folder of the tokenizer files and reference encodings (made by Data/make_tokenizers.py).</summary>

@@ -1,4 +1,6 @@
+using System.Text.Json;
 using RelevanceSharp.Composites;
+using RelevanceSharp.Rules;
 using RelevanceSharp.Language.Explaining;
 using RelevanceSharp.Language.Models;
 using Xunit.Abstractions;
@@ -72,5 +74,46 @@ public class LlamaConformanceTests
         // AttnLRP on the same model is not conservative (its softmax rule absorbs): the check can tell them apart.
         Tensor attn = Relevance(model, ids, TextMethod.Lrp("attnlrp", LanguageTestKit.AttnLrp()));
         Assert.True(Math.Abs(Support.D(attn.sum())[0] - targets.Sum()) > 1e-3 * Math.Abs(targets.Sum()));
+    }
+
+    // The registry's attnlrp and cp_lrp (the same composites as for vision transformers), given the exact stabilizer
+    // as an argument, reproduce the cases: the decoder path adds no rules of its own.
+    [Theory]
+    [InlineData("attnlrp")]
+    [InlineData("cp_lrp")]
+    public void TheRegistrysNamedCompositeGivesTheCase(string name)
+    {
+        using var scope = NewDisposeScope();
+        using DecoderModel model = LanguageTestKit.LoadLlamaTiny();
+        Dictionary<string, Tensor> expected = LanguageTestKit.Expected();
+        var arguments = new ArgumentReader(new Dictionary<string, JsonElement> { ["epsilon"] = JsonDocument.Parse("1e-9").RootElement });
+        Composite composite = CompositeRegistry.Create(name, arguments);
+        Assert.IsType(name == "attnlrp" ? typeof(AttnLrp) : typeof(CpLrp), composite);
+        Tensor relevance = Relevance(model, expected["input_ids"], TextMethod.Lrp(name, composite));
+        var (error, allowed) = LanguageTestKit.Compare(relevance, expected[name]);
+        Assert.True(error <= allowed, $"{name} differs by {error:E3} > {allowed:E3}");
+    }
+
+    // The rules the named composites give a decoder's modules, by layer type: RMSNorm the identity (its scale held
+    // constant), SiLU the identity, the SwiGLU product and the attention's products the uniform rule under AttnLRP and
+    // the constant gate under CP-LRP, the score product uniform under both, the projections Epsilon.
+    [Fact]
+    public void TheNamedCompositesGiveEachDecoderLayerTypeItsRule()
+    {
+        using DecoderModel model = LanguageTestKit.LoadLlamaTiny();
+        var context = new Dictionary<string, object>();
+        foreach (bool cp in new[] { false, true })
+        {
+            Composite composite = cp ? DecoderComposites.CpLrp() : DecoderComposites.AttnLrp();
+            var rules = model.named_modules().ToDictionary(m => m.name, m => composite.MapModule(context, m.name, m.module)?.GetType());
+            Assert.Equal(typeof(Pass), rules["model.layers.0.input_layernorm"]);
+            Assert.Equal(typeof(Pass), rules["model.norm"]);
+            Assert.Equal(typeof(Pass), rules["model.layers.0.mlp.act_fn"]);
+            Assert.Equal(cp ? typeof(ConstantGate) : typeof(Uniform), rules["model.layers.0.mlp.product"]);
+            Assert.Equal(cp ? typeof(ConstantGate) : typeof(Uniform), rules["model.layers.0.self_attn.mix"]);
+            Assert.Equal(typeof(Uniform), rules["model.layers.0.self_attn.scores"]);
+            Assert.Equal(typeof(Epsilon), rules["model.layers.0.self_attn.q_proj"]);
+            Assert.Equal(typeof(Epsilon), rules["model.layers.0.mlp.down_proj"]);
+        }
     }
 }
