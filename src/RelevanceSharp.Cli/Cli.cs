@@ -27,9 +27,11 @@ public static class Cli
             "relevance demo",
             "relevance explain photos/ --model resnet50 --weights resnet50.pth --canonizer resnet",
             "relevance explain photos/ --model model.onnx --composite epsilon_plus_flat",
+            "relevance explain-text --model demo --prompt \"pairs: cat=3 dog=4 owl=7 | dog\"",
             "relevance composites");
         root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(ExplainCommand.Create());
+        root.Subcommands.Add(ExplainTextCommand.Create());
         root.Subcommands.Add(PredictCommand.Create());
         root.Subcommands.Add(InspectCommand.Create());
         root.Subcommands.Add(MergeManifestsCommand.Create());

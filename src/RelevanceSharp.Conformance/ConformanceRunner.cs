@@ -5,6 +5,7 @@ using RelevanceSharp.Canonizers;
 using RelevanceSharp.Composites;
 using RelevanceSharp.Core;
 using RelevanceSharp.IO;
+using RelevanceSharp.Language.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -191,8 +192,9 @@ public static class ConformanceRunner
                 canonizers.Add(canonizer);
             }
             using IDisposable? prepared = beforeCase?.Invoke(folder.Model, canonizers);
-            Attributor attributor = CreateSpec(spec, canonizers).CreateAttributor(folder.Model);
-            using AttributionResult result = attributor.Attribute(folder.Input, CreateTarget(spec, attributor.Composite));
+            using AttributionResult result = folder.Model is DecoderModel decoder
+                ? DecoderCases.Run(decoder, folder.Input, spec, canonizers, folder.CasesPath)
+                : Attribute(folder.Model, folder.Input, CreateSpec(spec, canonizers), spec);
             Tensor expected = folder.Expected(spec.TryGetProperty("expected", out JsonElement e) && e.ValueKind == JsonValueKind.String
                 ? e.GetString()!
                 : throw new InvalidDataException($"{folder.CasesPath}: the case has no 'expected' tensor name"));
@@ -218,6 +220,12 @@ public static class ConformanceRunner
             };
             return new CheckResult(label, CheckStatus.Failed, double.NaN, double.NaN, detail);
         }
+    }
+
+    private static AttributionResult Attribute(nn.Module<Tensor, Tensor> model, Tensor input, AttributionSpec attribution, JsonElement spec)
+    {
+        Attributor attributor = attribution.CreateAttributor(model);
+        return attributor.Attribute(input, CreateTarget(spec, attributor.Composite));
     }
 
     /// <summary>The largest absolute elementwise difference (infinite when the shapes differ).</summary>
