@@ -282,39 +282,45 @@ internal sealed class TensorReader
     private Tensor FromTyped(TensorProto proto, int type, long[] shape, string what)
     {
         string Wrong(string list) => $"{modelPath}: {what} of type {ElementTypes.Name(type)} keeps its values in {list}, where that type has none.";
+        long count = shape.Aggregate(1L, (a, b) => a * b);
+        // The list read must hold one value per element: the count checked before covers every list, also those
+        // this type does not read (a fuzzed float tensor with its one value in the string list).
+        TValue[] Checked<TValue>(TValue[] values) => values.LongLength == count
+            ? values
+            : throw new InvalidDataException($"{modelPath}: {what} has {values.LongLength:N0} values of type {ElementTypes.Name(type)} for its shape [{string.Join(", ", shape)}] of {count:N0} elements.");
         switch (type)
         {
             case ElementTypes.Float:
                 return proto.FloatData.Count > 0 || proto.Int32Data.Count + proto.Int64Data.Count + proto.DoubleData.Count == 0
-                    ? tensor(proto.FloatData.ToArray(), shape)
+                    ? tensor(Checked(proto.FloatData.ToArray()), shape)
                     : throw new InvalidDataException(Wrong("another list"));
             case ElementTypes.Double:
                 return proto.DoubleData.Count > 0 || TypedCount(proto) == 0
-                    ? tensor(proto.DoubleData.ToArray(), shape)
+                    ? tensor(Checked(proto.DoubleData.ToArray()), shape)
                     : throw new InvalidDataException(Wrong("another list"));
             case ElementTypes.Int64:
                 return proto.Int64Data.Count > 0 || TypedCount(proto) == 0
-                    ? tensor(proto.Int64Data.ToArray(), shape)
+                    ? tensor(Checked(proto.Int64Data.ToArray()), shape)
                     : throw new InvalidDataException(Wrong("another list"));
             case ElementTypes.UInt32:
                 return proto.Uint64Data.Count > 0 || TypedCount(proto) == 0
-                    ? tensor(proto.Uint64Data.Select(v => v > uint.MaxValue ? throw new InvalidDataException(Wrong("values out of range")) : (long)v).ToArray(), shape)
+                    ? tensor(Checked(proto.Uint64Data.Select(v => v > uint.MaxValue ? throw new InvalidDataException(Wrong("values out of range")) : (long)v).ToArray()), shape)
                     : throw new InvalidDataException(Wrong("another list"));
             case ElementTypes.Float16:
                 return proto.Int32Data.Count > 0 || TypedCount(proto) == 0
-                    ? tensor(proto.Int32Data.Select(v => (float)BitConverter.UInt16BitsToHalf((ushort)v)).ToArray(), shape)
+                    ? tensor(Checked(proto.Int32Data.Select(v => (float)BitConverter.UInt16BitsToHalf((ushort)v)).ToArray()), shape)
                     : throw new InvalidDataException(Wrong("another list"));
             case ElementTypes.BFloat16:
                 return proto.Int32Data.Count > 0 || TypedCount(proto) == 0
-                    ? tensor(proto.Int32Data.Select(v => BFloat16((ushort)v)).ToArray(), shape)
+                    ? tensor(Checked(proto.Int32Data.Select(v => BFloat16((ushort)v)).ToArray()), shape)
                     : throw new InvalidDataException(Wrong("another list"));
             case ElementTypes.Bool:
                 return proto.Int32Data.Count > 0 || TypedCount(proto) == 0
-                    ? tensor(proto.Int32Data.Select(v => v != 0).ToArray(), shape)
+                    ? tensor(Checked(proto.Int32Data.Select(v => v != 0).ToArray()), shape)
                     : throw new InvalidDataException(Wrong("another list"));
             case ElementTypes.Int32 or ElementTypes.Int16 or ElementTypes.UInt16 or ElementTypes.Int8 or ElementTypes.UInt8:
                 return proto.Int32Data.Count > 0 || TypedCount(proto) == 0
-                    ? tensor(proto.Int32Data.Select(v => (long)v).ToArray(), shape)
+                    ? tensor(Checked(proto.Int32Data.Select(v => (long)v).ToArray()), shape)
                     : throw new InvalidDataException(Wrong("another list"));
             default:
                 throw new InvalidDataException($"{modelPath}: {what} has element type {ElementTypes.Name(type)}, which is not supported.");
