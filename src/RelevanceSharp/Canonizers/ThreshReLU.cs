@@ -108,19 +108,19 @@ public static class ThreshReLU
 
         public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
         {
-            Tensor gradient;
-            // A scope of its own keeps every temporary reachable while libtorch reads it, whichever thread the
-            // autograd engine runs this step on; the gradient leaves it, the rest is freed here.
-            using (var scope = NewDisposeScope())
-            {
-                List<Tensor> saved = ctx.get_saved_variables();
-                // The mask as 0/1 in the input's type (a float comparison in place, no boolean tensor).
-                Tensor keep = saved[0].detach().mul(saved[1]).add_(saved[2], Scalars.One).gt_(Scalars.Of(0.0));
-                gradient = keep.mul_(gradOutput).DetachFromDisposeScope();
-            }
-            gradOutput.Dispose();
-            HandedBack.Hold(gradient);
-            return new List<Tensor> { gradient, null!, null!, null!, null! };
+            // The rule gates' frame: a dispose scope of its own, an exception recorded instead of thrown into the
+            // native engine, the incoming handle dropped and the gradient held until libtorch has copied it.
+            Tensor?[] results = GateStep.Run(gradOutput,
+                () =>
+                {
+                    List<Tensor> saved = ctx.get_saved_variables();
+                    // The mask as 0/1 in the input's type (a float comparison in place, no boolean tensor).
+                    Tensor keep = saved[0].detach().mul(saved[1]).add_(saved[2], Scalars.One).gt_(Scalars.Of(0.0));
+                    return [keep.mul_(gradOutput)];
+                },
+                () => [zeros_like(gradOutput)],
+                () => { });
+            return new List<Tensor> { results[0]!, null!, null!, null!, null! };
         }
     }
 
