@@ -13,7 +13,7 @@ repo="$(pwd)"
 base="$(sed -n 's:.*<Version>\(.*\)</Version>.*:\1:p' Directory.Build.props | head -n 1)"
 version="$base-ci.$(date -u +%Y%m%d%H%M%S).$$"
 # Every package of the solution; the pack must make each, and the cleanup removes what this run added to the cache.
-ids=(RelevanceSharp RelevanceSharp.Vision RelevanceSharp.Evaluation RelevanceSharp.Conformance RelevanceSharp.Cli)
+ids=(RelevanceSharp RelevanceSharp.Vision RelevanceSharp.Evaluation RelevanceSharp.Language RelevanceSharp.Onnx RelevanceSharp.Conformance RelevanceSharp.Cli)
 global="${NUGET_PACKAGES:-$(dotnet nuget locals global-packages --list | sed -n 's/^global-packages: //p')}"
 global="${global%/}"
 work="$(mktemp -d)"

@@ -2,7 +2,7 @@
 # Fuzzes each reader of untrusted input with AFL++ through SharpFuzz, each for a bounded time, then prints the
 # executions, run time, paths found, crashes and hangs per harness. Not part of CI: a few minutes per harness.
 #
-# Usage: fuzz/run.sh [SECONDS-PER-HARNESS] [HARNESS...]      (default: 120 s; harnesses: image safetensors pth model-json cases-json)
+# Usage: fuzz/run.sh [SECONDS-PER-HARNESS] [HARNESS...]      (default: 120 s; harnesses: image safetensors pth model-json cases-json onnx)
 # Needs: afl-fuzz (Debian: apt-get install afl++); installs the sharpfuzz tool into fuzz/.tools if missing.
 # Findings land in fuzz/.findings/HARNESS/default/{crashes,hangs}; replay one with
 #   dotnet fuzz/.build/RelevanceSharp.Fuzz.dll HARNESS FILE
@@ -13,7 +13,7 @@ seconds="${1:-120}"
 shift || true
 harnesses=("$@")
 if [ ${#harnesses[@]} -eq 0 ]; then
-    harnesses=(image safetensors pth model-json cases-json)
+    harnesses=(image safetensors pth model-json cases-json onnx)
 fi
 
 if ! command -v afl-fuzz >/dev/null 2>&1; then
@@ -24,11 +24,12 @@ if [ ! -x fuzz/.tools/sharpfuzz ]; then
     dotnet tool install SharpFuzz.CommandLine --version 2.3.0 --tool-path fuzz/.tools >/dev/null
 fi
 
-# Build, copy the output, and instrument the library in the copy (the harness itself stays uninstrumented).
+# Build, copy the output, and instrument the libraries in the copy (the harness itself stays uninstrumented).
 dotnet build fuzz/RelevanceSharp.Fuzz -c Release -v quiet -nologo >/dev/null
 rm -rf fuzz/.build
 cp -r fuzz/RelevanceSharp.Fuzz/bin/Release/net10.0 fuzz/.build
 fuzz/.tools/sharpfuzz fuzz/.build/RelevanceSharp.dll >/dev/null
+fuzz/.tools/sharpfuzz fuzz/.build/RelevanceSharp.Onnx.dll >/dev/null
 
 export AFL_SKIP_BIN_CHECK=1 AFL_NO_UI=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_SKIP_CPUFREQ=1
 # The guard's notice and libtorch must not write into the fuzzer's view of the target.

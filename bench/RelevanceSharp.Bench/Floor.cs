@@ -123,8 +123,8 @@ internal static class Floor
                 else
                 {
                     calls.Add((input, weight));
-                    calls.Add((full_like(input, -3.0), weight.clamp_min(0.0)));
-                    calls.Add((full_like(input, 3.0), weight.clamp_max(0.0)));
+                    calls.Add((full_like(input, Scalars.Of(-3.0)), weight.clamp_min(Scalars.Of(0.0))));
+                    calls.Add((full_like(input, Scalars.Of(3.0)), weight.clamp_max(Scalars.Of(0.0))));
                 }
             }
             else if (work != Work.Gradient && module is Convolution)
@@ -140,10 +140,10 @@ internal static class Floor
                 Tensor Part(Tensor t, long[] picked, bool positive)
                 {
                     Tensor selected = t.index_select(1, tensor(picked, ScalarType.Int64, t.device));
-                    return positive ? selected.clamp_min(0.0) : selected.clamp_max(0.0);
+                    return positive ? selected.clamp_min(Scalars.Of(0.0)) : selected.clamp_max(Scalars.Of(0.0));
                 }
                 Tensor stackedInput = cat(parts.Select(p => Part(input, p.Channels, p.Positive)).ToList(), 1);
-                Tensor stackedWeight = cat(parts.Select(p => Part(weight, p.Channels, p.Positive).mul(gamma)).ToList(), 1);
+                Tensor stackedWeight = cat(parts.Select(p => Part(weight, p.Channels, p.Positive).mul(Scalars.Of(gamma))).ToList(), 1);
                 calls.Add((stackedInput, stackedWeight));
                 if (work == Work.EpsilonGammaBox)
                 {

@@ -19,6 +19,7 @@ using static TorchSharp.torch;
 //        [--profile] (also where each composite's backward pass spends its time beyond its floor, layer by layer)
 //        [--channels-last] (inputs and convolution weights in channels-last memory layout)
 //        [--evaluation] (instead of the timings: images per second of 'relevance evaluate --dataset', see EvaluationRate.cs)
+//        [--llm [--llm-layers N] [--llm-tokens N]] (instead: a decoder of LLaMA 3.2 1B's shape, see LlmBench.cs)
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 var options = BenchOptions.Parse(args);
@@ -37,6 +38,12 @@ Console.WriteLine($"RelevanceSharp benchmark: {(options.Quick ? "quick" : "full"
     $"freed native memory {(keepsMemory ? "kept for reuse" : "returned to the system (default glibc settings)")}, " +
     $"batch-norm statistics {(options.DefaultStatistics ? "at their defaults (every ThreshReLU threshold 0)" : "measured on random images, random affine parameters")}, " +
     $"CPU guard {(guard.Engaged ? $"engaged ({(guard.IsaCap is { } cap ? $"oneDNN capped at {cap}" : guard.DisableMkldnn ? "oneDNN off" : "user's oneDNN cap")})" : "not engaged")}");
+
+if (args.Contains("--llm"))
+{
+    LlmBench.Run(args, options);
+    return;
+}
 
 if (options.Evaluation)
 {
@@ -400,8 +407,8 @@ internal static class BenchModels
         var generator = new Generator(7);
         foreach (var norm in norms)
         {
-            norm.weight!.copy_(rand(norm.weight.shape, generator: generator).add_(0.5));
-            norm.bias!.copy_(randn(norm.bias.shape, generator: generator).mul_(0.5));
+            norm.weight!.copy_(rand(norm.weight.shape, generator: generator).add_(Scalars.Of(0.5), Scalars.One));
+            norm.bias!.copy_(randn(norm.bias.shape, generator: generator).mul_(Scalars.Of(0.5)));
             norm.reset_running_stats();
             // A cumulative average over the calibration batches instead of a moving one.
             norm.momentum = null;

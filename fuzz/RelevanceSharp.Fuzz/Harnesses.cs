@@ -14,7 +14,7 @@ namespace RelevanceSharp.Fuzz;
 public static class Harnesses
 {
     /// <summary>The harness names, as the fuzzer's first argument takes them.</summary>
-    public static IReadOnlyList<string> Names { get; } = ["image", "safetensors", "pth", "model-json", "cases-json"];
+    public static IReadOnlyList<string> Names { get; } = ["image", "safetensors", "pth", "model-json", "cases-json", "onnx"];
 
     /// <summary>Runs one harness on one input.</summary>
     public static void Run(string name, byte[] data)
@@ -38,6 +38,9 @@ public static class Harnesses
                     break;
                 case "model-json":
                     WithFile("model.json", data, path => Architectures.Load(path).Dispose());
+                    break;
+                case "onnx":
+                    OnnxHarness.Run(data);
                     break;
                 case "cases-json":
                     WithFile("cases.json", data, path => ConformanceRunner.CaseNames(Path.GetDirectoryName(path)!));

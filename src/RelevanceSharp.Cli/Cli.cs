@@ -1,3 +1,4 @@
+using RelevanceSharp.Attribution;
 using System.CommandLine;
 using System.CommandLine.Invocation;
 using System.CommandLine.Parsing;
@@ -25,9 +26,14 @@ public static class Cli
         root.WithExamples("Run 'relevance COMMAND --help' for the options and examples of a command.",
             "relevance demo",
             "relevance explain photos/ --model resnet50 --weights resnet50.pth --canonizer resnet",
+            "relevance explain photos/ --model model.onnx --composite epsilon_plus_flat",
+            "relevance explain-text --model demo --prompt \"pairs: cat=3 dog=4 owl=7 | dog\"",
             "relevance composites");
         root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(ExplainCommand.Create());
+        root.Subcommands.Add(ExplainTextCommand.Create());
+        root.Subcommands.Add(PredictCommand.Create());
+        root.Subcommands.Add(InspectCommand.Create());
         root.Subcommands.Add(MergeManifestsCommand.Create());
         root.Subcommands.Add(ListCommands.Models());
         root.Subcommands.Add(ListCommands.Composites());
@@ -89,7 +95,13 @@ public static class Cli
             error.WriteLine($"error: {message} (see '{command} --help')");
             return 1;
         }
-        return parse.Invoke(new InvocationConfiguration { Output = output, Error = error });
+        long before = Attributor.Recomputed;
+        int code = parse.Invoke(new InvocationConfiguration { Output = output, Error = error });
+        if (Attributor.Recomputed > before)
+        {
+            error.WriteLine($"note: {Attributor.Recomputed - before} attribution(s) gave non-finite values once and finite ones when computed again; the repeats were used (README, known issues)");
+        }
+        return code;
     }
 
     /// <summary>

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using RelevanceSharp.IO;
+using RelevanceSharp.Language.Models;
 using RelevanceSharp.Vision.Models;
 using static TorchSharp.torch;
 
@@ -7,7 +8,8 @@ namespace RelevanceSharp.Conformance;
 
 /// <summary>
 /// The one place that maps the <c>arch</c> of a <c>model.json</c> to the builder of that architecture:
-/// <c>sequential</c>, <c>densenet</c> and <c>resnet</c> (torchvision's fields and defaults) out of the box. A new
+/// <c>sequential</c>, <c>densenet</c>, <c>resnet</c> and <c>vit</c> (torchvision's fields and defaults) and <c>llama</c> (a
+/// LLaMA-family decoder, Hugging Face's config.json fields) out of the box. A new
 /// model family adds its builder here (or calls <see cref="Register"/> from its own code), and every conformance
 /// check, <c>relevance verify</c> and the tests build it.
 /// </summary>
@@ -19,6 +21,8 @@ public static class Architectures
             ["sequential"] = ModelSpec.Sequential,
             ["densenet"] = DenseNet.FromSpec,
             ["resnet"] = ResNet.FromSpec,
+            ["vit"] = VisionTransformer.FromSpec,
+            ["llama"] = spec => new DecoderModel(DecoderConfig.Parse(spec)),
         };
 
     /// <summary>The architecture names that can be built.</summary>

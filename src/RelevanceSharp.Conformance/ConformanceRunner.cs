@@ -2,8 +2,10 @@ using System.Globalization;
 using System.Text.Json;
 using RelevanceSharp.Attribution;
 using RelevanceSharp.Canonizers;
+using RelevanceSharp.Composites;
 using RelevanceSharp.Core;
 using RelevanceSharp.IO;
+using RelevanceSharp.Language.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -98,25 +100,33 @@ public static class ConformanceRunner
     }
 
     /// <summary>Runs the cases of one model folder, optionally only those named.</summary>
-    public static IEnumerable<CheckResult> RunCases(string folder, IReadOnlyCollection<string>? only = null)
+    public static IEnumerable<CheckResult> RunCases(string folder, IReadOnlyCollection<string>? only = null) =>
+        RunCases(folder, substitute: null, only);
+
+    /// <summary>
+    /// Runs the cases of one model folder on a model the caller supplies in place of the one its <c>model.json</c> and
+    /// weights describe (the same network in another form, e.g. imported from an export of it), with the folder's
+    /// inputs, references, tolerances and pass criterion.
+    /// </summary>
+    public static IEnumerable<CheckResult> RunCases(string folder, SubstituteModel? substitute, IReadOnlyCollection<string>? only = null)
     {
         string model = Path.GetFileName(Path.GetFullPath(folder).TrimEnd(Path.DirectorySeparatorChar));
         ModelFolder loaded;
         try
         {
             // A model family that is not implemented yet skips the whole folder, as an unknown canonizer skips its case.
-            if (UnknownArchitecture(folder) is { } arch)
+            if (substitute is null && UnknownArchitecture(folder) is { } arch)
             {
                 return new[] { new CheckResult($"{model}/*", CheckStatus.Skipped, 0, 0, $"architecture '{arch}' is not implemented") };
             }
-            loaded = ModelFolder.Open(folder);
+            loaded = ModelFolder.Open(folder, substitute?.Create);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             // A damaged folder is one failed check that names the file and the problem.
             return new[] { new CheckResult($"{model}/*", CheckStatus.Failed, double.NaN, double.NaN, ex.Message.Split('\n')[0].Trim()) };
         }
-        return RunLoaded(loaded, model, only);
+        return RunLoaded(loaded, model, only, substitute?.BeforeCase);
     }
 
     // The architecture a folder's model.json names when no builder knows it; null when it is known or the file is
@@ -143,7 +153,8 @@ public static class ConformanceRunner
         }
     }
 
-    private static IEnumerable<CheckResult> RunLoaded(ModelFolder folder, string model, IReadOnlyCollection<string>? only)
+    private static IEnumerable<CheckResult> RunLoaded(ModelFolder folder, string model, IReadOnlyCollection<string>? only,
+        Func<nn.Module<Tensor, Tensor>, IReadOnlyList<string>, IDisposable?>? beforeCase)
     {
         using (folder)
         {
@@ -155,12 +166,13 @@ public static class ConformanceRunner
                 {
                     continue;
                 }
-                yield return RunCase(folder, $"{model}/{name}", spec);
+                yield return RunCase(folder, $"{model}/{name}", spec, beforeCase);
             }
         }
     }
 
-    private static CheckResult RunCase(ModelFolder folder, string label, JsonElement spec)
+    private static CheckResult RunCase(ModelFolder folder, string label, JsonElement spec,
+        Func<nn.Module<Tensor, Tensor>, IReadOnlyList<string>, IDisposable?>? beforeCase)
     {
         using var scope = NewDisposeScope();
         var canonizers = new List<string>();
@@ -179,8 +191,10 @@ public static class ConformanceRunner
                 }
                 canonizers.Add(canonizer);
             }
-            Attributor attributor = CreateSpec(spec, canonizers).CreateAttributor(folder.Model);
-            using AttributionResult result = attributor.Attribute(folder.Input, CreateTarget(spec));
+            using IDisposable? prepared = beforeCase?.Invoke(folder.Model, canonizers);
+            using AttributionResult result = folder.Model is DecoderModel decoder
+                ? DecoderCases.Run(decoder, folder.Input, spec, canonizers, folder.CasesPath)
+                : Attribute(folder.Model, folder.Input, CreateSpec(spec, canonizers), spec);
             Tensor expected = folder.Expected(spec.TryGetProperty("expected", out JsonElement e) && e.ValueKind == JsonValueKind.String
                 ? e.GetString()!
                 : throw new InvalidDataException($"{folder.CasesPath}: the case has no 'expected' tensor name"));
@@ -206,6 +220,12 @@ public static class ConformanceRunner
             };
             return new CheckResult(label, CheckStatus.Failed, double.NaN, double.NaN, detail);
         }
+    }
+
+    private static AttributionResult Attribute(nn.Module<Tensor, Tensor> model, Tensor input, AttributionSpec attribution, JsonElement spec)
+    {
+        Attributor attributor = attribution.CreateAttributor(model);
+        return attributor.Attribute(input, CreateTarget(spec, attributor.Composite));
     }
 
     /// <summary>The largest absolute elementwise difference (infinite when the shapes differ).</summary>
@@ -246,12 +266,18 @@ public static class ConformanceRunner
         return AttributionSpec.Create(method.Name, methodArguments, composite.GetProperty("name").GetString() ?? "", compositeArguments, canonizers);
     }
 
-    private static AttributionTarget CreateTarget(JsonElement spec)
+    /// <summary>
+    /// The target of a case. <c>onehot</c> seeds zennit's relevance with the one-hot of the class; the transformer
+    /// composites' cases come from LXT, which seeds its gradient with the one-hot, so that the relevance at the output
+    /// is the logit times the one-hot, which is <c>output_onehot</c> here.
+    /// </summary>
+    private static AttributionTarget CreateTarget(JsonElement spec, Composite? composite)
     {
         long target = spec.GetProperty("target").GetInt64();
         string kind = spec.TryGetProperty("attr_output", out JsonElement value) ? value.GetString() ?? "onehot" : "onehot";
         return kind switch
         {
+            "onehot" when composite is TransformerComposite => AttributionTarget.ClassScore(target),
             "onehot" => AttributionTarget.Class(target),
             "output_onehot" => AttributionTarget.ClassScore(target),
             _ => throw new NotSupportedException($"Unknown attr_output '{kind}'."),
@@ -310,6 +336,20 @@ internal static class CaseFile
     }
 }
 
+/// <summary>
+/// A model that stands in for the one a conformance folder describes (see
+/// <see cref="ConformanceRunner.RunCases(string, SubstituteModel?, IReadOnlyCollection{string}?)"/>).
+/// </summary>
+/// <param name="Create">Builds the model, with its weights, in evaluation mode and the folder's float type (given).</param>
+/// <param name="BeforeCase">
+/// Called before each case with the model and the case's canonizer names; what it returns is disposed after the case.
+/// For what the substitute must do differently per case, e.g. run as plain functions the operations the reference
+/// model computed with functions, which rules never saw there.
+/// </param>
+public sealed record SubstituteModel(
+    Func<ScalarType, nn.Module<Tensor, Tensor>> Create,
+    Func<nn.Module<Tensor, Tensor>, IReadOnlyList<string>, IDisposable?>? BeforeCase = null);
+
 /// <summary>A loaded conformance model folder: model with weights, reference tensors, cases, tolerance.</summary>
 public sealed class ModelFolder : IDisposable
 {
@@ -357,8 +397,10 @@ public sealed class ModelFolder : IDisposable
     /// <summary>
     /// Opens a folder. Every problem with its files (missing, damaged, not fitting each other) is one
     /// <see cref="InvalidDataException"/> or <see cref="FileNotFoundException"/> whose message names the file.
+    /// With <paramref name="substitute"/>, that builds the model (with its weights, given the folder's float type)
+    /// instead of <c>model.json</c> and <c>weights.safetensors</c>.
     /// </summary>
-    public static ModelFolder Open(string folder)
+    public static ModelFolder Open(string folder, Func<ScalarType, nn.Module<Tensor, Tensor>>? substitute = null)
     {
         string casesPath = Path.Combine(folder, "cases.json");
         string weightsPath = Path.Combine(folder, "weights.safetensors");
@@ -377,22 +419,29 @@ public sealed class ModelFolder : IDisposable
                 "float32" => ScalarType.Float32,
                 _ => throw new InvalidDataException($"{casesPath}: unknown dtype '{dtype}' (float32 or float64)"),
             };
-            model = Architectures.Load(Path.Combine(folder, "model.json"));
-            model.to(type);
-            Dictionary<string, Tensor> weights = SafeTensors.Load(weightsPath);
-            try
+            if (substitute is not null)
             {
-                StateDict.Load(model, weights, weightsPath);
+                model = substitute(type);
             }
-            catch (StateDictMismatchException ex)
+            else
             {
-                throw new InvalidDataException(ex.Message.Split('\n')[0], ex);
-            }
-            finally
-            {
-                foreach (Tensor tensor in weights.Values)
+                model = Architectures.Load(Path.Combine(folder, "model.json"));
+                model.to(type);
+                Dictionary<string, Tensor> weights = SafeTensors.Load(weightsPath);
+                try
                 {
-                    tensor.Dispose();
+                    StateDict.Load(model, weights, weightsPath);
+                }
+                catch (StateDictMismatchException ex)
+                {
+                    throw new InvalidDataException(ex.Message.Split('\n')[0], ex);
+                }
+                finally
+                {
+                    foreach (Tensor tensor in weights.Values)
+                    {
+                        tensor.Dispose();
+                    }
                 }
             }
             expected = SafeTensors.Load(expectedPath);

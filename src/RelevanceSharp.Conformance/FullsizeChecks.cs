@@ -17,7 +17,6 @@ public static class FullsizeChecks
     /// <summary>Logits pass when <c>max|actual - expected| &lt;= RelativeTolerance * max|expected|</c>.</summary>
     public const double RelativeTolerance = 1e-9;
 
-    private const string Prefix = "fullsize/";
 
     /// <summary>
     /// The checks of a folder of architecture files, one per file in name order (run lazily, one model at a time),
@@ -43,7 +42,9 @@ public static class FullsizeChecks
     /// </summary>
     public static CheckResult Check(string file)
     {
-        string label = Prefix + Path.GetFileNameWithoutExtension(file);
+        // Named by folder and architecture: fullsize/resnet50, fullsize_vit/vit_b_16.
+        string folder = Path.GetFileName(Path.GetDirectoryName(Path.GetFullPath(file))) ?? "fullsize";
+        string label = $"{folder}/{Path.GetFileNameWithoutExtension(file)}";
         try
         {
             using JsonDocument document = JsonDocument.Parse(File.ReadAllText(file));

@@ -194,7 +194,8 @@ public static class Evaluator
         }
         var results = attributed
             .Select((a, c) => new ConfigurationResult(a.Config, perBaseline.Select(results => results[c]).ToArray(),
-                a.Randomization, a.Elapsed) { Metrics = a.Metrics })
+                a.Randomization, a.Elapsed)
+            { Metrics = a.Metrics })
             .ToList();
         return new EvaluationReport(results, grid, options, names, targets) { Failures = failures };
     }

@@ -1,5 +1,6 @@
 using RelevanceSharp.Platform;
 using static TorchSharp.torch;
+using RelevanceSharp.Core;
 
 namespace RelevanceSharp.Evaluation;
 
@@ -132,7 +133,7 @@ public static class Infidelity
     {
         using var generator = new Generator(seed, x.device);
         long[] shape = [samples, .. x.shape.Skip(1)];
-        return randn(shape, dtype: x.dtype, device: x.device, generator: generator) * scale;
+        return randn(shape, dtype: x.dtype, device: x.device, generator: generator).mul(Scalars.Of(scale));
     }
 
     // The target logit of each row.

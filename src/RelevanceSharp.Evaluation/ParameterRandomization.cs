@@ -165,7 +165,9 @@ public static class ParameterRandomization
                 continue;
             }
             Tensor unit = rand(parameter.shape, dtype: parameter.dtype, device: parameter.device, generator: generator);
-            parameter.copy_(unit.mul(2 * bound).sub(bound));
+            Tensor values = unit.mul(Scalars.Of(2 * bound)).sub(Scalars.Of(bound));
+            parameter.copy_(values);
+            GC.KeepAlive(values);
         }
     }
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using TorchSharp;
 using static TorchSharp.torch;
+using RelevanceSharp.Core;
 
 namespace RelevanceSharp.Evaluation;
 
@@ -107,8 +108,8 @@ public abstract class PerturbationBaseline
         {
             long radius = (long)Math.Ceiling(3 * sigma);
             long size = 2 * radius + 1;
-            Tensor offsets = arange(-radius, radius + 1, dtype: ScalarType.Float64);
-            Tensor line = exp(-offsets.square() / (2 * sigma * sigma));
+            Tensor offsets = arange(Scalars.Of(-radius), Scalars.Of(radius + 1), Scalars.One, dtype: ScalarType.Float64);
+            Tensor line = exp((-offsets.pow(Scalars.Of(2.0))).div(Scalars.Of((2 * sigma * sigma))));
             Tensor kernel = line.outer(line);
             kernel /= kernel.sum();
             long channels = images.shape[1];
@@ -135,7 +136,7 @@ public abstract class PerturbationBaseline
                 using var generator = new Generator(Seeds.Derive(seed, firstIndex + i), images.device);
                 Tensor low = image.min(), high = image.max();
                 Tensor unit = rand(image.shape, dtype: images.dtype, device: images.device, generator: generator);
-                result.Add(low + unit * (high - low));
+                result.Add(low.add(unit * (high - low), Scalars.One));
             }
             return stack(result);
         }

@@ -1,6 +1,7 @@
 using RelevanceSharp.Attribution;
 using RelevanceSharp.Platform;
 using static TorchSharp.torch;
+using RelevanceSharp.Core;
 
 namespace RelevanceSharp.Evaluation;
 
@@ -78,7 +79,7 @@ public static class SensitivityMax
         using var scope = NewDisposeScope();
         Tensor reference = attributions.detach().to(ScalarType.Float64).reshape(images, -1);
         Tensor norms = reference.norm(1, keepdim: false, p: 2);
-        norms = where(norms == 0, ones_like(norms), norms);
+        norms = where(norms == Scalars.Of(0), ones_like(norms), norms);
         var generators = Enumerable.Range(0, images)
             .Select(i => new Generator(Seeds.Derive(settings.Seed, Seeds.Hash("sensitivity"), firstImage + i), inputs.device))
             .ToList();
@@ -92,7 +93,7 @@ public static class SensitivityMax
                 using var sample = NewDisposeScope();
                 // Each image's k-th perturbation from its own generator: the same whatever the batch.
                 Tensor noise = cat(generators.Select(g => rand(one, dtype: inputs.dtype, device: inputs.device, generator: g)).ToList(), 0);
-                Tensor perturbed = inputs + (noise * 2 - 1) * settings.Radius;
+                Tensor perturbed = inputs.add(noise.mul(Scalars.Of(2.0)).sub(Scalars.One).mul(Scalars.Of(settings.Radius)), Scalars.One);
                 Tensor changed = attribute(perturbed, targets).detach().to(ScalarType.Float64).reshape(images, -1);
                 double[] ratio = ((changed - reference).norm(1, keepdim: false, p: 2) / norms).data<double>().ToArray();
                 for (int i = 0; i < images; i++)

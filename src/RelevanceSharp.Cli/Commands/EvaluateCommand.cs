@@ -62,7 +62,7 @@ public static class EvaluateCommand
         };
         var model = new Option<string>("--model", "-m")
         {
-            Description = "'demo' or a model zoo architecture (see 'relevance models').",
+            Description = "'demo' (the built-in DenseNet), 'demo-vit' (the built-in vision transformer) or a model zoo architecture (see 'relevance models').",
             DefaultValueFactory = _ => ExplainModel.DemoName,
         };
         var weights = new Option<string?>("--weights", "-w") { Description = "Weights file (.pth or .safetensors) of a zoo model." };

@@ -27,9 +27,11 @@ public static partial class ExplainCommand
         };
         var model = new Option<string>("--model", "-m")
         {
-            Description = $"'{ExplainModel.DemoName}' (the built-in demo model) or a model zoo architecture (see 'relevance models').",
+            Description = $"'{ExplainModel.DemoName}' (the built-in demo DenseNet), '{ExplainModel.DemoVitName}' (the built-in demo vision transformer), a model zoo architecture (see 'relevance models') or an ONNX file (.onnx).",
             DefaultValueFactory = _ => ExplainModel.DemoName,
         };
+        var onnxInput = OnnxOptions.Input();
+        var onnxOutput = OnnxOptions.Output(explain: true);
         var weights = new Option<string?>("--weights", "-w") { Description = "Weights of a zoo model: a .pth (torch.save of a state dict) or .safetensors file. Required for zoo models." };
         var numClasses = new Option<int?>("--num-classes") { Description = "Outputs of a zoo model's classifier [default: 1000]." };
         var allowNonFinite = new Option<bool>("--allow-non-finite-weights") { Description = "Load weights that hold NaN or infinite values instead of refusing them." };
@@ -82,14 +84,22 @@ public static partial class ExplainCommand
         };
         heatmapFormat.AcceptOnlyFromAmong("png", "jpeg", "webp");
         var overlay = new Option<bool>("--overlay") { Description = "Also write each heatmap laid over its image (<name>.overlay.png)." };
-        var size = new Option<int?>("--size") { Description = "Resize the shorter image side to this; 0 keeps each image's size [default: 256 for zoo models, 28 for the demo]." };
-        var crop = new Option<int?>("--crop") { Description = "Center-crop a square of this side; 0 crops nothing [default: 224 for zoo models (or --size if smaller), 28 for the demo]." };
+        var conservation = new Option<bool>("--conservation")
+        {
+            Description = "Also write each image's conservation report (<name>.conservation.txt): for every layer, the relevance entering it, leaving it and absorbed (LRP: --method gradient).",
+        };
+        var imageSize = new Option<int?>("--image-size")
+        {
+            Description = "For vision transformers: the side of the images the weights were trained on (e.g. 518 for vit_h_14's SWAG weights); sets --size and --crop to it unless given [default: 224].",
+        };
+        var size = new Option<int?>("--size") { Description = "Resize the shorter image side to this; 0 keeps each image's size [default: torchvision's for the model's weights: 256 for zoo models (vit_l_16: 242, vit_h_14: 224, --image-size: that size), 256/224 of the input side for ONNX models, 28 for the demo]." };
+        var crop = new Option<int?>("--crop") { Description = "Center-crop a square of this side; 0 crops nothing [default: 224 for zoo models (or --size if smaller; --image-size: that size), the graph's input side (224 where open) for ONNX models, 28 for the demo]." };
         var maxPixels = new Option<long>("--max-pixels")
         {
             Description = "Refuse images with more pixels than this, as their header declares them and after resizing.",
             DefaultValueFactory = _ => ImageTransform.DefaultMaxPixels,
         };
-        var mean = new Option<string?>("--mean") { Description = "Normalization means, one or one per channel, comma-separated [default: ImageNet's for zoo models]." };
+        var mean = new Option<string?>("--mean") { Description = "Normalization means, one or one per channel, comma-separated [default: ImageNet's for zoo models and three-channel ONNX models]." };
         var std = new Option<string?>("--std") { Description = "Normalization standard deviations, like --mean." };
         var grayscale = new Option<bool>("--grayscale") { Description = "Read images as one gray channel (the demo model always does)." };
         var iterations = new Option<int?>("--iterations") { Description = $"SmoothGrad samples or Integrated Gradients steps [default: {Default("smoothgrad", "iterations")}]." };
@@ -115,9 +125,9 @@ public static partial class ExplainCommand
 
         var command = new Command("explain", "Explain images with a model: a heatmap PNG per image, and on request overlays and the relevance.")
         {
-            inputs, model, weights, numClasses, allowNonFinite, demoFolder, method, composite, arguments, canonizers, target, output, batchSize,
-            relevanceFormat, heatmapFormat, colormap, overlay, size, crop, maxPixels, mean, std, grayscale, iterations, noiseLevel, seed, window, stride,
-            shard, resume, threads,
+            inputs, model, onnxInput, onnxOutput, weights, numClasses, allowNonFinite, demoFolder, imageSize, method, composite, arguments, canonizers, target, output, batchSize,
+            relevanceFormat, heatmapFormat, colormap, overlay, conservation, size, crop, maxPixels, mean, std, grayscale, iterations, noiseLevel, seed,
+            window, stride, shard, resume, threads,
         };
         LayerAndReportOptions extra = LayerAndReportOptions.AddTo(command);
         command.WithExamples(
@@ -131,16 +141,25 @@ public static partial class ExplainCommand
             "the shards together cover the list exactly once.",
             "relevance explain shirt.png",
             "relevance explain photos/ --model resnet50 --weights resnet50.pth --canonizer resnet --output heatmaps",
+            "relevance explain photos/ --model model.onnx --composite epsilon_plus_flat",
             "relevance explain cat.jpg -m vgg16 -w vgg16.safetensors -c epsilon_gamma_box --arg gamma=0.5 --target 281 --overlay",
             "relevance explain photos/ -m resnet18 -w model.safetensors --num-classes 10 --relevance-format npy",
             "relevance explain shirt.png --method smoothgrad --iterations 50",
+            "relevance explain photos/ -m vit_b_16 -w vit_b_16.pth -c attnlrp --conservation",
+            "relevance explain photos/ -m vit_b_16 -w vit_b_16.pth -c cp_lrp --arg conv_gamma=0.25 --arg linear_gamma=0.05",
+            "relevance explain photos/ -m vit_b_16 -w vit_b_16.pth --method attention-rollout",
             "relevance explain /shared/photos -m resnet50 -w resnet50.pth -o /shared/heatmaps --shard auto/100 --resume");
         command.SetAction(parse => Cli.Run(parse, writer =>
         {
             string[] given = Cli.Paths(parse, inputs);
-            string modelName = ExplainModel.CheckName(parse.GetValue(model)!);
             string? weightsFile = parse.GetValue(weights);
             int? classes = parse.GetValue(numClasses);
+            OnnxImport? onnx = OnnxOptions.Open(parse, model, onnxInput, onnxOutput, weights, numClasses, demoFolder, beforeSoftmax: true);
+            if (onnx?.Note is { } note)
+            {
+                writer.WriteLine($"Note: {note}.");
+            }
+            string modelName = onnx?.Path ?? ExplainModel.CheckName(parse.GetValue(model)!);
             if (ExplainModel.IsDemo(modelName) && weightsFile is not null)
             {
                 throw new ArgumentException("--weights is for zoo models; the demo model comes with its own weights (see --demo-folder).");
@@ -148,6 +167,11 @@ public static partial class ExplainCommand
             if (!ExplainModel.IsDemo(modelName) && parse.GetValue(demoFolder) is not null)
             {
                 throw new ArgumentException("--demo-folder is only for the demo model.");
+            }
+            long? side = parse.GetValue(imageSize);
+            if (side is not null && !ExplainModel.IsVisionTransformer(modelName))
+            {
+                throw new ArgumentException($"--image-size is for the vision transformers ({string.Join(", ", Vision.Models.VisionTransformer.Variants.Keys)}).");
             }
             IReadOnlyList<AttributionSpec> specs = BuildSpecs(parse.GetValue(method) ?? [], parse.GetValue(composite) ?? [], parse.GetValue(arguments) ?? [],
                 parse.GetValue(canonizers) ?? [], extra.Layers(parse),
@@ -158,7 +182,7 @@ public static partial class ExplainCommand
             var options = new ExplainOptions
             {
                 Inputs = given,
-                Transform = BuildTransform(ExplainModel.DefaultTransform(modelName), parse.GetValue(size), parse.GetValue(crop),
+                Transform = BuildTransform(onnx?.DefaultTransform ?? ExplainModel.DefaultTransform(modelName, side), parse.GetValue(size), parse.GetValue(crop),
                     parse.GetValue(mean), parse.GetValue(std), parse.GetValue(grayscale)) with
                 { MaxPixels = parse.GetValue(maxPixels) },
                 OutputFolder = parse.GetValue(output)!,
@@ -169,13 +193,15 @@ public static partial class ExplainCommand
                 HeatmapFormat = Enum.Parse<ImageFormat>(parse.GetValue(heatmapFormat)!, ignoreCase: true),
                 ColorMap = parse.GetValue(colormap)!,
                 Overlay = parse.GetValue(overlay),
+                Conservation = parse.GetValue(conservation),
                 Shard = parse.GetValue(shard) is { } part ? Shard.Parse(part, Environment.GetEnvironmentVariable) : Shard.All,
                 Resume = parse.GetValue(resume),
             };
             options = extra.Apply(parse, options);
             using TorchThreads threadCount = TorchThreads.Use(parse.GetValue(threads));
-            RunAll(specs, options, extra.Report(parse),
-                () => ExplainModel.Load(modelName, weightsFile, classes, parse.GetValue(demoFolder), parse.GetValue(allowNonFinite)),
+            RunAll(specs, options, extra.Report(parse), onnx is not null
+                    ? () => onnx.Load(options.Transform)
+                    : () => ExplainModel.Load(modelName, weightsFile, classes, parse.GetValue(demoFolder), parse.GetValue(allowNonFinite), side),
                 writer, parse.InvocationConfiguration.Error);
         }));
         return command;
@@ -189,6 +215,12 @@ public static partial class ExplainCommand
     {
         int count = job.Images.Count;
         writer.WriteLine($"Explaining {count} image{(count == 1 ? "" : "s")}{PartOfList(job, options)} with {job.Model.Description}: {job.Description}.");
+        if (job.PatchGrid is { } grid)
+        {
+            // A heatmap upsampled from patches is never passed off as one of pixels.
+            writer.WriteLine($"note: {options.Spec.MethodEntry.Name} gives one value per patch ({grid.Rows} x {grid.Columns} patches of {grid.PatchHeight} x {grid.PatchWidth} pixels); " +
+                $"the heatmaps show that grid upsampled to the {grid.Rows * grid.PatchHeight} x {grid.Columns * grid.PatchWidth} input.");
+        }
         using var cancel = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) =>
         {
@@ -271,7 +303,7 @@ public static partial class ExplainCommand
             $"{Path.GetFileName(image.Input)}: predicted {image.PredictedName} ({image.Probability * 100:F1}%), target {image.TargetName} -> {image.Outputs[0]}");
 
     /// <summary>The model's transform with the command line's changes.</summary>
-    private static ImageTransform BuildTransform(ImageTransform defaults, int? size, int? crop, string? mean, string? std, bool grayscale)
+    internal static ImageTransform BuildTransform(ImageTransform defaults, int? size, int? crop, string? mean, string? std, bool grayscale)
     {
         int side = size ?? defaults.Size;
         return defaults with

@@ -11,9 +11,10 @@ public static class ListCommands
 {
     /// <summary>Creates <c>relevance models</c>.</summary>
     public static Command Models() => Listing("models", "List the models 'explain --model' accepts.",
-        "The built-in demo model and the model zoo's architectures, which have torchvision's names and state-dict keys:\n" +
+        "The built-in demo models and the model zoo's architectures, which have torchvision's names and state-dict keys:\n" +
         "give their weights to explain with --weights.",
         () => ModelZoo.All.Select(e => (e.Name, e.Description))
+            .Prepend((ExplainModel.DemoVitName, "vision transformer for 28x28 grayscale Fashion-MNIST images, 10 classes, weights included"))
             .Prepend((ExplainModel.DemoName, "DenseNet for 28x28 grayscale Fashion-MNIST images, 10 classes, weights included")));
 
     /// <summary>Creates <c>relevance composites</c>.</summary>

@@ -42,8 +42,9 @@ public sealed record DemoGridOptions(int Scale = 5, float FontSize = 11f, float 
 /// The built-in demonstration: the demo model explains its sample images under several composites, each without a
 /// canonizer and with the two DenseNet canonizers, and the heatmaps are laid out in one labelled grid. Rows are the
 /// samples; the first column shows the image with its label (<c>label -&gt; prediction</c> when the model is wrong),
-/// then one group of columns per composite, one column per canonizer setting. Each heatmap explains the predicted
-/// class.
+/// then one group of columns per composite, one column per canonizer setting. When the demo folder holds the demo
+/// vision transformer's weights, a last group shows it under AttnLRP, CP-LRP, the gradient and attention rollout.
+/// Each heatmap explains the class its model predicts.
 /// </summary>
 public static class DemoGrid
 {
@@ -55,6 +56,21 @@ public static class DemoGrid
 
     /// <summary>The canonizer settings shown for each composite: none, then the two DenseNet canonizers.</summary>
     public static IReadOnlyList<string?> Canonizers { get; } = [null, "densenet_seq_thresh", "densenet_thresh_seq"];
+
+    /// <summary>The header of the demo vision transformer's column group.</summary>
+    public const string TransformerHeader = "vision transformer";
+
+    /// <summary>
+    /// The demo vision transformer's columns, shown when its weights are in the demo folder: the label of each column
+    /// and the method and composite that make it.
+    /// </summary>
+    public static IReadOnlyList<(string Label, string Method, string? Composite)> TransformerColumns { get; } =
+    [
+        ("attnlrp", Gradient.Entry.Name, "attnlrp"),
+        ("cp_lrp", Gradient.Entry.Name, "cp_lrp"),
+        ("gradient", Gradient.Entry.Name, null),
+        ("rollout", AttentionRollout.Entry.Name, null),
+    ];
 
     /// <summary>
     /// Loads the demo model and its samples (from <paramref name="demoFolder"/>, or where
@@ -118,11 +134,47 @@ public static class DemoGrid
             }
             columns.Add(Group(name, cells, labels, Canonizers.Count, options));
         }
+        if (File.Exists(Path.Combine(folder, DemoVisionTransformer.WeightsFile)))
+        {
+            columns.Add(TransformerGroup(folder, input, samples.Count, options));
+        }
         Tensor grid = cat(columns, 2);
         Directory.CreateDirectory(outputFolder);
         string path = Path.Combine(outputFolder, FileName);
         ImageIO.SavePng(path, grid);
         return new DemoReport(path, (int)grid.shape[2], (int)grid.shape[1], predictions);
+    }
+
+    /// <summary>
+    /// The demo vision transformer's column group: each sample explained for the class the transformer predicts, under
+    /// <see cref="TransformerColumns"/> (the rollout's 4x4 patch grid spread over each patch's pixels).
+    /// </summary>
+    private static Tensor TransformerGroup(string folder, Tensor input, int count, DemoGridOptions options)
+    {
+        using var vit = DemoVisionTransformer.Load(folder);
+        long[] predicted;
+        using (no_grad())
+        {
+            predicted = vit.call(input).argmax(1).data<long>().ToArray();
+        }
+        var heatmaps = TransformerColumns.Select(column =>
+        {
+            AttributionSpec spec = AttributionSpec.Create(column.Method, composite: column.Composite);
+            Attributor attributor = spec.CreateAttributor(vit, AttributionContext.ForInputs(DemoModel.InputBounds));
+            using AttributionResult result = attributor.Attribute(input, attributor.ClassTarget(predicted));
+            return Heatmap.RenderEach(result.Relevance);
+        }).ToList();
+        var cells = new List<Tensor>();
+        var labels = new List<string?>();
+        for (int i = 0; i < count; i++)
+        {
+            for (int k = 0; k < TransformerColumns.Count; k++)
+            {
+                cells.Add(Enlarge(heatmaps[k][i], options.Scale));
+                labels.Add(i == 0 ? TransformerColumns[k].Label : null);
+            }
+        }
+        return Group(TransformerHeader, cells, labels, TransformerColumns.Count, options);
     }
 
     /// <summary>Lays cells out in a labelled grid and puts a header above it.</summary>

@@ -122,7 +122,7 @@ public sealed class ExplainJob : IDisposable
                 images01.Add(ImageTransforms.Prepare(ImageIO.Load(planned[i].Input, options.Transform.Grayscale, options.Transform.MaxPixels), options.Transform));
             }
             Tensor input = ImageTransforms.Normalize(stack(images01), options.Transform.Mean, options.Transform.Std);
-            var (output, relevance, layers) = Attribute(input);
+            var (output, relevance, layers, report) = Attribute(input);
             Tensor probabilities = nn.functional.softmax(output, 1);
             long[] predicted = output.argmax(1).data<long>().ToArray();
             bool[] finite = FiniteSamples(output, relevance);
@@ -145,7 +145,7 @@ public sealed class ExplainJob : IDisposable
                 long target = options.TargetClass ?? predicted[k];
                 double probability = probabilities[k, predicted[k]].ToDouble();
                 var atLayers = layers.ToDictionary(l => l.Key, l => l.Value[k]);
-                writer.Write(image, images01[k], relevance[k], target, atLayers);
+                writer.Write(image, images01[k], relevance[k], target, atLayers, report?.Format(k));
                 var top = options.TopChannels > 0
                     ? (IReadOnlyDictionary<string, IReadOnlyList<ChannelRelevance>>)atLayers.ToDictionary(l => l.Key, l => ExplainLayers.TopChannels(l.Value, options.TopChannels))
                     : null;
@@ -205,13 +205,19 @@ public sealed class ExplainJob : IDisposable
     /// <summary>Releases the model.</summary>
     public void Dispose() => Model.Dispose();
 
-    private (Tensor Output, Tensor Relevance, IReadOnlyDictionary<string, Tensor> Layers) Attribute(Tensor input)
+    private (Tensor Output, Tensor Relevance, IReadOnlyDictionary<string, Tensor> Layers, ConservationReport? Report) Attribute(Tensor input)
     {
         if (attributor is Gradient)
         {
             AttributionTarget target = options.TargetClass is long t ? AttributionTarget.Class(t) : AttributionTarget.Predicted;
+            if (options.Conservation)
+            {
+                // The planner refuses --conservation with --layer: the report has a pass of its own.
+                var (reported, report) = ConservationReport.Attribute(attributor, input, target);
+                return (reported.Output, reported.Relevance, reported.Layers, report);
+            }
             AttributionResult result = attributor.Attribute(input, target, options.Layers);
-            return (result.Output, result.Relevance, result.Layers);
+            return (result.Output, result.Relevance, result.Layers, null);
         }
         long[] classes;
         using (no_grad())
@@ -222,8 +228,16 @@ public sealed class ExplainJob : IDisposable
                 : output.argmax(1).data<long>().ToArray();
         }
         AttributionResult attributed = attributor.Attribute(input, TargetFor(classes), options.Layers);
-        return (attributed.Output, attributed.Relevance, attributed.Layers);
+        return (attributed.Output, attributed.Relevance, attributed.Layers, null);
     }
+
+    /// <summary>
+    /// For a method that gives one value per patch (attention rollout on a vision transformer), how its grid maps onto
+    /// the input, which its heatmaps show upsampled; <c>null</c> for methods that give one value per pixel.
+    /// </summary>
+    public PatchGridShape? PatchGrid => attributor is AttentionRollout && Model.Module is Vision.Models.VisionTransformer vit
+        ? new PatchGridShape(vit.Options.GridSize, vit.Options.GridSize, vit.Options.PatchSize, vit.Options.PatchSize)
+        : null;
 
     // Each sample's class, as the method explains it (occlusion scores the class output, the gradient methods seed
     // its one-hot vector).

@@ -23,6 +23,10 @@ internal static class ExplainLayers
         {
             throw new ArgumentException("--top-channels lists channels of the layers given with --layer; give at least one.");
         }
+        if (options.Conservation && options.Layers.Count > 0)
+        {
+            throw new ArgumentException("--conservation and --layer each follow a backward pass of their own; give one of them.");
+        }
         if (options.Layers.Any(string.IsNullOrWhiteSpace))
         {
             throw new ArgumentException("--layer needs a layer name, e.g. --layer features.denseblock3.");

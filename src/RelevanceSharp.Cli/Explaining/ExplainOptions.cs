@@ -55,6 +55,12 @@ public sealed record ExplainOptions
     public bool Overlay { get; init; }
 
     /// <summary>
+    /// Whether to write each image's conservation report (<c>&lt;name&gt;.conservation.txt</c>: the relevance entering,
+    /// leaving and absorbed by every layer, <see cref="ConservationReport"/>); for the gradient method (LRP with a composite).
+    /// </summary>
+    public bool Conservation { get; init; }
+
+    /// <summary>
     /// The part of the image list (in <see cref="ImageFiles.SortByName"/> order) to explain, recorded in its manifest
     /// (<see cref="Shard.ManifestName"/> in the output folder), or <c>null</c> to explain every image without a manifest.
     /// </summary>

@@ -14,6 +14,7 @@ internal enum OutputKind
     Overlay,
     Npy,
     SafeTensors,
+    Conservation,
 
     /// <summary>The prepared image as the model saw it (for a report).</summary>
     Input,
@@ -107,7 +108,7 @@ internal static class ExplainPlanner
             var (shapes, first) = DecodeAll(planned, options.Transform);
             using (first)
             {
-                long classes = Probe(options, model, attributor.Composite, first, shapes.Distinct(ShapeComparer.Instance));
+                long classes = Probe(options, model, attributor, first, shapes.Distinct(ShapeComparer.Instance));
                 if (options.TargetClass is long target && (target < 0 || target >= classes))
                 {
                     throw new ArgumentException(
@@ -150,6 +151,11 @@ internal static class ExplainPlanner
         if (options.TargetClass is < 0)
         {
             throw new ArgumentException($"Target class {options.TargetClass} is out of range: classes are numbered from 0.");
+        }
+        if (options.Conservation && options.Spec.MethodEntry != Gradient.Entry)
+        {
+            throw new ArgumentException(
+                $"--conservation follows the relevance of one backward pass, that of the gradient method (LRP with a composite); not {options.Spec.MethodEntry.Name}.");
         }
         if (options.Resume && options.Shard is null)
         {
@@ -226,6 +232,10 @@ internal static class ExplainPlanner
             {
                 outputs.Add(new(stem + ".safetensors", OutputKind.SafeTensors));
             }
+            if (options.Conservation)
+            {
+                outputs.Add(new(stem + ".conservation.txt", OutputKind.Conservation));
+            }
             outputs.AddRange(ExplainLayers.Outputs(options, stem, extension));
             var paths = outputs.Select(o => o with { Path = Path.Combine(options.OutputFolder, o.Path) }).ToList();
             foreach (var (path, _) in paths)
@@ -279,11 +289,11 @@ internal static class ExplainPlanner
     }
 
     /// <summary>
-    /// Runs the model once per distinct input shape, and the attribution once on the first image (except for
-    /// occlusion, which would take many passes), so that a model that refuses the inputs or a composite that does
-    /// not fit it fails now. Returns the number of classes.
+    /// Runs the model once per distinct input shape, and the attribution once on the first image (LRP and attention
+    /// rollout; not occlusion, which would take many passes), so that a model that refuses the inputs or a composite
+    /// or method that does not fit it fails now. Returns the number of classes.
     /// </summary>
-    private static long Probe(ExplainOptions options, ExplainModel model, Composite? composite, Tensor first, IEnumerable<long[]> shapes)
+    private static long Probe(ExplainOptions options, ExplainModel model, Attributor attributor, Tensor first, IEnumerable<long[]> shapes)
     {
         using var scope = NewDisposeScope();
         long classes = -1;
@@ -312,7 +322,12 @@ internal static class ExplainPlanner
         if (options.Spec.MethodEntry.TakesComposite)
         {
             // Whether the values are finite is settled per image when the job runs, where a failure names its image.
-            using AttributionResult result = new Gradient(model.Module, composite) { RequireFinite = false }.Attribute(first, AttributionTarget.Predicted);
+            using AttributionResult result = new Gradient(model.Module, attributor.Composite) { RequireFinite = false }.Attribute(first, AttributionTarget.Predicted);
+        }
+        else if (attributor is AttentionRollout rollout)
+        {
+            // One forward pass: a model without attention, or patches that do not tile the image, fail now.
+            rollout.AttributePatches(first);
         }
         return classes;
     }

@@ -7,8 +7,9 @@ using static TorchSharp.torch;
 namespace RelevanceSharp.Cli.Explaining;
 
 /// <summary>
-/// Writes the files of one explained image: its heatmap, and as asked its overlay and its relevance (<c>.npy</c>, or
-/// <c>.safetensors</c> with the input, model, target, method and canonical spec in its metadata), all of them or none
+/// Writes the files of one explained image: its heatmap, and as asked its overlay, its relevance (<c>.npy</c>, or
+/// <c>.safetensors</c> with the input, model, target, method and canonical spec in its metadata) and its conservation
+/// report (text), all of them or none
 /// (<see cref="AtomicFile.WriteAll"/>).
 /// </summary>
 internal sealed class ExplainWriter(ExplainOptions options, string model, string method, string spec)
@@ -17,9 +18,11 @@ internal sealed class ExplainWriter(ExplainOptions options, string model, string
 
     /// <summary>
     /// Writes the outputs of <paramref name="image"/>: <paramref name="picture"/> is the prepared image, <paramref name="relevance"/>
-    /// its relevance (C, H, W), <paramref name="layers"/> its result at each layer asked for (C, h, w).
+    /// its relevance (C, H, W), <paramref name="layers"/> its result at each layer asked for (C, h, w), <paramref name="conservation"/>
+    /// its conservation report when one was asked for.
     /// </summary>
-    public void Write(PlannedImage image, Tensor picture, Tensor relevance, long target, IReadOnlyDictionary<string, Tensor>? layers = null)
+    public void Write(PlannedImage image, Tensor picture, Tensor relevance, long target, IReadOnlyDictionary<string, Tensor>? layers = null,
+        string? conservation = null)
     {
         using var scope = NewDisposeScope();
         Tensor heat = Heatmap.Render(relevance, heatmap);
@@ -32,6 +35,8 @@ internal sealed class ExplainWriter(ExplainOptions options, string model, string
                 OutputKind.Heatmap => ImageIO.Encode(heat, options.HeatmapFormat),
                 OutputKind.Overlay => ImageIO.Encode(Heatmap.Overlay(heat, picture), options.HeatmapFormat),
                 OutputKind.Npy => Npy.Encode(relevance),
+                OutputKind.Conservation => System.Text.Encoding.UTF8.GetBytes(conservation
+                    ?? throw new InvalidOperationException("A conservation report was planned but not made.")),
                 OutputKind.Input => ImageIO.EncodePng(picture),
                 OutputKind.LayerHeatmap => ImageIO.Encode(Heatmap.Render(atLayer!, heatmap), options.HeatmapFormat),
                 OutputKind.LayerNpy => Npy.Encode(atLayer!),

@@ -77,7 +77,8 @@ public static partial class Checkpoint
     /// Loads a checkpoint into a model, in place (the model keeps its tensor objects). Recognizes state dicts wrapped
     /// in a dictionary under <c>state_dict</c> or <c>model</c> and keys saved from <c>DataParallel</c> (all starting
     /// with <c>module.</c>), and renames torchvision's legacy DenseNet keys (<c>denselayer1.norm.1.weight</c> for
-    /// <c>denselayer1.norm1.weight</c>) where the model has the new name. Strict by default: missing keys, unexpected
+    /// <c>denselayer1.norm1.weight</c>) and vision-transformer MLP keys (<c>mlp.linear_1</c> for <c>mlp.0</c>) where the
+    /// model has the new name. Strict by default: missing keys, unexpected
     /// keys and shape mismatches are reported together, by name, in one <see cref="StateDictMismatchException"/>.
     /// </summary>
     /// <param name="model">The model to fill.</param>
@@ -103,6 +104,11 @@ public static partial class Checkpoint
         if (renamed > 0)
         {
             notes.Add($"Renamed {renamed} legacy DenseNet key(s) (e.g. 'denselayer1.norm.1.weight' to 'denselayer1.norm1.weight').");
+        }
+        renamed = RenameLegacyVisionTransformerKeys(contents.Tensors, modelKeys);
+        if (renamed > 0)
+        {
+            notes.Add($"Renamed {renamed} legacy vision-transformer key(s) (e.g. 'mlp.linear_1.weight' to 'mlp.0.weight').");
         }
         StateDict.Load(model, contents.Tensors, path, strict, convertDtype);
         int count = contents.Tensors.Keys.Count(modelKeys.Contains);
@@ -167,13 +173,27 @@ public static partial class Checkpoint
     /// <paramref name="modelKeys"/> (if given) lacks it but has the new name.
     /// </summary>
     /// <returns>The number of keys renamed.</returns>
-    public static int RenameLegacyDenseNetKeys(IDictionary<string, Tensor> tensors, IReadOnlySet<string>? modelKeys = null)
+    public static int RenameLegacyDenseNetKeys(IDictionary<string, Tensor> tensors, IReadOnlySet<string>? modelKeys = null) =>
+        RenameKeys(tensors, modelKeys, key => LegacyDenseLayerKey().Replace(key, "$1.$2$3."));
+
+    /// <summary>
+    /// Renames torchvision's legacy vision-transformer MLP keys in place (torchvision before its MLP block became an
+    /// <c>MLP</c>): <c>encoder_layer_N.mlp.linear_1.</c> to <c>encoder_layer_N.mlp.0.</c> and <c>mlp.linear_2.</c> to
+    /// <c>mlp.3.</c>, under the same conditions as <see cref="RenameLegacyDenseNetKeys"/>.
+    /// </summary>
+    /// <returns>The number of keys renamed.</returns>
+    public static int RenameLegacyVisionTransformerKeys(IDictionary<string, Tensor> tensors, IReadOnlySet<string>? modelKeys = null) =>
+        RenameKeys(tensors, modelKeys, key => LegacyVisionTransformerMlpKey().Replace(key, m => $"{m.Groups[1].Value}.{(m.Groups[2].Value == "1" ? "0" : "3")}."));
+
+    // Renames every key that the function changes, unless the new name is taken or the model (if given) has the old
+    // name or lacks the new one.
+    private static int RenameKeys(IDictionary<string, Tensor> tensors, IReadOnlySet<string>? modelKeys, Func<string, string> rename)
     {
         ArgumentNullException.ThrowIfNull(tensors);
         var renames = new List<(string From, string To)>();
         foreach (string key in tensors.Keys)
         {
-            string renamed = LegacyDenseLayerKey().Replace(key, "$1.$2$3.");
+            string renamed = rename(key);
             if (renamed != key && !tensors.ContainsKey(renamed)
                 && (modelKeys is null || (!modelKeys.Contains(key) && modelKeys.Contains(renamed))))
             {
@@ -190,6 +210,9 @@ public static partial class Checkpoint
 
     [GeneratedRegex(@"(denselayer\d+)\.(norm|relu|conv)\.(\d+)\.", RegexOptions.CultureInvariant)]
     private static partial Regex LegacyDenseLayerKey();
+
+    [GeneratedRegex(@"(encoder_layer_\d+\.mlp)\.linear_([12])\.", RegexOptions.CultureInvariant)]
+    private static partial Regex LegacyVisionTransformerMlpKey();
 
     private static CheckpointFormat DetectFormat(string path, long length)
     {

@@ -3,6 +3,7 @@ using RelevanceSharp.IO;
 using SkiaSharp;
 using TorchSharp;
 using static TorchSharp.torch;
+using RelevanceSharp.Core;
 
 namespace RelevanceSharp.Vision.Imaging;
 
@@ -259,7 +260,7 @@ public static class ImageIO
             }
         }
         using var scope = NewDisposeScope();
-        return (torch.tensor(planar, [channels, height, width], ScalarType.Byte).to_type(ScalarType.Float32) / 255f)
+        return (torch.tensor(planar, [channels, height, width], ScalarType.Byte).to_type(ScalarType.Float32).div(Scalars.Of(255f)))
             .MoveToOuterDisposeScope();
     }
 
@@ -285,7 +286,7 @@ public static class ImageIO
             {
                 throw new ArgumentException($"An image tensor must be uint8 or floating point, not {planar.dtype}.", nameof(image));
             }
-            planar = (planar.to_type(ScalarType.Float32).nan_to_num(0, 1, 0).clamp(0, 1) * 255f).round().to_type(ScalarType.Byte);
+            planar = (planar.to_type(ScalarType.Float32).nan_to_num(0, 1, 0).clamp(Scalars.Of(0), Scalars.Of(1)).mul(Scalars.Of(255f))).round().to_type(ScalarType.Byte);
         }
         channels = (int)planar.shape[0];
         height = (int)planar.shape[1];

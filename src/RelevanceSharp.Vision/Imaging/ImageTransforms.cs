@@ -1,5 +1,6 @@
 using TorchSharp;
 using static TorchSharp.torch;
+using RelevanceSharp.Core;
 
 namespace RelevanceSharp.Vision.Imaging;
 
@@ -106,7 +107,7 @@ public static class ImageTransforms
         ArgumentNullException.ThrowIfNull(image);
         using var scope = NewDisposeScope();
         var (m, s) = ChannelStats(image, mean, std);
-        return (AsFloat(image) * s + m).MoveToOuterDisposeScope();
+        return ((AsFloat(image) * s).add(m, Scalars.One)).MoveToOuterDisposeScope();
     }
 
     internal static void CheckMeanStd(IReadOnlyList<float> mean, IReadOnlyList<float> std, long channels)
@@ -150,5 +151,5 @@ public static class ImageTransforms
     }
 
     internal static Tensor AsFloat(Tensor image) =>
-        image.is_floating_point() ? image.alias() : image.to_type(ScalarType.Float32) / 255f;
+        image.is_floating_point() ? image.alias() : image.to_type(ScalarType.Float32).div(Scalars.Of(255f));
 }

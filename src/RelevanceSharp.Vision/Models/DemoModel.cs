@@ -6,6 +6,7 @@ using RelevanceSharp.Vision.Data;
 using RelevanceSharp.Vision.IO;
 using RelevanceSharp.Vision.Imaging;
 using static TorchSharp.torch;
+using RelevanceSharp.Core;
 
 namespace RelevanceSharp.Vision.Models;
 
@@ -83,7 +84,7 @@ public static class DemoModel
 
     /// <summary>Turns uint8 images (N, 28, 28) into normalized model inputs (N, 1, 28, 28).</summary>
     public static Tensor Normalize(Tensor images) =>
-        ((images.to(ScalarType.Float32) / 255.0f) - Mean).div(Std).unsqueeze(1);
+        ((images.to(ScalarType.Float32).div(Scalars.Of(255.0f))).sub(Scalars.Of(Mean))).div(Scalars.Of(Std)).unsqueeze(1);
 
     /// <summary>Settings of <see cref="Train"/>.</summary>
     public sealed record TrainingOptions(int Epochs = 6, int BatchSize = 64, double LearningRate = 2e-3, long Seed = 7);
@@ -94,8 +95,22 @@ public static class DemoModel
     /// </summary>
     public static (DenseNet Model, double Accuracy) Train(FashionMnist train, FashionMnist test, TrainingOptions options, Action<string>? report = null)
     {
+        ArgumentNullException.ThrowIfNull(options);
         manual_seed(options.Seed);
-        DenseNet model = Create();
+        return Fit(Create(), train, test, options, report);
+    }
+
+    /// <summary>
+    /// Trains <paramref name="model"/> on the training split with <see cref="Train"/>'s recipe (Adam with a cosine
+    /// learning-rate decay, random horizontal flips, batches drawn from a generator seeded with the options' seed);
+    /// returns it in eval mode with its test-set accuracy.
+    /// </summary>
+    public static (TModel Model, double Accuracy) Fit<TModel>(TModel model, FashionMnist train, FashionMnist test, TrainingOptions options, Action<string>? report = null)
+        where TModel : nn.Module<Tensor, Tensor>
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(train);
+        ArgumentNullException.ThrowIfNull(options);
         var optimizer = optim.Adam(model.parameters(), lr: options.LearningRate);
         long count = train.Images.shape[0];
         long steps = (count + options.BatchSize - 1) / options.BatchSize;
@@ -119,7 +134,7 @@ public static class DemoModel
                 }
                 Tensor index = order.narrow(0, start, Math.Min(options.BatchSize, count - start));
                 Tensor x = Normalize(train.Images.index_select(0, index));
-                Tensor flip = rand(x.shape[0], generator: generator).lt(0.5).view(-1, 1, 1, 1);
+                Tensor flip = rand(x.shape[0], generator: generator).lt(Scalars.Of(0.5)).view(-1, 1, 1, 1);
                 x = where(flip, x.flip(3), x);
                 Tensor y = train.Labels.index_select(0, index);
                 optimizer.zero_grad();
@@ -163,11 +178,23 @@ public static class DemoModel
     /// </summary>
     public static void Save(DenseNet model, FashionMnist test, string folder)
     {
-        Directory.CreateDirectory(Path.Combine(folder, SamplesFolder));
+        ArgumentNullException.ThrowIfNull(model);
+        Directory.CreateDirectory(folder);
         SafeTensors.Save(Path.Combine(folder, WeightsFile), model.state_dict(), new Dictionary<string, string>
         {
             ["model"] = "RelevanceSharp demo: DenseNet for Fashion-MNIST",
         });
+        SaveSamples(test, folder);
+    }
+
+    /// <summary>
+    /// Writes a dozen test images (the first test image of each class, then two more) with their labels into the
+    /// samples folder of <paramref name="folder"/>; the same images for every demo model.
+    /// </summary>
+    public static void SaveSamples(FashionMnist test, string folder)
+    {
+        ArgumentNullException.ThrowIfNull(test);
+        Directory.CreateDirectory(Path.Combine(folder, SamplesFolder));
         var chosen = new List<long>();
         long[] labels = test.Labels.data<long>().ToArray();
         for (int label = 0; label < 10; label++)
@@ -181,7 +208,7 @@ public static class DemoModel
             int label = (int)labels[index];
             string name = $"{index:D5}_{FashionMnist.ClassNames[label].Replace('/', '-').Replace(' ', '-').ToLowerInvariant()}.png";
             using var scope = NewDisposeScope();
-            Tensor image = test.Images[index].to(ScalarType.Float32).div(255.0f).unsqueeze(0);
+            Tensor image = test.Images[index].to(ScalarType.Float32).div(Scalars.Of(255.0f)).unsqueeze(0);
             ImageIO.SavePng(Path.Combine(folder, SamplesFolder, name), image);
             manifest[name] = label;
         }

@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using TorchSharp;
 using static TorchSharp.torch;
+using RelevanceSharp.Core;
 
 namespace RelevanceSharp.Vision.Models;
 
@@ -80,7 +81,8 @@ public static class HashV1
     /// Sets every parameter and buffer of a model by the filler's rules, by state-dict name: <c>num_batches_tracked</c>
     /// 0, <c>running_mean</c> <c>0.1*v</c>, <c>running_var</c> <c>1 + 0.5*v*v</c>, a bias <c>0.05*v</c>, a weight of
     /// two or more dimensions <c>v * sqrt(6 / fan_in)</c> with <c>fan_in = n / shape[0]</c>, a one-dimensional weight
-    /// <c>1 + 0.1*v</c>. Values are computed in float64 and written in place.
+    /// <c>1 + 0.1*v</c>. An attention's <c>in_proj_weight</c> and <c>in_proj_bias</c> are a weight and a bias, a vision
+    /// transformer's <c>class_token</c> and <c>pos_embedding</c> weights. Values are computed in float64 and written in place.
     /// </summary>
     /// <exception cref="NotSupportedException">An entry whose name fits none of the rules.</exception>
     public static void FillStateDict(nn.Module model)
@@ -146,18 +148,19 @@ public static class HashV1
         switch (Leaf(name))
         {
             case "running_mean":
-                return v => v.mul_(0.1);
+                return v => v.mul_(Scalars.Of(0.1));
             case "running_var":
                 // 1 + 0.5*v*v; scaling by 0.5 is exact, so (v*v)*0.5 equals (0.5*v)*v bit for bit.
-                return v => v.mul_(v).mul_(0.5).add_(1.0);
-            case "bias":
-                return v => v.mul_(0.05);
-            case "weight" when shape.Length >= 2:
+                return v => v.mul_(v).mul_(Scalars.Of(0.5)).add_(Scalars.Of(1.0), Scalars.One);
+            case "bias" or "in_proj_bias":
+                return v => v.mul_(Scalars.Of(0.05));
+            case "weight" or "in_proj_weight" or "class_token" or "pos_embedding" when shape.Length >= 2:
+                // A vision transformer's class token and position embedding are weights of three dimensions.
                 long count = shape.Aggregate(1L, (a, b) => a * b);
                 double scale = Math.Sqrt(6.0 / (count / shape[0]));
-                return v => v.mul_(scale);
+                return v => v.mul_(Scalars.Of(scale));
             case "weight":
-                return v => v.mul_(0.1).add_(1.0);
+                return v => v.mul_(Scalars.Of(0.1)).add_(Scalars.Of(1.0), Scalars.One);
             default:
                 throw new NotSupportedException($"The hash-v1 filler has no rule for the entry '{name}'.");
         }

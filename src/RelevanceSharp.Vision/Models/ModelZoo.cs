@@ -1,4 +1,5 @@
 using RelevanceSharp.Platform;
+using RelevanceSharp.Vision.Imaging;
 using static TorchSharp.torch;
 
 namespace RelevanceSharp.Vision.Models;
@@ -7,10 +8,14 @@ namespace RelevanceSharp.Vision.Models;
 /// <param name="Name">torchvision's name, e.g. <c>resnet50</c>.</param>
 /// <param name="Description">A one-line description.</param>
 /// <param name="Factory">Builds the network from the number of classes, the parameter type and the device.</param>
-public sealed record ZooEntry(string Name, string Description, Func<long, ScalarType?, Device?, ZooModel> Factory);
+public sealed record ZooEntry(string Name, string Description, Func<long, ScalarType?, Device?, ZooModel> Factory)
+{
+    /// <summary>How torchvision prepares images for the architecture's published weights (ImageNet's 256/224 unless set).</summary>
+    public ImageTransform Transform { get; init; } = ImageTransform.ImageNet();
+}
 
 /// <summary>
-/// torchvision's DenseNet, ResNet and VGG architectures by name. The networks have torchvision's state-dict keys,
+/// torchvision's DenseNet, ResNet, VGG and vision-transformer architectures by name. The networks have torchvision's state-dict keys,
 /// so torchvision checkpoints load into them unchanged (see <see cref="IO.Checkpoint"/>).
 /// </summary>
 public static class ModelZoo
@@ -42,9 +47,14 @@ public static class ModelZoo
         VggEntry("vgg16_bn", "D", 16, true),
         VggEntry("vgg19", "E", 19, false),
         VggEntry("vgg19_bn", "E", 19, true),
+        VisionTransformerEntry("vit_b_16", "ViT-B/16"),
+        VisionTransformerEntry("vit_b_32", "ViT-B/32"),
+        VisionTransformerEntry("vit_l_16", "ViT-L/16"),
+        VisionTransformerEntry("vit_l_32", "ViT-L/32"),
+        VisionTransformerEntry("vit_h_14", "ViT-H/14"),
     };
 
-    /// <summary>All architectures, in a stable order (DenseNets, ResNets, VGGs).</summary>
+    /// <summary>All architectures, in a stable order (DenseNets, ResNets, VGGs, vision transformers).</summary>
     public static IReadOnlyList<ZooEntry> All => Entries;
 
     /// <summary>The architecture names.</summary>
@@ -65,12 +75,16 @@ public static class ModelZoo
     public static ZooModel Create(string name, int numClasses = 1000, ScalarType? dtype = null, Device? device = null)
     {
         ArgumentNullException.ThrowIfNull(name);
-        ZooEntry entry = Find(name)
-            ?? throw new ArgumentException($"Unknown architecture '{name}'; known: {string.Join(", ", Names)}.", nameof(name));
-        ZooModel model = entry.Factory(numClasses, dtype, device);
+        ZooModel model = Get(name).Factory(numClasses, dtype, device);
         model.eval();
         return model;
     }
+
+    /// <summary>The entry of a name (case-insensitive).</summary>
+    /// <exception cref="ArgumentException">The name is unknown; the message lists the known names.</exception>
+    public static ZooEntry Get(string name) =>
+        Find(name ?? throw new ArgumentNullException(nameof(name)))
+        ?? throw new ArgumentException($"Unknown architecture '{name}'; known: {string.Join(", ", Names)}.", nameof(name));
 
     private static ZooEntry? Find(string name) =>
         Entries.FirstOrDefault(e => string.Equals(e.Name, name, StringComparison.OrdinalIgnoreCase));
@@ -84,6 +98,18 @@ public static class ModelZoo
         name,
         $"{title}: {block.ToString().ToLowerInvariant()} blocks {string.Join("-", layers)}",
         (classes, dtype, device) => new ResNet(block, layers, classes, groups, widthPerGroup, dtype, device));
+
+    private static ZooEntry VisionTransformerEntry(string name, string title)
+    {
+        VisionTransformerOptions o = VisionTransformer.Variants[name];
+        return new(
+            name,
+            $"{title}: {o.NumLayers} layers, {o.NumHeads} heads, width {o.HiddenDim}, MLP {o.MlpDim}; {o.PatchSize}-pixel patches of {o.ImageSize}-pixel images",
+            (classes, dtype, device) => new VisionTransformer(o with { NumClasses = classes }, dtype, device))
+        {
+            Transform = VisionTransformer.DefaultTransform(name),
+        };
+    }
 
     private static ZooEntry VggEntry(string name, string configuration, int depth, bool batchNorm) => new(
         name,

@@ -3,6 +3,7 @@ using RelevanceSharp.Canonizers.Torchvision;
 using RelevanceSharp.Layers;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using RelevanceSharp.Core;
 
 namespace RelevanceSharp.Vision.Models;
 
@@ -77,7 +78,7 @@ public abstract class ResidualBlock : ExplicitModule, IResidualBlock
     protected Tensor AddShortcut(Tensor input, Tensor branch)
     {
         Tensor identity = Downsample is null ? input : Downsample.call(input);
-        Tensor merged = UseSumModule ? Sum.call(stack(new[] { identity, branch }, 0)) : branch.add_(identity);
+        Tensor merged = UseSumModule ? Sum.call(stack(new[] { identity, branch }, 0)) : branch.add_(identity, Scalars.One);
         return ReLU.call(merged);
     }
 

@@ -101,6 +101,15 @@ public static class TorchOrder
 
     private static void Collect(nn.Module module, string prefix, Dictionary<string, Tensor> destination)
     {
+        if (module is Layers.IStateDictLayout layout)
+        {
+            // A module laid out otherwise than its parameters (an attention's joined q, k, v) lists its own entries.
+            foreach (var (name, tensor) in layout.StateDictEntries())
+            {
+                destination.TryAdd(Join(prefix, name), tensor);
+            }
+            return;
+        }
         foreach (var (name, parameter) in module.named_parameters(recurse: false))
         {
             destination.TryAdd(Join(prefix, name), parameter);

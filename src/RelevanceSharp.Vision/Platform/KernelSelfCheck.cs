@@ -5,6 +5,7 @@ using RelevanceSharp.Platform;
 using RelevanceSharp.Vision.Models;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using RelevanceSharp.Core;
 
 namespace RelevanceSharp.Vision.Platform;
 
@@ -54,7 +55,7 @@ public static class KernelSelfCheck
     {
         using var scope = NewDisposeScope();
         using var generator = new Generator(17UL + (ulong)batch);
-        Tensor input = randn(new long[] { batch, 3, size, size }, generator: generator).clamp(-3, 3);
+        Tensor input = randn(new long[] { batch, 3, size, size }, generator: generator).clamp(Scalars.Of(-3), Scalars.Of(3));
         ArgumentReader arguments = name == "epsilon_gamma_box" ? ArgumentReader.Parse(new[] { "low=-3", "high=3" }) : ArgumentReader.Empty;
         Composite composite = CompositeRegistry.Create(name, arguments, new[] { CanonizerRegistry.Create("resnet") });
         var target = AttributionTarget.Class(1);

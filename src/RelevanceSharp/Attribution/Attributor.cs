@@ -17,7 +17,18 @@ public abstract class Attributor
     // The CPU guard must be in force before this type runs its first convolution.
     static Attributor() => CpuGuard.Ensure();
 
+    private static long recomputed;
+
+    // How many times a non-finite result is computed again before it is reported.
+    private const int TransientRepeats = 2;
+
     private CompositeRegistration? scoped;
+
+    /// <summary>
+    /// How many attributions in this process gave a non-finite result once and a finite one when computed again (the
+    /// repeat is returned); a command line reports it, so that a transient fault is never silent.
+    /// </summary>
+    public static long Recomputed => Interlocked.Read(ref recomputed);
 
     /// <summary>Creates an attributor.</summary>
     protected Attributor(nn.Module<Tensor, Tensor> model, Composite? composite = null, AttributionTarget? target = null)
@@ -64,6 +75,12 @@ public abstract class Attributor
     /// of differentiating it (<see cref="Occlusion"/>) override it.
     /// </summary>
     public virtual AttributionTarget ClassTarget(IReadOnlyList<long> classes) => AttributionTarget.Classes(classes);
+
+    /// <summary>
+    /// Set for one call by <see cref="ConservationReport"/>: runs once the composite is applied (with its registration,
+    /// or <c>null</c> without a composite) and before the forward pass; disposing its result undoes what it did.
+    /// </summary>
+    internal Func<CompositeRegistration?, IDisposable>? Instrument { get; set; }
 
     /// <summary>Whether the method takes gradients at all (<see cref="Occlusion"/> does not).</summary>
     protected virtual bool TakesGradients => true;
@@ -131,14 +148,27 @@ public abstract class Attributor
         using LayerTap? tap = names.Length == 0 ? null : LayerTap.Attach(Model, names);
         CompositeRegistration? registration = scoped ?? Composite?.Register(Model);
         Layers = tap is null ? null : new LayerRequest(tap);
+        IDisposable? instrumentation = null;
         try
         {
+            instrumentation = Instrument?.Invoke(registration);
             // A graph to differentiate later starts at the caller's own input, when it asks for gradients.
             Tensor start = CreateGraph && input.requires_grad ? input : input.detach();
             var (output, relevance) = Compute(start, chosen);
             if (RequireFinite && !NonFiniteDiagnosis.AllFinite(output, relevance))
             {
-                throw NonFinite(input, chosen, output, relevance, registration);
+                // The same computation again, up to TransientRepeats times: on some virtual machines libtorch's CPU kernels, and under heavy
+                // garbage collection the ThreshReLU rewrite (README, known issues), give a non-finite result once that
+                // a repeat does not. A result that stays non-finite is reported with where it starts.
+                for (int repeat = 1; !NonFiniteDiagnosis.AllFinite(output, relevance); repeat++)
+                {
+                    if (repeat > TransientRepeats)
+                    {
+                        throw NonFinite(input, chosen, output, relevance, registration);
+                    }
+                    (output, relevance) = Compute(start, chosen);
+                }
+                Interlocked.Increment(ref recomputed);
             }
             var atLayers = new Dictionary<string, Tensor>();
             if (Layers is { } request)
@@ -162,6 +192,7 @@ public abstract class Attributor
         finally
         {
             Layers = null;
+            instrumentation?.Dispose();
             // A graph kept for a second derivative still needs the rules' recorded calls; the scope releases them.
             if (!CreateGraph)
             {

@@ -127,12 +127,12 @@ public sealed class GradientShap : Attributor
         Tensor result = zeros_like(input);
         for (int k = 0; k < Samples; k++)
         {
-            Tensor noisy = NoiseLevel == 0 ? input : input + randn(input.shape, dtype: input.dtype, device: input.device, generator: generator) * std;
+            Tensor noisy = NoiseLevel == 0 ? input : input.add(randn(input.shape, dtype: input.dtype, device: input.device, generator: generator) * std, Scalars.One);
             Tensor baseline = Draw(input, low, high, generator);
             Tensor alpha = rand(perSample, dtype: input.dtype, device: input.device, generator: generator);
             Tensor difference = noisy - baseline;
-            (_, Tensor gradient) = Gradient(baseline + alpha * difference, target);
-            result += difference * gradient / Samples;
+            (_, Tensor gradient) = Gradient(baseline.add(alpha * difference, Scalars.One), target);
+            result = result.add((difference * gradient).div(Scalars.Of(Samples)), Scalars.One);
         }
         Tensor output;
         using (no_grad())
@@ -147,7 +147,7 @@ public sealed class GradientShap : Attributor
     {
         if (baselines is null)
         {
-            return low + (high - low) * rand(input.shape, dtype: input.dtype, device: input.device, generator: generator);
+            return low.add((high - low) * rand(input.shape, dtype: input.dtype, device: input.device, generator: generator), Scalars.One);
         }
         Tensor index = randint(baselines.shape[0], [input.shape[0]], dtype: ScalarType.Int64, device: baselines.device, generator: generator);
         Tensor drawn = baselines.index_select(0, index).to(input.dtype, input.device);

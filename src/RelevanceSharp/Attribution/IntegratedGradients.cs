@@ -61,9 +61,9 @@ public sealed class IntegratedGradients : Attributor
         Tensor difference = input - reference;
         foreach (float alpha in alphas)
         {
-            Tensor step = reference + difference * (double)alpha;
+            Tensor step = reference.add(difference.mul(Scalars.Of((double)alpha)), Scalars.One);
             (output, Tensor gradient) = Gradient(step, target);
-            result += gradient / Iterations;
+            result = result.add(gradient.div(Scalars.Of(Iterations)), Scalars.One);
         }
         return (output, result * difference);
     }

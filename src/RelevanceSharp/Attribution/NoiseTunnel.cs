@@ -1,5 +1,6 @@
 using RelevanceSharp.Composites;
 using static TorchSharp.torch;
+using RelevanceSharp.Core;
 
 namespace RelevanceSharp.Attribution;
 
@@ -74,14 +75,14 @@ public abstract class NoiseTunnel : Attributor
         List<(Tensor Mean, Tensor MeanOfSquares)>? layers = null;
         for (int n = 0; n < Iterations; n++)
         {
-            Tensor noisy = input + randn(input.shape, dtype: input.dtype, device: input.device, generator: generator) * std;
+            Tensor noisy = input.add(randn(input.shape, dtype: input.dtype, device: input.device, generator: generator) * std, Scalars.One);
             (_, Tensor gradient) = Gradient(noisy, target);
-            mean += gradient / Iterations;
-            squares += gradient.square() / Iterations;
+            mean = mean.add(gradient.div(Scalars.Of(Iterations)), Scalars.One);
+            squares = squares.add(gradient.pow(Scalars.Of(2.0)).div(Scalars.Of(Iterations)), Scalars.One);
             if (Layers?.LastGradients is { } atLayers)
             {
                 layers ??= atLayers.Select(g => (zeros_like(g), zeros_like(g))).ToList();
-                layers = layers.Zip(atLayers, (m, g) => (m.Mean + g / Iterations, m.MeanOfSquares + g.square() / Iterations)).ToList();
+                layers = layers.Zip(atLayers, (m, g) => (m.Mean.add(g.div(Scalars.Of(Iterations)), Scalars.One), m.MeanOfSquares.add(g.pow(Scalars.Of(2.0)).div(Scalars.Of(Iterations)), Scalars.One))).ToList();
             }
         }
         Tensor output;

@@ -53,7 +53,7 @@ internal static class NonFiniteDiagnosis
             }
             // Without a composite, every leaf gets a rule that passes the ordinary gradient, so that the backward pass
             // has steps to observe.
-            CompositeRegistration? observed = registration ?? new ObservedGradient().Register(model);
+            CompositeRegistration? observed = registration ?? new ObservedGradient(null).Register(model);
             if (!ReferenceEquals(observed, registration))
             {
                 undo.Push(observed);
@@ -87,7 +87,7 @@ internal static class NonFiniteDiagnosis
             return output;
         }
 
-        public void Observe(nn.Module module, Tensor gradOutput, Tensor gradInput)
+        public void Observe(nn.Module module, Rule rule, IReadOnlyList<Tensor> inputs, Tensor gradOutput, IReadOnlyList<Tensor> gradInputs)
         {
             if (backward is not null)
             {
@@ -97,7 +97,7 @@ internal static class NonFiniteDiagnosis
             {
                 firstReceiving ??= Name(module);
             }
-            else if (!AllFinite(gradInput))
+            else if (!AllFinite(gradInputs.ToArray()))
             {
                 backward = Name(module);
             }
@@ -123,26 +123,5 @@ internal static class NonFiniteDiagnosis
 
         private string Name(nn.Module module) =>
             names.TryGetValue(module, out string? name) ? $"'{name}' ({module.Describe()})" : module.Describe();
-    }
-
-    /// <summary>The ordinary gradient on every leaf, as rule steps the observer can see.</summary>
-    private sealed class ObservedGradient : Composite
-    {
-        public ObservedGradient()
-            : base(null)
-        {
-        }
-
-        public override Rule? MapModule(IDictionary<string, object> context, string name, nn.Module module) =>
-            module is nn.Module<Tensor, Tensor> && !module.children().Any() ? new NaturalGradient() : null;
-    }
-
-    private sealed class NaturalGradient : Rule
-    {
-        public override bool ReadsOutput => false;
-
-        public override string ToString() => "gradient";
-
-        public override Tensor Backward(RuleCall call, Tensor gradInput, Tensor gradOutput) => gradInput;
     }
 }

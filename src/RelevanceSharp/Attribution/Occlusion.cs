@@ -1,5 +1,6 @@
 using RelevanceSharp.Composites;
 using static TorchSharp.torch;
+using RelevanceSharp.Core;
 
 namespace RelevanceSharp.Attribution;
 
@@ -120,7 +121,7 @@ public sealed class Occlusion : Attributor
                     long[] view = new long[dims];
                     Array.Fill(view, 1L);
                     view[0] = batch;
-                    result.add_(masks[i].to(input.dtype) * score.view(view));
+                    result.add_(masks[i].to(input.dtype) * score.view(view), Scalars.One);
                 }
             }
         }

@@ -1,5 +1,6 @@
 using RelevanceSharp.Composites;
 using static TorchSharp.torch;
+using RelevanceSharp.Core;
 
 namespace RelevanceSharp.Attribution;
 
@@ -73,15 +74,15 @@ public sealed class SmoothGrad : Attributor
         {
             Tensor noisy = n == Iterations - 1
                 ? input
-                : input + randn(input.shape, dtype: input.dtype, device: input.device, generator: generator) * std;
+                : input.add(randn(input.shape, dtype: input.dtype, device: input.device, generator: generator) * std, Scalars.One);
             (output, Tensor gradient) = Gradient(noisy, target);
-            result += gradient / Iterations;
+            result = result.add(gradient.div(Scalars.Of(Iterations)), Scalars.One);
             if (Layers is { LastGradients: { } atLayers } layers)
             {
                 // At layers, the same average of what reaches them.
                 layers.Result = layers.Result is null
-                    ? atLayers.Select(g => g / Iterations).ToList()
-                    : layers.Result.Zip(atLayers, (sum, g) => sum + g / Iterations).ToList();
+                    ? atLayers.Select(g => g.div(Scalars.Of(Iterations))).ToList()
+                    : layers.Result.Zip(atLayers, (sum, g) => sum.add(g.div(Scalars.Of(Iterations)), Scalars.One)).ToList();
             }
         }
         return (output, result);
@@ -97,6 +98,6 @@ public sealed class SmoothGrad : Attributor
         long[] dims = Enumerable.Range(1, (int)input.dim() - 1).Select(d => (long)d).ToArray();
         return dims.Length == 0
             ? zeros_like(input)
-            : (input.amax(dims, keepdim: true) - input.amin(dims, keepdim: true)) * level;
+            : (input.amax(dims, keepdim: true) - input.amin(dims, keepdim: true)).mul(Scalars.Of(level));
     }
 }

@@ -1,5 +1,6 @@
 using RelevanceSharp.Composites;
 using static TorchSharp.torch;
+using RelevanceSharp.Core;
 
 namespace RelevanceSharp.Attribution;
 
@@ -37,8 +38,8 @@ public sealed class VarGrad : NoiseTunnel
         var (output, mean, squares, layers) = Moments(input, target);
         if (Layers is { } request)
         {
-            request.Result = layers?.Select(l => l.MeanOfSquares - l.Mean.square()).ToList();
+            request.Result = layers?.Select(l => l.MeanOfSquares - l.Mean.pow(Scalars.Of(2.0))).ToList();
         }
-        return (output, squares - mean.square());
+        return (output, squares - mean.pow(Scalars.Of(2.0)));
     }
 }

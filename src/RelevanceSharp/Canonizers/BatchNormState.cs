@@ -20,12 +20,12 @@ public static class BatchNormState
         using var noGrad = no_grad();
         Tensor mean = batchNorm.running_mean!;
         Tensor variance = batchNorm.running_var!;
-        Tensor denominator = (variance + batchNorm.eps).sqrt();
+        Tensor denominator = (variance.add(Scalars.Of(batchNorm.eps), Scalars.One)).sqrt();
         Tensor scale = batchNorm.weight is not null ? batchNorm.weight.detach() / denominator : denominator.reciprocal();
         Tensor shift = -mean * scale;
         if (batchNorm.bias is not null)
         {
-            shift = batchNorm.bias.detach() + shift;
+            shift = batchNorm.bias.detach().add(shift, Scalars.One);
         }
         return (scale.detach(), shift.detach());
     }
@@ -66,8 +66,8 @@ public static class BatchNormState
                 }
             }
             batchNorm.running_mean!.zero_();
-            batchNorm.running_var!.fill_(1.0);
-            batchNorm.weight?.fill_(1.0);
+            batchNorm.running_var!.fill_(Scalars.Of(1.0));
+            batchNorm.weight?.fill_(Scalars.Of(1.0));
             batchNorm.bias?.zero_();
         }
         batchNorm.eps = 0.0;

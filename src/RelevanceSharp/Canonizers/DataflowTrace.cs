@@ -161,22 +161,14 @@ public sealed class DataflowTrace
         }
     }
 
-    private static long StorageAddress(Tensor tensor) => tensor.dtype switch
-    {
-        ScalarType.Float32 => (long)tensor.storage<float>().data_ptr(),
-        ScalarType.Float64 => (long)tensor.storage<double>().data_ptr(),
-        ScalarType.Int64 => (long)tensor.storage<long>().data_ptr(),
-        ScalarType.Int32 => (long)tensor.storage<int>().data_ptr(),
-        ScalarType.Byte => (long)tensor.storage<byte>().data_ptr(),
-        ScalarType.Bool => (long)tensor.storage<bool>().data_ptr(),
-        _ => throw new NotSupportedException($"Tracing tensors of type {tensor.dtype} is not supported."),
-    };
+    private static long StorageAddress(Tensor tensor) =>
+        TensorAddress.Storage(tensor) ?? throw new NotSupportedException($"Tracing tensors of type {tensor.dtype} is not supported.");
 
     private static Fingerprint FingerprintOf(Tensor tensor)
     {
         using var scope = NewDisposeScope();
         Tensor values = tensor.detach().to(ScalarType.Float64);
-        return new Fingerprint(values.sum().item<double>(), values.square().sum().item<double>());
+        return new Fingerprint(values.sum().item<double>(), values.pow(Scalars.Of(2.0)).sum().item<double>());
     }
 
     /// <summary>Collects calls while the traced forward runs; keeps every seen tensor alive so no storage is reused.</summary>

@@ -39,7 +39,7 @@ public static class LayerMerge
             {
                 Tensor old = previous.Resolve(shape);
                 long[] view = ChannelShape(old.dim(), 0, outputs);
-                return old * scaleCopy.view(view) + shiftCopy.view(view);
+                return (old * scaleCopy.view(view)).add(shiftCopy.view(view), Scalars.One);
             }));
             undo.Push(() =>
             {
@@ -118,10 +118,10 @@ public static class LayerMerge
     {
         if (a.dim() == b.dim())
         {
-            return a + b;
+            return a.add(b, Scalars.One);
         }
         (Tensor low, Tensor high) = a.dim() < b.dim() ? (a, b) : (b, a);
-        return high + low.view(ChannelShape(high.dim(), 0, low.shape[0]));
+        return high.add(low.view(ChannelShape(high.dim(), 0, low.shape[0])), Scalars.One);
     }
 
     /// <summary>The number of output channels (or features) of a foldable layer.</summary>
@@ -294,7 +294,7 @@ public static class LayerMerge
             long channelDim = module is Linear ? output.dim() - 1 : 1;
             // In place: the layer's output is a fresh tensor that its own backward step does not need (dense layers and
             // convolutions keep their input and weight), so no second tensor of the output's size is made.
-            return output.add_(LayerCompute.BroadcastBias(bias.Resolve(input.shape), output.dim(), channelDim));
+            return output.add_(LayerCompute.BroadcastBias(bias.Resolve(input.shape), output.dim(), channelDim), Scalars.One);
         }
     }
 

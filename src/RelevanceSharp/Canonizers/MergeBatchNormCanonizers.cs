@@ -1,6 +1,7 @@
 using RelevanceSharp.Composites;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using RelevanceSharp.Core;
 
 namespace RelevanceSharp.Canonizers;
 
@@ -139,9 +140,9 @@ public sealed class ThreshReLUMergeBatchNorm : TracedCanonizer
                 continue;
             }
             var (scale, shift) = BatchNormState.AffineMap(batchNorm, trace.NameOf(batchNorm));
-            Tensor dead = scale.eq(0.0);
+            Tensor dead = scale.eq(Scalars.Of(0.0));
             // A channel with scale 0 outputs relu(shift) whatever its input; that constant moves into the layer.
-            Tensor layerShift = where(dead, shift.clamp_min(0.0), shift).DetachFromDisposeScope();
+            Tensor layerShift = where(dead, shift.clamp_min(Scalars.Of(0.0)), shift).DetachFromDisposeScope();
             foreach (DataflowTrace.Node layer in layers)
             {
                 undo.Push(LayerMerge.FoldInput(layer.Module, scale, layerShift));

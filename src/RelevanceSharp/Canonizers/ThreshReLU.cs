@@ -54,10 +54,10 @@ public static class ThreshReLU
             using var scope = NewDisposeScope();
             s = scale.detach().to(Type, Device).reshape(view).DetachFromDisposeScope();
             Tensor b = shift.detach().to(Type, Device).reshape(view);
-            Tensor alive = s.ne(0.0);
+            Tensor alive = s.ne(Scalars.Of(0.0));
             cut = where(alive, -b / where(alive, s, ones_like(s)), zeros_like(s)).DetachFromDisposeScope();
-            tested = where(alive, b, full_like(b, -1.0)).DetachFromDisposeScope();
-            if (!s.gt(0.0).all().item<bool>())
+            tested = where(alive, b, full_like(b, Scalars.Of(-1.0))).DetachFromDisposeScope();
+            if (!s.gt(Scalars.Of(0.0)).all().item<bool>())
             {
                 sign = s.sign().DetachFromDisposeScope();
                 signedCut = (sign * cut).DetachFromDisposeScope();
@@ -108,16 +108,19 @@ public static class ThreshReLU
 
         public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
         {
-            List<Tensor> saved = ctx.get_saved_variables();
-            // The mask as 0/1 in the input's type (a float comparison in place, no boolean tensor).
-            Tensor keep = saved[0].detach().mul(saved[1]).add_(saved[2]).gt_(0.0);
-            Tensor gradient = keep.mul_(gradOutput);
-            // TorchSharp's handles of the saved tensors and of the incoming gradient would otherwise live as long as
-            // the caller's dispose scope.
-            saved.ForEach(t => t.Dispose());
-            gradOutput.Dispose();
-            HandedBack.Hold(gradient);
-            return new List<Tensor> { gradient, null!, null!, null!, null! };
+            // The rule gates' frame: a dispose scope of its own, an exception recorded instead of thrown into the
+            // native engine, the incoming handle dropped and the gradient held until libtorch has copied it.
+            Tensor?[] results = GateStep.Run(gradOutput,
+                () =>
+                {
+                    List<Tensor> saved = ctx.get_saved_variables();
+                    // The mask as 0/1 in the input's type (a float comparison in place, no boolean tensor).
+                    Tensor keep = saved[0].detach().mul(saved[1]).add_(saved[2], Scalars.One).gt_(Scalars.Of(0.0));
+                    return [keep.mul_(gradOutput)];
+                },
+                () => [zeros_like(gradOutput)],
+                () => { });
+            return new List<Tensor> { results[0]!, null!, null!, null!, null! };
         }
     }
 

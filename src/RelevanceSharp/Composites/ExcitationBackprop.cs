@@ -4,7 +4,7 @@ using RelevanceSharp.Rules;
 
 namespace RelevanceSharp.Composites;
 
-/// <summary>Excitation backprop: ZPlus for every linear layer, Norm for sums and average pools.</summary>
+/// <summary>Excitation backprop: ZPlus for every linear layer, Norm for sums, average pools and parameter-free linear maps.</summary>
 public sealed class ExcitationBackprop : LayerMapComposite
 {
     /// <summary>The registry entry: <c>excitation_backprop</c>.</summary>
@@ -21,6 +21,7 @@ public sealed class ExcitationBackprop : LayerMapComposite
             {
                 (LayerTypes.Sum, new Norm(stabilizer)),
                 (LayerTypes.AvgPool, new Norm(stabilizer)),
+                (LayerTypes.LinearOperation, new Norm(stabilizer)),
                 (LayerTypes.Linear, new ZPlus(stabilizer, zeroParameters)),
             }),
             canonizers)

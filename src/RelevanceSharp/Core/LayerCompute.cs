@@ -92,7 +92,7 @@ public static class LayerCompute
 
     /// <summary>Adds a bias vector along <paramref name="channelDim"/>, or a bias map (channels first) per sample.</summary>
     public static Tensor AddBias(Tensor output, Tensor? bias, long channelDim) =>
-        bias is null ? output : output + BroadcastBias(bias, output.dim(), channelDim);
+        bias is null ? output : output.add(BroadcastBias(bias, output.dim(), channelDim), Scalars.One);
 
     /// <summary>
     /// A view of a bias that broadcasts against an output of <paramref name="outputDims"/> dimensions: a vector along

@@ -127,7 +127,7 @@ public sealed class LayerTap : IDisposable
         {
             using var scope = NewDisposeScope();
             Tensor values = tensor.detach().to(ScalarType.Float64);
-            return new Fingerprint(values.sum().item<double>(), values.square().sum().item<double>());
+            return new Fingerprint(values.sum().item<double>(), values.pow(Scalars.Of(2.0)).sum().item<double>());
         }
     }
 

@@ -67,10 +67,11 @@ public static class LayerTypes
     /// <summary>The ReLU module.</summary>
     public static ModuleMatcher ReLU { get; } = new("ReLU", m => m is TorchSharp.Modules.ReLU);
 
-    /// <summary>Every element-wise activation module TorchSharp offers.</summary>
+    /// <summary>Every element-wise activation module TorchSharp offers, and modules marked <see cref="IElementwise"/>.</summary>
     public static ModuleMatcher Activation { get; } = new("Activation", m => m is ELU or Hardshrink or Hardsigmoid
         or Hardtanh or Hardswish or LeakyReLU or LogSigmoid or PReLU or TorchSharp.Modules.ReLU or ReLU6 or RReLU or SELU
-        or CELU or GELU or Sigmoid or SiLU or Softplus or Softshrink or Softsign or Tanh or Tanhshrink or Threshold or Mish);
+        or CELU or GELU or Sigmoid or SiLU or Softplus or Softshrink or Softsign or Tanh or Tanhshrink or Threshold or Mish
+        or IElementwise);
 
     /// <summary>The modules used for residual additions: <see cref="Layers.Sum"/> and <see cref="Layers.Add"/>.</summary>
     public static ModuleMatcher Sum { get; } = new("Sum", m => m is Layers.Sum or Layers.Add);

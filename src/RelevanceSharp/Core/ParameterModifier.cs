@@ -51,7 +51,7 @@ public sealed record ParameterModifier(
 
     /// <summary>Adds <c>gamma</c> times the clamped parameters to the parameters (zennit's <c>GammaMod</c>).</summary>
     public static ParameterModifier Gamma(double gamma, double? min = null, double? max = null, IReadOnlyList<string>? zeroParameters = null) =>
-        new((p, _) => p + ClampTensor(p, min, max) * gamma, ZeroParameters: zeroParameters);
+        new((p, _) => p.add(ClampTensor(p, min, max).mul(Scalars.Of(gamma)), Scalars.One), ZeroParameters: zeroParameters);
 
     /// <summary>Adds <c>"bias"</c> to a list of parameters to zero.</summary>
     public static IReadOnlyList<string> WithBias(IReadOnlyList<string>? zeroParameters)
@@ -93,12 +93,12 @@ public sealed record ParameterModifier(
     {
         if (min.HasValue && max.HasValue)
         {
-            return tensor.clamp(min.Value, max.Value);
+            return tensor.clamp(Scalars.Of(min.Value), Scalars.Of(max.Value));
         }
         if (min.HasValue)
         {
-            return tensor.clamp_min(min.Value);
+            return tensor.clamp_min(Scalars.Of(min.Value));
         }
-        return max.HasValue ? tensor.clamp_max(max.Value) : tensor.alias();
+        return max.HasValue ? tensor.clamp_max(Scalars.Of(max.Value)) : tensor.alias();
     }
 }

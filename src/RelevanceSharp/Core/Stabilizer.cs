@@ -77,10 +77,10 @@ public sealed class Stabilizer
         // sign(sign(x) + 1/2) is +1 where x >= 0 and -1 elsewhere (sign(0) = +1), built in place on one new tensor:
         // fresh tensors cost more than the passes over them.
         Tensor sign = input.sign();
-        sign.add_(0.5).sign_();
-        Tensor epsilon = NormScale ? RootMeanSquare(input) * Epsilon : tensor(Epsilon, input.dtype, input.device);
+        sign.add_(Scalars.Of(0.5), Scalars.One).sign_();
+        Tensor epsilon = NormScale ? RootMeanSquare(input).mul(Scalars.Of(Epsilon)) : tensor(Epsilon, input.dtype, input.device);
         // Shifted: input + sign * epsilon (exactly +epsilon or -epsilon added); clipped: sign * max(|input|, epsilon).
-        Tensor result = Clip ? sign.mul_(input.abs().maximum(epsilon)) : sign.mul_(epsilon).add_(input);
+        Tensor result = Clip ? sign.mul_(input.abs().maximum(epsilon)) : sign.mul_(epsilon).add_(input, Scalars.One);
         return result.MoveToOuterDisposeScope();
     }
 
@@ -94,7 +94,7 @@ public sealed class Stabilizer
     private Tensor RootMeanSquare(Tensor input)
     {
         long[] dims = Dimensions?.ToArray() ?? Enumerable.Range(1, (int)input.dim() - 1).Select(d => (long)d).ToArray();
-        return dims.Length == 0 ? input.abs() : input.square().mean(dims, keepdim: true).sqrt();
+        return dims.Length == 0 ? input.abs() : input.pow(Scalars.Of(2.0)).mean(dims, keepdim: true).sqrt();
     }
 
     /// <inheritdoc />

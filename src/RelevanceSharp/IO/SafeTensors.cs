@@ -52,6 +52,63 @@ public static class SafeTensors
         return result;
     }
 
+    /// <summary>
+    /// Reads the tensors of a file one at a time, in header order, without holding the file in memory: for checkpoints
+    /// larger than one array can hold (2 GiB) or than memory allows twice. The header is read and checked against the
+    /// file's length first, as <see cref="Load"/> does; then <paramref name="visit"/> receives each tensor, which it may
+    /// keep (it is outside any dispose scope). Only regular files of at most <paramref name="maxBytes"/> are read, and no
+    /// single tensor larger than an array.
+    /// </summary>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="InvalidDataException">The file is not a valid safetensors file, or it changed while it was read.</exception>
+    public static void ReadEach(string path, Action<string, Tensor> visit, long maxBytes = InputFile.DefaultMaxBytes)
+    {
+        ArgumentNullException.ThrowIfNull(visit);
+        long length = InputFile.Check(path, "safetensors file", maxBytes);
+        try
+        {
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.RandomAccess);
+            var prefix = new byte[8];
+            if (length < 8 || stream.ReadAtLeast(prefix, 8, throwOnEndOfStream: false) < 8)
+            {
+                throw Invalid(path, $"it has only {length} bytes, fewer than the 8 of the header length");
+            }
+            ulong headerLength = BinaryPrimitives.ReadUInt64LittleEndian(prefix);
+            if (headerLength > (ulong)(length - 8))
+            {
+                throw Invalid(path, $"its header length {headerLength:N0} exceeds the {length - 8:N0} bytes that follow (truncated, or not a safetensors file)");
+            }
+            if (headerLength > MaxHeaderBytes)
+            {
+                throw Invalid(path, $"its header of {headerLength:N0} bytes exceeds the format's limit of {MaxHeaderBytes:N0}");
+            }
+            var header = new byte[headerLength];
+            if (stream.ReadAtLeast(header, header.Length, throwOnEndOfStream: false) < header.Length)
+            {
+                throw Invalid(path, "it shrank while it was read");
+            }
+            foreach (HeaderEntry entry in ReadHeader(header, 8 + (long)headerLength, length - 8 - (long)headerLength, path))
+            {
+                long size = entry.End - entry.Begin;
+                if (size > Array.MaxLength)
+                {
+                    throw Invalid(path, $"tensor '{entry.Name}' has {size:N0} bytes, more than one array can hold");
+                }
+                var data = new byte[size];
+                stream.Position = entry.DataStart + entry.Begin;
+                if (stream.ReadAtLeast(data, data.Length, throwOnEndOfStream: false) < data.Length)
+                {
+                    throw Invalid(path, "it shrank while it was read");
+                }
+                visit(entry.Name, Decode(entry.Name, entry.DataType, entry.Shape, data, path).DetachFromDisposeScope());
+            }
+        }
+        catch (Exception ex) when (ex is IOException and not FileNotFoundException or UnauthorizedAccessException)
+        {
+            throw new InvalidDataException($"Cannot read safetensors file '{path}': {ex.Message}", ex);
+        }
+    }
+
     /// <summary>One tensor's entry in a header, checked against the file.</summary>
     internal sealed record HeaderEntry(string Name, string DataType, long[] Shape, long DataStart, long Begin, long End);
 
@@ -74,12 +131,16 @@ public static class SafeTensors
         {
             throw Invalid(source, $"its header of {headerLength:N0} bytes exceeds the format's limit of {MaxHeaderBytes:N0}");
         }
-        long dataStart = 8 + (long)headerLength;
-        long dataLength = bytes.Length - dataStart;
+        return ReadHeader(bytes.Slice(8, (int)headerLength), 8 + (long)headerLength, bytes.Length - 8 - (long)headerLength, source);
+    }
+
+    // The header's JSON, checked against the data that follows it: dataLength bytes from dataStart on.
+    private static List<HeaderEntry> ReadHeader(ReadOnlySpan<byte> json, long dataStart, long dataLength, string source)
+    {
         JsonDocument header;
         try
         {
-            header = JsonInput.Parse(bytes.Slice(8, (int)headerLength), "header");
+            header = JsonInput.Parse(json, "header");
         }
         catch (InvalidDataException ex)
         {

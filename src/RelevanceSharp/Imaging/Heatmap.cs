@@ -1,5 +1,6 @@
 using TorchSharp;
 using static TorchSharp.torch;
+using RelevanceSharp.Core;
 
 namespace RelevanceSharp.Imaging;
 
@@ -102,8 +103,10 @@ public static class Heatmap
         }
         long channels = batch.shape[1], height = batch.shape[2], width = batch.shape[3];
         using var scope = NewDisposeScope();
-        Tensor cells = full(new long[] { (long)rows * columns, channels, height, width }, fill, dtype: batch.dtype, device: batch.device);
-        cells.narrow(0, 0, count).copy_(batch.detach());
+        Tensor cells = full(new long[] { (long)rows * columns, channels, height, width }, Scalars.Of(fill), dtype: batch.dtype, device: batch.device);
+        Tensor detached = batch.detach();
+        cells.narrow(0, 0, count).copy_(detached);
+        GC.KeepAlive(detached);
         Tensor grid = cells.reshape(rows, columns, channels, height, width).permute(2, 0, 3, 1, 4).reshape(channels, rows * height, columns * width);
         return grid.contiguous().MoveToOuterDisposeScope();
     }
@@ -184,8 +187,8 @@ public static class Heatmap
         low = min ?? low;
         high = max ?? high;
         Tensor result = high == low
-            ? full_like(x, symmetric ? 0.5 : 0.0)
-            : ((x - low) / (high - low)).clamp(0, 1);
+            ? full_like(x, Scalars.Of(symmetric ? 0.5 : 0.0))
+            : ((x.sub(Scalars.Of(low))).div(Scalars.Of((high - low)))).clamp(Scalars.Of(0), Scalars.Of(1));
         return result.MoveToOuterDisposeScope();
     }
 
@@ -205,8 +208,8 @@ public static class Heatmap
         float[] table = palette.SelectMany(c => new[] { c.R / 255f, c.G / 255f, c.B / 255f }).ToArray();
         using var scope = NewDisposeScope();
         Tensor lookup = torch.tensor(table, [256, 3]).to(values.device);
-        Tensor index = (values.detach().to_type(ScalarType.Float64).nan_to_num(0, 0, 0) * 255.0)
-            .clamp(0, 255).floor().to_type(ScalarType.Int64);
+        Tensor index = (values.detach().to_type(ScalarType.Float64).nan_to_num(0, 0, 0).mul(Scalars.Of(255.0)))
+            .clamp(Scalars.Of(0), Scalars.Of(255)).floor().to_type(ScalarType.Int64);
         Tensor colored = lookup.index_select(0, index.flatten()).reshape(values.shape[0], values.shape[1], 3);
         return colored.permute(2, 0, 1).contiguous().MoveToOuterDisposeScope();
     }
@@ -231,7 +234,7 @@ public static class Heatmap
             throw new ArgumentException(
                 $"The heatmap is {top.shape[2]}x{top.shape[1]} but the image is {bottom.shape[2]}x{bottom.shape[1]}; they must match.");
         }
-        return (top * alpha + bottom * (1 - alpha)).clamp(0, 1).MoveToOuterDisposeScope();
+        return (top.mul(Scalars.Of(alpha)).add(bottom.mul(Scalars.Of((1 - alpha))), Scalars.One)).clamp(Scalars.Of(0), Scalars.Of(1)).MoveToOuterDisposeScope();
     }
 
     internal static Tensor AsRgb(Tensor image, string name)
@@ -241,7 +244,7 @@ public static class Heatmap
         {
             throw new ArgumentException($"Expected (1|3, H, W), got [{string.Join(", ", image.shape)}].", name);
         }
-        x = x.is_floating_point() ? x.detach().to_type(ScalarType.Float32) : x.to_type(ScalarType.Float32) / 255f;
+        x = x.is_floating_point() ? x.detach().to_type(ScalarType.Float32) : x.to_type(ScalarType.Float32).div(Scalars.Of(255f));
         return x.shape[0] == 1 ? x.expand(3, -1, -1) : x;
     }
 }

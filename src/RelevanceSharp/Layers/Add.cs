@@ -1,4 +1,5 @@
 using static TorchSharp.torch;
+using RelevanceSharp.Core;
 
 namespace RelevanceSharp.Layers;
 
@@ -15,5 +16,5 @@ public sealed class Add : nn.Module<Tensor, Tensor, Tensor>
     }
 
     /// <inheritdoc />
-    public override Tensor forward(Tensor input1, Tensor input2) => input1 + input2;
+    public override Tensor forward(Tensor input1, Tensor input2) => input1.add(input2, Scalars.One);
 }

@@ -1,4 +1,5 @@
 using static TorchSharp.torch;
+using RelevanceSharp.Core;
 
 namespace RelevanceSharp.Layers;
 
@@ -40,6 +41,6 @@ public sealed class MatMul : nn.Module<Tensor, Tensor, Tensor>, IProduct
         // libtorch ends the process on a shape mismatch in matmul instead of throwing: check first.
         Core.TensorShapes.MatMul(input1.shape, input2.shape, "MatMul");
         Tensor product = input1.matmul(input2);
-        return Scale == 1.0 ? product : product.mul_(Scale);
+        return Scale == 1.0 ? product : product.mul_(Scalars.Of(Scale));
     }
 }

@@ -1,4 +1,5 @@
 using static TorchSharp.torch;
+using RelevanceSharp.Core;
 
 namespace RelevanceSharp.Layers;
 
@@ -50,7 +51,7 @@ public sealed class RMSNorm : nn.Module<Tensor, Tensor>
             throw new ArgumentException(
                 $"RMSNorm({Size}) normalizes a last dimension of size {Size}; got an input of shape {Core.TensorShapes.Format(input.shape)}.");
         }
-        Tensor scale = input.square().mean([-1L], keepdim: true).add_(Eps).rsqrt_();
+        Tensor scale = input.pow(Scalars.Of(2.0)).mean([-1L], keepdim: true).add_(Scalars.Of(Eps), Scalars.One).rsqrt_();
         return input * scale * weight;
     }
 }

@@ -211,8 +211,8 @@ public class BasicRule : Rule
                 continue;
             }
             Tensor product = inputs[k] * gradients[k];
-            Tensor term = c == 1.0 ? product : product * c;
-            total = total is null ? term : total + term;
+            Tensor term = c == 1.0 ? product : product.mul(Scalars.Of(c));
+            total = total is null ? term : total.add(term, Scalars.One);
         }
         return total ?? zeros_like(inputs[0]);
     }

@@ -1,6 +1,7 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using RelevanceSharp.Core;
 
 namespace RelevanceSharp.Rules;
 
@@ -60,12 +61,12 @@ public sealed class ChannelSigns
         using var noGrad = no_grad();
         Tensor values = x.detach();
         // "Not >= 0" rather than "< 0", and "not <= 0" below, so that a NaN counts.
-        long[] negative = Flagged(others.Length == 0 ? values : values.amin(others), m => m.ge(0.0).logical_not());
+        long[] negative = Flagged(others.Length == 0 ? values : values.amin(others), m => m.ge(Scalars.Of(0.0)).logical_not());
         if (negative.Length == 0)
         {
             return new ChannelSigns(dim, count, all, negative);
         }
-        long[] positive = Flagged(others.Length == 0 ? values : values.amax(others), m => m.le(0.0).logical_not());
+        long[] positive = Flagged(others.Length == 0 ? values : values.amax(others), m => m.le(Scalars.Of(0.0)).logical_not());
         return new ChannelSigns(dim, count, positive, negative);
     }
 

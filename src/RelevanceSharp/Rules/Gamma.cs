@@ -49,9 +49,9 @@ public sealed class Gamma : BasicRule
     {
         // Each output sign takes its own pair of terms; the masks select in place on the quotients.
         Tensor positive = gradOutput / stabilizer.Apply(TermOutputs.Sum(outputs[0], outputs[1]));
-        positive.mul_(outputs[4].gt(0.0));
+        positive.mul_(outputs[4].gt(Scalars.Of(0.0)));
         Tensor negative = gradOutput / stabilizer.Apply(TermOutputs.Sum(outputs[2], outputs[3]));
-        negative.mul_(outputs[4].lt(0.0));
+        negative.mul_(outputs[4].lt(Scalars.Of(0.0)));
         return new[] { positive, positive, negative, negative, TermOutputs.Zero(gradOutput) };
     }
 
@@ -96,21 +96,21 @@ public sealed class Gamma : BasicRule
             stats?.NaturalTerms += 1;
 
             nn.Module<Tensor, Tensor> module = call.Module;
-            Tensor shiftedBias = KnownSign.ShiftedBias(bias?.clamp_min(0.0).mul_(gamma), rule.Stabilizer.ConstantShift!.Value, y, channelDim);
+            Tensor shiftedBias = KnownSign.ShiftedBias(bias?.clamp_min(Scalars.Of(0.0)).mul_(Scalars.Of(gamma)), rule.Stabilizer.ConstantShift!.Value, y, channelDim);
             var split = SignSplit.Run(module, x, ChannelSigns.OfLayerInput(module, x),
-                () => weight.clamp_min(0.0).mul_(gamma), () => weight.clamp_max(0.0).mul_(gamma), shiftedBias, stats);
+                () => weight.clamp_min(Scalars.Of(0.0)).mul_(Scalars.Of(gamma)), () => weight.clamp_max(Scalars.Of(0.0)).mul_(Scalars.Of(gamma)), shiftedBias, stats);
             Tensor p = split.Output.detach();
             // Selections by the sign of y in float arithmetic (boolean masks and where() cost several times a plain
             // pass): with sign = sign(y) and nonzero = |sign|, the denominator is y + sign * P + g * min(y, 0), that is
             // y + P where y > 0 and (1 + g) y - P where y < 0; where y = 0 it is set to 1 and the gradient to 0.
             Tensor sign = y.sign();
             Tensor nonzero = sign.abs();
-            Tensor denominator = sign.mul(p).add_(y).add_(y.clamp_max(0.0), gamma).add_(nonzero.neg().add_(1.0));
+            Tensor denominator = sign.mul(p).add_(y, Scalars.One).add_(y.clamp_max(Scalars.Of(0.0)), Scalars.Of(gamma)).add_(nonzero.neg().add_(Scalars.Of(1.0), Scalars.One), Scalars.One);
             Tensor quotient = gradOutput.mul(nonzero).div_(denominator);
             // Seeds: s (1 + g) where y < 0 and s elsewhere through the layer; s where y > 0 and -s where y < 0 through P.
-            Tensor throughLayer = call.NaturalGradient(quotient.add(quotient.mul(sign.clamp_max(0.0)), -gamma));
+            Tensor throughLayer = call.NaturalGradient(quotient.add(quotient.mul(sign.clamp_max(Scalars.Of(0.0))), Scalars.Of(-gamma)));
             stats?.Gradients += 1;
-            return throughLayer.mul_(x).add_(split.Relevance(quotient.mul_(sign)));
+            return throughLayer.mul_(x).add_(split.Relevance(quotient.mul_(sign)), Scalars.One);
         }
     }
 }

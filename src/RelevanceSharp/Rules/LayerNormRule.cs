@@ -44,7 +44,7 @@ public sealed class LayerNormRule : Rule
             v = v * (createGraph ? weight : weight.detach());
         }
         // sigma is held constant: computed without a path back to x, also in a higher-order pass.
-        Tensor sigma = x.detach().var(dims, unbiased: false, keepdim: true).add_(norm.eps).sqrt_();
+        Tensor sigma = x.detach().var(dims, unbiased: false, keepdim: true).add_(Scalars.Of(norm.eps), Scalars.One).sqrt_();
         return x * ((v - v.mean(dims, keepdim: true)) / sigma);
     }
 

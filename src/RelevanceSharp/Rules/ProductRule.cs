@@ -86,7 +86,7 @@ public abstract class ProductRule : Rule
                 }
                 Tensor x = createGraph ? inputs[i] : inputs[i].detach();
                 Tensor product = x * (createGraph ? g : g.detach());
-                result[i] = shares[i] == 1.0 ? product : product.mul_(shares[i]);
+                result[i] = shares[i] == 1.0 ? product : product.mul_(Scalars.Of(shares[i]));
             }
         }
         for (int i = 0; i < inputs.Count; i++)

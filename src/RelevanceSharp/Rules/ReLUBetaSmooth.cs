@@ -28,7 +28,7 @@ public sealed class ReLUBetaSmooth : Rule
         // Keep the graph to the input only for a higher-order gradient (grad mode is on inside the backward pass
         // exactly when autograd records it); gradOutput.requires_grad is false there when parameters are frozen.
         Tensor input = is_grad_enabled() ? call.Input : call.Input.detach();
-        return sigmoid(input * BetaSmooth) * gradOutput;
+        return sigmoid(input.mul(Scalars.Of(BetaSmooth))) * gradOutput;
     }
 
     /// <inheritdoc />

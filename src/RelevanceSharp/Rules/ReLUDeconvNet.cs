@@ -7,7 +7,7 @@ namespace RelevanceSharp.Rules;
 public sealed class ReLUDeconvNet : Rule
 {
     /// <inheritdoc />
-    public override Tensor Backward(RuleCall call, Tensor gradOutput) => gradOutput.clamp_min(0.0);
+    public override Tensor Backward(RuleCall call, Tensor gradOutput) => gradOutput.clamp_min(Scalars.Of(0.0));
 
     /// <inheritdoc />
     public override bool ReadsOutput => false;

@@ -8,7 +8,7 @@ public sealed class ReLUGuidedBackprop : Rule
 {
     /// <inheritdoc />
     public override Tensor Backward(RuleCall call, Tensor gradInput, Tensor gradOutput) =>
-        gradInput * gradOutput.gt(0.0).to(gradInput.dtype);
+        gradInput * gradOutput.gt(Scalars.Of(0.0)).to(gradInput.dtype);
 
     /// <inheritdoc />
     public override string ToString() => "ReLUGuidedBackprop";

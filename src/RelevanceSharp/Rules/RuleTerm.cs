@@ -13,8 +13,8 @@ public sealed record RuleTerm(TermInput Input, ParameterModifier Parameters, dou
     public Tensor InputFor(Tensor x) => Input switch
     {
         TermInput.Same => x,
-        TermInput.PositivePart => x.clamp_min(0.0),
-        TermInput.NegativePart => x.clamp_max(0.0),
+        TermInput.PositivePart => x.clamp_min(Scalars.Of(0.0)),
+        TermInput.NegativePart => x.clamp_max(Scalars.Of(0.0)),
         TermInput.Ones => ones_like(x),
         _ => (CustomInput ?? throw new InvalidOperationException("A term of kind Other needs a CustomInput function."))(x),
     };

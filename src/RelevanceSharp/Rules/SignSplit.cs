@@ -69,7 +69,7 @@ public sealed class SignSplit
                     Tensor output = LayerCompute.Forward(module, part.Input,
                         new Dictionary<string, Tensor?> { ["weight"] = part.Weight, ["bias"] = i == 0 ? bias : null });
                     stats?.LayerCalls += 1;
-                    total = total is null ? output : total + output;
+                    total = total is null ? output : total.add(output, Scalars.One);
                 }
                 split.Output = total!;
             }
@@ -111,11 +111,11 @@ public sealed class SignSplit
         {
             if (parts[i].Channels is { } channels)
             {
-                result.index_add_(signs.Dim, channels, pieces[i], 1);
+                result.index_add_(signs.Dim, channels, pieces[i], Scalars.Of(1));
             }
             else if (i > 0)
             {
-                result.add_(pieces[i]);
+                result.add_(pieces[i], Scalars.One);
             }
         }
         return result;
@@ -126,7 +126,7 @@ public sealed class SignSplit
 
     private static Part Slice(Tensor x, ChannelSigns signs, long[] channels, bool positive, Func<Tensor> weight, nn.Module module)
     {
-        Tensor Clamp(Tensor t) => positive ? t.clamp_min(0.0) : t.clamp_max(0.0);
+        Tensor Clamp(Tensor t) => positive ? t.clamp_min(Scalars.Of(0.0)) : t.clamp_max(Scalars.Of(0.0));
         if (channels.Length == signs.Count || !Stacking.Ungrouped(module))
         {
             return new Part(Clamp(x), null, weight());

@@ -154,7 +154,7 @@ internal static class TermRelevance
 
     /// <summary>The output gradient of a term weighted by its coefficient; <c>null</c> for coefficient zero.</summary>
     internal static Tensor? Weight(RuleTerm term, Tensor mapped) =>
-        term.Coefficient == 0.0 ? null : term.Coefficient == 1.0 ? mapped : mapped * term.Coefficient;
+        term.Coefficient == 0.0 ? null : term.Coefficient == 1.0 ? mapped : mapped.mul(Scalars.Of(term.Coefficient));
 
     /// <summary>A layer's output less its bias (the output itself for a layer without one).</summary>
     internal static Tensor WithoutBias(nn.Module module, Tensor output, Tensor? bias) =>
@@ -175,7 +175,7 @@ internal static class TermRelevance
         return total;
     }
 
-    private static Tensor Add(Tensor? total, Tensor value) => total is null ? value : total + value;
+    private static Tensor Add(Tensor? total, Tensor value) => total is null ? value : total.add(value, Scalars.One);
 
     /// <summary>Whether the input is non-negative or non-positive everywhere, each checked at most once.</summary>
     private sealed class SignCheck
@@ -189,8 +189,8 @@ internal static class TermRelevance
         public bool IsZero(TermInput kind) => kind switch
         {
             // One reduction, no mask tensor. (A NaN makes the extreme NaN, so neither shortcut is taken.)
-            TermInput.NegativePart => nonNegative ??= x.numel() == 0 || x.min().ge(0.0).item<bool>(),
-            TermInput.PositivePart => nonPositive ??= x.numel() == 0 || x.max().le(0.0).item<bool>(),
+            TermInput.NegativePart => nonNegative ??= x.numel() == 0 || x.min().ge(Scalars.Of(0.0)).item<bool>(),
+            TermInput.PositivePart => nonPositive ??= x.numel() == 0 || x.max().le(Scalars.Of(0.0)).item<bool>(),
             _ => false,
         };
 

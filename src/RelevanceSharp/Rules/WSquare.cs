@@ -9,7 +9,7 @@ public sealed class WSquare : BasicRule
     /// <summary>Creates the rule.</summary>
     public WSquare(Stabilizer? stabilizer = null, IReadOnlyList<string>? zeroParameters = null)
         : base(
-            new[] { new RuleTerm(TermInput.Ones, new ParameterModifier((p, _) => p.square(), ZeroParameters: zeroParameters)) },
+            new[] { new RuleTerm(TermInput.Ones, new ParameterModifier((p, _) => p.pow(Scalars.Of(2.0)), ZeroParameters: zeroParameters)) },
             (gradOutput, outputs) => new[] { gradOutput / (stabilizer ?? Stabilizer.Default).Apply(outputs[0]) },
             "WSquare")
     {

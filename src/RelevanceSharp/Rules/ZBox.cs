@@ -34,7 +34,7 @@ public sealed class ZBox : BasicRule
             },
             (gradOutput, outputs) =>
             {
-                Tensor shared = gradOutput / (stabilizer ?? Stabilizer.Default).Apply(outputs[0] - (outputs[1] + outputs[2]));
+                Tensor shared = gradOutput / (stabilizer ?? Stabilizer.Default).Apply(outputs[0] - (outputs[1].add(outputs[2], Scalars.One)));
                 return new[] { shared, shared, shared };
             },
             "ZBox")

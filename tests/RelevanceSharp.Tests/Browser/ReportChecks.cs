@@ -1,5 +1,6 @@
 using RelevanceSharp.Vision.Imaging;
 using static TorchSharp.torch;
+using RelevanceSharp.Core;
 
 namespace RelevanceSharp.Tests.Browser;
 
@@ -28,7 +29,7 @@ internal static class ReportChecks
         Assert.True(image.shape[1] > 100 && image.shape[2] > 100, $"the screenshot is {image.shape[2]}x{image.shape[1]}");
         Tensor gray = image.to(ScalarType.Float32).mean([0]);
         double spread = gray.std().item<float>();
-        long distinct = unique(gray.flatten().mul(255).round()).Item1.numel();
+        long distinct = unique(gray.flatten().mul(Scalars.Of(255)).round()).Item1.numel();
         Assert.True(spread > 0.02 && distinct > 16, $"the screenshot looks blank: standard deviation {spread}, {distinct} gray levels");
     }
 }

@@ -1,6 +1,7 @@
 using RelevanceSharp.Evaluation;
 using static RelevanceSharp.Tests.Support;
 using static TorchSharp.torch;
+using RelevanceSharp.Core;
 
 namespace RelevanceSharp.Tests.Evaluation;
 
@@ -41,8 +42,8 @@ public class BaselineTests
     public void BlurOfAConstantImageIsTheConstant()
     {
         using var scope = NewDisposeScope();
-        Tensor images = full(new long[] { 2, 3, 7, 9 }, 0.625, ScalarType.Float64);
-        images[1] = full(new long[] { 3, 7, 9 }, -1.5, ScalarType.Float64);
+        Tensor images = full(new long[] { 2, 3, 7, 9 }, Scalars.Of(0.625), ScalarType.Float64);
+        images[1] = full(new long[] { 3, 7, 9 }, Scalars.Of(-1.5), ScalarType.Float64);
         foreach (double sigma in new[] { 0.5, 1.0, 3.0 })
         {
             Tensor blurred = PerturbationBaseline.Blur(sigma).Create(images);
@@ -74,7 +75,7 @@ public class BaselineTests
     {
         using var scope = NewDisposeScope();
         Tensor images = Images();
-        images[1] = images[1] * 10 + 3;
+        images[1] = images[1].mul(Scalars.Of(10)).add(Scalars.Of(3), Scalars.One);
         Tensor noise = PerturbationBaseline.UniformNoise(5).Create(images);
         for (int i = 0; i < 2; i++)
         {

@@ -2,6 +2,7 @@ using RelevanceSharp.Evaluation;
 using TorchSharp;
 using static RelevanceSharp.Tests.Support;
 using static TorchSharp.torch;
+using RelevanceSharp.Core;
 
 namespace RelevanceSharp.Tests.Evaluation;
 
@@ -35,9 +36,9 @@ public class MetricTests
         double[] plain = Infidelity.Compute(model, x, gradient, [0, 0], settings);
         // Zero up to rounding of the scores (about 1e-8 here, squared).
         Assert.True(plain.All(v => v < 1e-12), $"the gradient scored {string.Join(", ", plain)}");
-        double[] doubled = Infidelity.Compute(model, x, gradient * 2, [0, 0], settings);
+        double[] doubled = Infidelity.Compute(model, x, gradient.mul(Scalars.Of(2)), [0, 0], settings);
         Assert.All(doubled, v => Assert.True(v > 1e-3, $"twice the gradient scored {v}"));
-        AssertClose([0, 0], Infidelity.Compute(model, x, gradient * 2, [0, 0], settings with { Normalize = true }), 1e-12);
+        AssertClose([0, 0], Infidelity.Compute(model, x, gradient.mul(Scalars.Of(2)), [0, 0], settings with { Normalize = true }), 1e-12);
     }
 
     [Fact]
@@ -62,7 +63,7 @@ public class MetricTests
         using var scope = NewDisposeScope();
         Tensor x = T([0.1, 0.2, 0.3, 0.4], 2, 2);
         Tensor a = T([6.0, 8.0, 0.0, 0.0], 2, 2);
-        double[] result = SensitivityMax.Compute((inputs, _) => a + T([3.0, 4.0], 1, 2), x, a, [0, 0], new SensitivitySettings { Samples = 3 });
+        double[] result = SensitivityMax.Compute((inputs, _) => a.add(T([3.0, 4.0], 1, 2), Scalars.One), x, a, [0, 0], new SensitivitySettings { Samples = 3 });
         AssertClose([0.5, 5.0], result, 1e-15);
     }
 

@@ -4,6 +4,7 @@ using RelevanceSharp.Tests.Engine;
 using TorchSharp.Modules;
 using static RelevanceSharp.Tests.Support;
 using static TorchSharp.torch;
+using RelevanceSharp.Core;
 
 namespace RelevanceSharp.Tests.Evaluation;
 
@@ -21,7 +22,7 @@ public class UniformNoiseAttributionTests
         Assert.Equal(inputs.shape, all.Relevance.shape);
         Assert.True((all.Relevance[2] == last.Relevance[0]).all().item<bool>());
         Assert.False((all.Relevance[0] == all.Relevance[1]).all().item<bool>());
-        Assert.True((all.Relevance >= 0).all().item<bool>() && (all.Relevance < 1).all().item<bool>());
+        Assert.True((all.Relevance >= Scalars.Of(0)).all().item<bool>() && (all.Relevance < Scalars.Of(1)).all().item<bool>());
         // The output is the model's.
         using (no_grad())
         {

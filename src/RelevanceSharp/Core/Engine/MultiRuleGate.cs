@@ -37,10 +37,7 @@ internal sealed class MultiRuleGate : autograd.SingleTensorFunction<MultiRuleGat
                 ? call.Activity.Timed(call.Module, () => call.Rule.Backward(call, gradOutput))
                 : call.NaturalGradients(gradOutput);
             Check(call, relevance);
-            foreach (Tensor r in relevance)
-            {
-                call.Activity.Observer?.Observe(call.Module, gradOutput, r);
-            }
+            call.Activity.Observer?.Observe(call.Module, call.Rule, call.Inputs, gradOutput, relevance);
             return relevance.Select((r, i) => differentiable[i] ? r : null).ToArray();
         }, () => call.Inputs.Select((x, i) => differentiable[i] ? zeros_like(x) : null).ToArray(), () => hook.Complete(call));
         var list = new List<Tensor>(results!) { null!, null! };

@@ -43,7 +43,7 @@ internal sealed class RuleGate : autograd.SingleTensorFunction<RuleGate>
                     $"Rule {call.Rule} returned relevance of shape [{string.Join(", ", relevance.shape)}] for a " +
                     $"{call.Module.Describe()} input of shape [{string.Join(", ", call.Input.shape)}].");
             }
-            call.Activity.Observer?.Observe(call.Module, gradOutput, relevance);
+            call.Activity.Observer?.Observe(call.Module, call.Rule, [call.Input], gradOutput, [relevance]);
             return [relevance];
         }, () => [zeros_like(call.Input)], () => hook.Complete(call))[0];
         return new List<Tensor> { result!, null!, null! };

@@ -1,6 +1,7 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using RelevanceSharp.Core;
 
 namespace RelevanceSharp.Rules;
 
@@ -24,6 +25,6 @@ public static class KnownSign
     /// bias that makes the layer add the stabilizer of a denominator known to be non-negative.
     /// </summary>
     public static Tensor ShiftedBias(Tensor? bias, double shift, Tensor output, long channelDim) => bias is null
-        ? full(output.shape[channelDim], shift, output.dtype, output.device)
-        : bias + shift;
+        ? full(output.shape[channelDim], Scalars.Of(shift), output.dtype, output.device)
+        : bias.add(Scalars.Of(shift), Scalars.One);
 }

@@ -1,6 +1,7 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using RelevanceSharp.Core;
 
 namespace RelevanceSharp.Rules;
 
@@ -26,5 +27,5 @@ public static class TermOutputs
     public static bool IsKnownZero(Tensor tensor) => Zeros.TryGetValue(tensor, out _);
 
     /// <summary><c>a + b</c>, skipping a known-zero summand (the other is returned as it is, not copied).</summary>
-    public static Tensor Sum(Tensor a, Tensor b) => IsKnownZero(b) ? a : IsKnownZero(a) ? b : a + b;
+    public static Tensor Sum(Tensor a, Tensor b) => IsKnownZero(b) ? a : IsKnownZero(a) ? b : a.add(b, Scalars.One);
 }

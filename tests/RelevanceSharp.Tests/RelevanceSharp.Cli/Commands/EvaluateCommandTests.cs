@@ -7,6 +7,7 @@ using TorchSharp;
 using RelevanceSharp.Vision.Imaging;
 using RelevanceSharp.Vision.Models;
 using static TorchSharp.torch;
+using RelevanceSharp.Core;
 
 namespace RelevanceSharp.Tests.Evaluation;
 
@@ -185,7 +186,7 @@ public sealed class EvaluateCommandTests : IDisposable
             Directory.CreateDirectory(folder);
             for (int i = 0; i < 3; i++)
             {
-                ImageIO.SavePng(Path.Combine(folder, $"{i}.png"), T(Values(28 * 28, (ulong)(80 + 10 * c + i)), 1, 28, 28).abs().clamp(0, 1).to(ScalarType.Float32));
+                ImageIO.SavePng(Path.Combine(folder, $"{i}.png"), T(Values(28 * 28, (ulong)(80 + 10 * c + i)), 1, 28, 28).abs().clamp(Scalars.Of(0), Scalars.Of(1)).to(ScalarType.Float32));
             }
         }
         string output = Path.Combine(root, "folder-out");

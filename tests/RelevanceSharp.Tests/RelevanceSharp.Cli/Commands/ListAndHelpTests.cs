@@ -13,7 +13,7 @@ public sealed class ListAndHelpTests
         CliResult result = CliWorkspace.Run("models");
         Assert.Equal(0, result.Code);
         string[] names = result.Lines.Select(l => l.Split(' ')[0]).ToArray();
-        Assert.Equal(new[] { "demo" }.Concat(ModelZoo.Names), names);
+        Assert.Equal(new[] { "demo", "demo-vit" }.Concat(ModelZoo.Names), names);
     }
 
     [Fact]

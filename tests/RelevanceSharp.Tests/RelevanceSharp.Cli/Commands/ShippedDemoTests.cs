@@ -3,6 +3,7 @@ using RelevanceSharp.Vision.Data;
 using RelevanceSharp.Vision.Imaging;
 using RelevanceSharp.Vision.Models;
 using static TorchSharp.torch;
+using RelevanceSharp.Core;
 
 namespace RelevanceSharp.Tests.Cli;
 
@@ -62,13 +63,24 @@ public sealed class ShippedDemoTests : IDisposable
         Assert.True(result.Code == 0, result.Error);
         using var scope = NewDisposeScope();
         Tensor grid = ImageIO.Load(Path.Combine(work.Output, DemoGrid.FileName));
-        var (width, height) = DemoCommandTests.ExpectedSize(12);
+        var (width, height) = DemoCommandTests.ExpectedSize(12, transformer: true);
         Assert.Equal(new long[] { 3, height, width }, grid.shape);
         Assert.Equal(StatedSampleHits, result.Lines.Count(l => l.Contains(" predicted ", StringComparison.Ordinal) && !l.EndsWith("wrong", StringComparison.Ordinal)));
-        Assert.Contains($"Accuracy on the 12 samples: {StatedSampleHits}/12", result.Lines[^2], StringComparison.Ordinal);
+        // The image part's summary (the text demo's prompts follow it).
+        Assert.Single(result.Lines, l => l.StartsWith($"Accuracy on the 12 samples: {StatedSampleHits}/12", StringComparison.Ordinal));
         // Every heatmap cell holds a picture, not a blank: the grid has many distinct colors.
-        Tensor pixels = (grid * 255).round().to(ScalarType.Int64);
-        Tensor packed = pixels[0] * 65536 + pixels[1] * 256 + pixels[2];
+        Tensor pixels = (grid.mul(Scalars.Of(255))).round().to(ScalarType.Int64);
+        Tensor packed = pixels[0].mul(Scalars.Of(65536)).add(pixels[1].mul(Scalars.Of(256)), Scalars.One).add(pixels[2], Scalars.One);
         Assert.True(packed.unique().Item1.shape[0] > 500);
+    }
+
+    [Fact]
+    public void DemoVitNamesTheShippedVisionTransformer()
+    {
+        using ExplainModel model = ExplainModel.Load(ExplainModel.DemoVitName, demoFolder: Folder);
+        VisionTransformer vit = Assert.IsType<VisionTransformer>(model.Module);
+        Assert.Equal(DemoVisionTransformer.Options, vit.Options);
+        Assert.Equal(DemoModel.Transform, model.Transform);
+        Assert.Equal(10, model.ClassNames!.Count);
     }
 }

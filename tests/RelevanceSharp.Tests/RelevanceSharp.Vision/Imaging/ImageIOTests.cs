@@ -3,6 +3,7 @@ using SkiaSharp;
 using TorchSharp;
 using static RelevanceSharp.Tests.Imaging.ImagingTestKit;
 using static TorchSharp.torch;
+using RelevanceSharp.Core;
 
 namespace RelevanceSharp.Tests.Imaging;
 
@@ -33,7 +34,7 @@ public class ImageIOTests
         using var scope = NewDisposeScope();
         Tensor image = Expected(ColorPattern(8, 5));
         ImageIO.SavePng(folder.File("batch.png"), image.unsqueeze(0));
-        ImageIO.SavePng(folder.File("bytes.png"), (image * 255).round().to_type(ScalarType.Byte));
+        ImageIO.SavePng(folder.File("bytes.png"), (image.mul(Scalars.Of(255))).round().to_type(ScalarType.Byte));
         AssertSame(image, ImageIO.Load(folder.File("batch.png")));
         AssertSame(image, ImageIO.Load(folder.File("bytes.png")));
         Tensor batch = ImageIO.LoadBatch(folder.File("batch.png"));
@@ -197,10 +198,10 @@ public class ImageIOTests
     public void ResizeScalesTheShorterSide(int height, int width, int size, int newHeight, int newWidth)
     {
         using var scope = NewDisposeScope();
-        Tensor resized = ImageTransforms.Resize(full(3, height, width, 0.25f), size);
+        Tensor resized = ImageTransforms.Resize(full(3, height, width, Scalars.Of(0.25f)), size);
         Assert.Equal([3L, newHeight, newWidth], resized.shape);
         // Antialiased bilinear interpolation keeps a constant image constant.
-        Assert.True(MaxAbsDifference(resized, full_like(resized, 0.25f)) < 1e-6f);
+        Assert.True(MaxAbsDifference(resized, full_like(resized, Scalars.Of(0.25f))) < 1e-6f);
         Assert.Equal([2L, 3, newHeight, newWidth], ImageTransforms.Resize(rand(2, 3, height, width), size).shape);
     }
 
@@ -208,7 +209,7 @@ public class ImageIOTests
     public void CenterCropTakesTheMiddleRoundingHalfToEven()
     {
         using var scope = NewDisposeScope();
-        Tensor image = arange(10 * 13, dtype: ScalarType.Float32).reshape(1, 10, 13);
+        Tensor image = arange(Scalars.Of(0L), Scalars.Of(10 * 13), Scalars.One, dtype: ScalarType.Float32).reshape(1, 10, 13);
         Tensor crop = ImageTransforms.CenterCrop(image, 4);
         Assert.Equal([1L, 4, 4], crop.shape);
         // Top (10 - 4) / 2 = 3; left (13 - 4) / 2 = 4.5, rounded half to even to 4: the first value is 3 * 13 + 4.
@@ -221,7 +222,7 @@ public class ImageIOTests
     public void NormalizeUsesPerChannelMeanAndStd()
     {
         using var scope = NewDisposeScope();
-        Tensor image = full(3, 2, 2, 0.5f);
+        Tensor image = full(3, 2, 2, Scalars.Of(0.5f));
         Tensor normalized = ImageTransforms.Normalize(image, ImageTransform.ImageNetMean, ImageTransform.ImageNetStd);
         float[] expected = [(0.5f - 0.485f) / 0.229f, (0.5f - 0.456f) / 0.224f, (0.5f - 0.406f) / 0.225f];
         for (int c = 0; c < 3; c++)
@@ -231,8 +232,8 @@ public class ImageIOTests
         Tensor back = ImageTransforms.Denormalize(normalized, ImageTransform.ImageNetMean, ImageTransform.ImageNetStd);
         Assert.True(MaxAbsDifference(back, image) < 1e-6f);
         // One value applies to every channel; a batch axis is fine.
-        Tensor single = ImageTransforms.Normalize(full(2, 1, 3, 3, 1f), [0.5f], [0.25f]);
-        Assert.True(single.eq(2f).all().ToBoolean());
+        Tensor single = ImageTransforms.Normalize(full(2, 1, 3, 3, Scalars.Of(1f)), [0.5f], [0.25f]);
+        Assert.True(single.eq(Scalars.Of(2f)).all().ToBoolean());
         Assert.Throws<ArgumentException>(() => ImageTransforms.Normalize(image, [0.5f, 0.5f], [1f, 1f]));
         Assert.Throws<ArgumentException>(() => ImageTransforms.Normalize(image, [0.5f], [0f]));
     }
@@ -243,7 +244,7 @@ public class ImageIOTests
         using var folder = new TempFolder();
         using var scope = NewDisposeScope();
         string path = folder.File("photo.png");
-        ImageIO.SavePng(path, full(3, 200, 300, 0.5f));
+        ImageIO.SavePng(path, full(3, 200, 300, Scalars.Of(0.5f)));
         Tensor input = ImageIO.LoadInput(path, ImageTransform.ImageNet());
         Assert.Equal([1L, 3, 224, 224], input.shape);
         Assert.Equal((128 / 255f - 0.485f) / 0.229f, input[0, 0, 100, 100].ToSingle(), 4);

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using SkiaSharp;
 using TorchSharp;
 using static TorchSharp.torch;
+using RelevanceSharp.Core;
 
 namespace RelevanceSharp.Tests.Imaging;
 
@@ -130,7 +131,7 @@ internal static class ImagingTestKit
         int height = pixels.GetLength(0), width = pixels.GetLength(1);
         byte[] bytes = new byte[height * width * 3];
         Buffer.BlockCopy(pixels, 0, bytes, 0, bytes.Length);
-        return torch.tensor(bytes, [height, width, 3], ScalarType.Byte).permute(2, 0, 1).to_type(ScalarType.Float32) / 255f;
+        return torch.tensor(bytes, [height, width, 3], ScalarType.Byte).permute(2, 0, 1).to_type(ScalarType.Float32).div(Scalars.Of(255f));
     }
 
     /// <summary>The (1, H, W) tensor in [0, 1] that a gray pattern should load as.</summary>
@@ -139,7 +140,7 @@ internal static class ImagingTestKit
         int height = pixels.GetLength(0), width = pixels.GetLength(1);
         byte[] bytes = new byte[height * width];
         Buffer.BlockCopy(pixels, 0, bytes, 0, bytes.Length);
-        return torch.tensor(bytes, [1, height, width], ScalarType.Byte).to_type(ScalarType.Float32) / 255f;
+        return torch.tensor(bytes, [1, height, width], ScalarType.Byte).to_type(ScalarType.Float32).div(Scalars.Of(255f));
     }
 
     /// <summary>The color type SkiaSharp reports for an encoded file (to check that a test file is really gray).</summary>

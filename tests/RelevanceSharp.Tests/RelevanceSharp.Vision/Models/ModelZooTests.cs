@@ -12,9 +12,9 @@ internal sealed record FullsizeReference(string Arch, long Parameters, IReadOnly
             .Select(f => new object[] { Path.GetFileNameWithoutExtension(f) })
             .OrderBy(n => (string)n[0], StringComparer.Ordinal);
 
-    public static FullsizeReference Load(string name)
+    public static FullsizeReference Load(string name, string folder = "fullsize")
     {
-        using JsonDocument document = JsonDocument.Parse(File.ReadAllText(TestPaths.ConformancePath("fullsize", name + ".json")));
+        using JsonDocument document = JsonDocument.Parse(File.ReadAllText(TestPaths.ConformancePath(folder, name + ".json")));
         JsonElement root = document.RootElement;
         return new FullsizeReference(
             root.GetProperty("arch").GetString()!,
@@ -70,6 +70,11 @@ public class ModelZooTests
     [InlineData("vgg16", 138_357_544)]
     [InlineData("vgg16_bn", 138_365_992)]
     [InlineData("vgg19_bn", 143_678_248)]
+    [InlineData("vit_b_16", 86_567_656)]
+    [InlineData("vit_b_32", 88_224_232)]
+    [InlineData("vit_l_16", 304_326_632)]
+    [InlineData("vit_l_32", 306_535_400)]
+    [InlineData("vit_h_14", 632_045_800)]
     public void ParameterCountsAreTorchvisions(string name, long expected)
     {
         using ZooModel model = ModelZoo.Create(name, device: META);

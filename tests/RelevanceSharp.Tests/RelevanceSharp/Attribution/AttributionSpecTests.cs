@@ -117,8 +117,8 @@ public class AttributionSpecTests
     public void EveryMethodNameAndSpellingIsReservedFromComposites()
     {
         Assert.NotNull(UniformNoiseAttribution.Entry);
-        Assert.Equal(["gradient", "smoothgrad", "integrated_gradients", "occlusion", "random"], MethodRegistry.Names);
-        foreach (string name in new[] { "gradient", "smoothgrad", "smooth_grad", "integrated_gradients", "integrated-gradients", "occlusion", "random", "none" })
+        Assert.Equal(["gradient", "smoothgrad", "integrated_gradients", "occlusion", "random", "attention_rollout"], MethodRegistry.Names);
+        foreach (string name in new[] { "gradient", "smoothgrad", "smooth_grad", "integrated_gradients", "integrated-gradients", "occlusion", "random", "attention_rollout", "attention-rollout", "none" })
         {
             Assert.Contains(name, MethodRegistry.Reserved);
         }

@@ -4,6 +4,7 @@ using RelevanceSharp.Tests.Engine;
 using TorchSharp.Modules;
 using static RelevanceSharp.Tests.Support;
 using static TorchSharp.torch;
+using RelevanceSharp.Core;
 
 namespace RelevanceSharp.Tests.Attribution;
 
@@ -122,7 +123,7 @@ public class BadInputTests
         {
         }
 
-        public override Tensor forward(Tensor input) => input.detach() * 2.0;
+        public override Tensor forward(Tensor input) => input.detach().mul(Scalars.Of(2.0));
     }
 
     /// <summary>Ignores its input: the output requires grad (through a parameter) but does not use the input.</summary>
@@ -132,7 +133,7 @@ public class BadInputTests
 
         public IgnoresInput() : base(nameof(IgnoresInput)) => RegisterComponents();
 
-        public override Tensor forward(Tensor input) => bias.expand(input.shape[0], 3) * 1.0;
+        public override Tensor forward(Tensor input) => bias.expand(input.shape[0], 3).mul(Scalars.Of(1.0));
     }
 
     [Fact]
@@ -153,11 +154,11 @@ public class BadInputTests
         {
         }
 
-        public override Tensor forward(Tensor input) => input * 2.0;
+        public override Tensor forward(Tensor input) => input.mul(Scalars.Of(2.0));
 
         public IReadOnlyDictionary<string, Tensor?> GetParameters() => new Dictionary<string, Tensor?>();
 
-        public Tensor Forward(Tensor input, IReadOnlyDictionary<string, Tensor?> parameters) => input.detach() * 2.0;
+        public Tensor Forward(Tensor input, IReadOnlyDictionary<string, Tensor?> parameters) => input.detach().mul(Scalars.Of(2.0));
     }
 
     [Fact]

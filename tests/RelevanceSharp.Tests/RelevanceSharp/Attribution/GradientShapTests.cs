@@ -2,6 +2,7 @@ using RelevanceSharp.Attribution;
 using TorchSharp;
 using static RelevanceSharp.Tests.Support;
 using static TorchSharp.torch;
+using RelevanceSharp.Core;
 
 namespace RelevanceSharp.Tests.Attribution;
 
@@ -44,7 +45,7 @@ public class GradientShapTests
         {
         }
 
-        public override Tensor forward(Tensor input) => input.square().sum(1, keepdim: true) / 2.0;
+        public override Tensor forward(Tensor input) => input.pow(Scalars.Of(2.0)).sum(1, keepdim: true).div(Scalars.Of(2.0));
     }
 
     [Fact]

@@ -2,6 +2,7 @@ using RelevanceSharp.Attribution;
 using TorchSharp;
 using static RelevanceSharp.Tests.Support;
 using static TorchSharp.torch;
+using RelevanceSharp.Core;
 
 namespace RelevanceSharp.Tests.Attribution;
 
@@ -38,7 +39,7 @@ public class InputXGradientTests
         {
         }
 
-        public override Tensor forward(Tensor input) => input.pow(3).sum(1, keepdim: true) / 3.0;
+        public override Tensor forward(Tensor input) => input.pow(Scalars.Of(3)).sum(1, keepdim: true).div(Scalars.Of(3.0));
     }
 
     [Fact]

@@ -2,6 +2,7 @@ using RelevanceSharp.Attribution;
 using TorchSharp;
 using static RelevanceSharp.Tests.Support;
 using static TorchSharp.torch;
+using RelevanceSharp.Core;
 
 namespace RelevanceSharp.Tests.Attribution;
 
@@ -14,7 +15,7 @@ public class NoiseTunnelTests
         {
         }
 
-        public override Tensor forward(Tensor input) => input.square().sum(1, keepdim: true) / 2.0;
+        public override Tensor forward(Tensor input) => input.pow(Scalars.Of(2.0)).sum(1, keepdim: true).div(Scalars.Of(2.0));
     }
 
     private static readonly double[] Values2x4 = [0.0, 0.5, -0.5, 1.0, 2.0, -1.0, 0.0, 1.0];

@@ -25,8 +25,8 @@ public sealed class NonFiniteTests : IDisposable
     {
         public override Tensor forward(Tensor input)
         {
-            Tensor bright = input.mean(new long[] { 1, 2, 3 }, keepdim: true) > 0.9;
-            return where(bright, full_like(input, double.NaN), input);
+            Tensor bright = input.mean(new long[] { 1, 2, 3 }, keepdim: true) > Scalars.Of(0.9);
+            return where(bright, full_like(input, Scalars.Of(double.NaN)), input);
         }
     }
 
@@ -35,7 +35,7 @@ public sealed class NonFiniteTests : IDisposable
     {
         public override string ToString() => "NaNRule";
 
-        public override Tensor Backward(RuleCall call, Tensor gradInput, Tensor gradOutput) => full_like(gradInput, double.NaN);
+        public override Tensor Backward(RuleCall call, Tensor gradInput, Tensor gradOutput) => full_like(gradInput, Scalars.Of(double.NaN));
     }
 
     private static nn.Module<Tensor, Tensor> Model()
@@ -54,7 +54,7 @@ public sealed class NonFiniteTests : IDisposable
     private static Tensor Inputs()
     {
         manual_seed(5);
-        Tensor images = rand(3, 3, 8, 8) * 0.8;
+        Tensor images = rand(3, 3, 8, 8).mul(Scalars.Of(0.8));
         images[1] = ones(3, 8, 8);
         return images;
     }

@@ -3,6 +3,7 @@ using RelevanceSharp.Tests.Engine;
 using TorchSharp;
 using static RelevanceSharp.Tests.Support;
 using static TorchSharp.torch;
+using RelevanceSharp.Core;
 
 namespace RelevanceSharp.Tests.Attribution;
 
@@ -52,7 +53,7 @@ public class SmoothGradTests
         {
         }
 
-        public override Tensor forward(Tensor input) => input.pow(3).sum(1, keepdim: true) / 3.0;
+        public override Tensor forward(Tensor input) => input.pow(Scalars.Of(3)).sum(1, keepdim: true).div(Scalars.Of(3.0));
     }
 
     [Fact]

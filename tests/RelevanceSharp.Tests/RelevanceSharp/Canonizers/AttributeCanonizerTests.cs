@@ -38,7 +38,7 @@ public class AttributeCanonizerTests
         {
             Tensor a = left.call(input);
             Tensor b = right.call(input);
-            return SumThroughModule ? sum.call(stack(new[] { a, b }, 0)) : a + b;
+            return SumThroughModule ? sum.call(stack(new[] { a, b }, 0)) : a.add(b, Scalars.One);
         }
     }
 
@@ -118,8 +118,8 @@ public class EpsilonFunctionTests
         // A stabilizer scaled by each sample's mean absolute output: z + 0.25 * mean|z| * sign(z).
         Stabilizer scaled = Stabilizer.FromFunction(z =>
         {
-            Tensor sign = z.sign().add(0.5).sign();
-            return z + sign * z.abs().mean(new long[] { -1 }, keepdim: true) * 0.25;
+            Tensor sign = z.sign().add(Scalars.Of(0.5), Scalars.One).sign();
+            return z.add((sign * z.abs().mean(new long[] { -1 }, keepdim: true)).mul(Scalars.Of(0.25)), Scalars.One);
         });
         Sequential model = TestNets.ConvReLUNet(5);
         Tensor input = TestNets.Input(6);

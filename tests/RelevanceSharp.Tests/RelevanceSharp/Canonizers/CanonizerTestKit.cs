@@ -24,11 +24,11 @@ internal static class CanonizerTestKit
             }
             long n = bn.num_features;
             ScalarType type = bn.running_mean!.dtype;
-            bn.running_mean.copy_(rand(n, type, generator: generator) * 2 - 1);
-            bn.running_var!.copy_(rand(n, type, generator: generator) * 2.7 + 0.3);
+            bn.running_mean.copy_(rand(n, type, generator: generator).mul(Scalars.Of(2)).sub(Scalars.Of(1)));
+            bn.running_var!.copy_(rand(n, type, generator: generator).mul(Scalars.Of(2.7)).add(Scalars.Of(0.3), Scalars.One));
             if (bn.weight is not null)
             {
-                Tensor weight = rand(n, type, generator: generator) * 4 - 2;
+                Tensor weight = rand(n, type, generator: generator).mul(Scalars.Of(4)).sub(Scalars.Of(2));
                 weight[0] = -1.5;
                 if (zeroSomeScales && n > 2)
                 {
@@ -36,7 +36,7 @@ internal static class CanonizerTestKit
                 }
                 bn.weight.copy_(weight);
             }
-            bn.bias?.copy_(rand(n, type, generator: generator) * 2 - 1);
+            bn.bias?.copy_(rand(n, type, generator: generator).mul(Scalars.Of(2)).sub(Scalars.Of(1)));
         }
     }
 
@@ -51,9 +51,9 @@ internal static class CanonizerTestKit
             Tensor? bias = module switch { Linear l => l.bias, Convolution c => c.bias, _ => null };
             if (weight is not null)
             {
-                weight.copy_((rand(weight.shape, weight.dtype, generator: generator) * 2 - 1) / Math.Sqrt(weight[0].numel()));
+                weight.copy_((rand(weight.shape, weight.dtype, generator: generator).mul(Scalars.Of(2)).sub(Scalars.Of(1))).div(Scalars.Of(Math.Sqrt(weight[0].numel()))));
             }
-            bias?.copy_(rand(bias.shape, bias.dtype, generator: generator) * 0.4 - 0.2);
+            bias?.copy_(rand(bias.shape, bias.dtype, generator: generator).mul(Scalars.Of(0.4)).sub(Scalars.Of(0.2)));
         }
     }
 

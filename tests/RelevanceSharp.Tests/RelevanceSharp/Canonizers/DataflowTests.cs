@@ -47,7 +47,7 @@ public class DataflowTests
         {
             Tensor features = cat(new[] { x, conv1.call(x) }, 1);
             Tensor normalized = norm.call(features).relu();
-            return conv3.call(conv2.call(normalized) + features);
+            return conv3.call(conv2.call(normalized).add(features, Scalars.One));
         }
     }
 
@@ -65,7 +65,7 @@ public class DataflowTests
         {
             Tensor y = conv1.call(x);
             Tensor z = conv2.call(relu.call(bn.call(y)));
-            return relu.call(z + y);
+            return relu.call(z.add(y, Scalars.One));
         }
     }
 
@@ -80,7 +80,7 @@ public class DataflowTests
         public override Tensor forward(Tensor x)
         {
             Tensor normalized = bn.call(x);
-            return conv.call(normalized) + normalized * 2;
+            return conv.call(normalized).add(normalized.mul(Scalars.Of(2)), Scalars.One);
         }
     }
 
@@ -213,7 +213,7 @@ public class DataflowTests
             var bn = (BatchNorm2d)model.children().First();
             using (no_grad())
             {
-                mask = bn.call(input).gt(0.0).to(ScalarType.Float64);
+                mask = bn.call(input).gt(Scalars.Of(0.0)).to(ScalarType.Float64);
             }
             var composite = new LayerMapComposite(new (ModuleMatcher, Rule)[]
             {
@@ -226,6 +226,6 @@ public class DataflowTests
         Tensor passed = Relevance(inplace: false, out Tensor mask);
         Tensor masked = Relevance(inplace: true, out _);
         Assert.True(MaxDiff(masked, passed * mask) < 1e-12);
-        Assert.True((passed * (1 - mask)).abs().sum().item<double>() > 1e-6, "threshold positions carried no relevance");
+        Assert.True((passed * ones_like(mask).sub(mask)).abs().sum().item<double>() > 1e-6, "threshold positions carried no relevance");
     }
 }

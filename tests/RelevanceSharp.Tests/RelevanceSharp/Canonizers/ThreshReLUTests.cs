@@ -1,5 +1,6 @@
 using RelevanceSharp.Canonizers;
 using static TorchSharp.torch;
+using RelevanceSharp.Core;
 
 namespace RelevanceSharp.Tests.Canonizers;
 
@@ -11,8 +12,8 @@ public class ThreshReLUTests
     {
         Tensor s = scale.view(1, -1, 1);
         Tensor b = shift.view(1, -1, 1);
-        Tensor alive = s.ne(0.0);
-        Tensor keep = (x * s + b).gt(0.0).logical_and(alive);
+        Tensor alive = s.ne(Scalars.Of(0.0));
+        Tensor keep = ((x * s).add(b, Scalars.One)).gt(Scalars.Of(0.0)).logical_and(alive);
         Tensor threshold = where(alive, -b / where(alive, s, ones_like(s)), zeros_like(s));
         return where(keep, x, threshold);
     }
@@ -47,7 +48,7 @@ public class ThreshReLUTests
 
         Assert.True(actual.eq(expected).all().item<bool>(), "values differ");
         Assert.True(actualGradient.eq(expectedGradient).all().item<bool>(), "gradients differ");
-        Assert.True(actualGradient[.., 0, 0].eq(0.0).all().item<bool>());
-        Assert.True(actualGradient[.., 1, 0].eq(0.0).all().item<bool>());
+        Assert.True(actualGradient[.., 0, 0].eq(Scalars.Of(0.0)).all().item<bool>());
+        Assert.True(actualGradient[.., 1, 0].eq(Scalars.Of(0.0)).all().item<bool>());
     }
 }

@@ -78,7 +78,7 @@ public class LayerComputeTests
         AssertClose(D(layer.call(x)), D(LayerCompute.Forward(layer, x, own)), 1e-12, $"{kind} with its own parameters");
 
         // Changed parameters: the functional form against a second module of the kind that holds them.
-        var changed = own.ToDictionary(p => p.Key, p => p.Value is null ? null : p.Key == "weight" ? p.Value * 2.0 - 0.3 : p.Value + 0.5);
+        var changed = own.ToDictionary(p => p.Key, p => p.Value is null ? null : p.Key == "weight" ? p.Value.mul(Scalars.Of(2.0)).sub(Scalars.Of(0.3)) : p.Value.add(Scalars.Of(0.5), Scalars.One));
         var (twin, _) = Layer(kind);
         using (no_grad())
         {

@@ -100,7 +100,7 @@ public class ModelIntegrityTests
             {
                 throw new InvalidOperationException("second call refused");
             }
-            return input * 1.0;
+            return input.mul(Scalars.Of(1.0));
         }
     }
 

@@ -88,7 +88,7 @@ public class ReusedModuleTests
 
     private sealed class Halve : Rule
     {
-        public override Tensor Backward(RuleCall call, Tensor gradInput, Tensor gradOutput) => gradInput * 0.5;
+        public override Tensor Backward(RuleCall call, Tensor gradInput, Tensor gradOutput) => gradInput.mul(Scalars.Of(0.5));
 
         public override string ToString() => "Halve";
     }

@@ -2,6 +2,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static RelevanceSharp.Tests.Support;
 using static TorchSharp.torch;
+using RelevanceSharp.Core;
 
 namespace RelevanceSharp.Tests.Engine;
 
@@ -50,7 +51,7 @@ internal static class TestNets
         {
             norm.running_mean!.copy_(T(new[] { 0.3, -0.2, 0.1 }));
             norm.running_var!.copy_(T(new[] { 0.5, 2.0, 1.5 }));
-            norm.num_batches_tracked!.fill_(7);
+            norm.num_batches_tracked!.fill_(Scalars.Of(7));
         }
         model.eval();
         return model;

@@ -105,4 +105,50 @@ public sealed class SafeTensorsTests : IDisposable
         Assert.Contains(path, ex.Message, StringComparison.Ordinal);
         Assert.Throws<FileNotFoundException>(() => SafeTensors.Load(Path.Combine(directory, "missing.safetensors")));
     }
+
+    [Fact]
+    public void ReadingOneTensorAtATimeGivesWhatLoadGives()
+    {
+        string path = Path.Combine(directory, "many.safetensors");
+        using var scope = NewDisposeScope();
+        var tensors = new Dictionary<string, Tensor>
+        {
+            ["b"] = T(Values(12, 1), 3, 4),
+            ["a"] = tensor(new long[] { 7, -3 }),
+            ["c"] = T(Values(5, 2)).to(ScalarType.Float32),
+        };
+        SafeTensors.Save(path, tensors);
+        Dictionary<string, Tensor> loaded = SafeTensors.Load(path);
+        var streamed = new List<(string Name, Tensor Value)>();
+        SafeTensors.ReadEach(path, (name, value) => streamed.Add((name, value)));
+        Assert.Equal(loaded.Keys, streamed.Select(s => s.Name));
+        foreach (var (name, value) in streamed)
+        {
+            Assert.Equal(loaded[name].dtype, value.dtype);
+            Assert.Equal(loaded[name].shape, value.shape);
+            Assert.True(loaded[name].eq(value).all().item<bool>(), name);
+            value.Dispose();
+        }
+    }
+
+    [Fact]
+    public void ReadingOneTensorAtATimeChecksTheHeaderAgainstTheFileFirst()
+    {
+        string path = Path.Combine(directory, "short.safetensors");
+        File.WriteAllBytes(path, HandMade("""{"ok":{"dtype":"F64","shape":[1],"data_offsets":[0,8]},"weight":{"dtype":"F64","shape":[4],"data_offsets":[8,40]}}""", new byte[16]));
+        int visited = 0;
+        var ex = Assert.Throws<InvalidDataException>(() => SafeTensors.ReadEach(path, (_, value) =>
+        {
+            visited++;
+            value.Dispose();
+        }));
+        Assert.Contains("'weight'", ex.Message, StringComparison.Ordinal);
+        Assert.Contains(path, ex.Message, StringComparison.Ordinal);
+        // Nothing is handed out from a file whose header does not fit it.
+        Assert.Equal(0, visited);
+        File.WriteAllBytes(path, new byte[] { 255, 255, 255, 255, 0, 0, 0, 0, 1, 2 });
+        Assert.Contains("header length", Assert.Throws<InvalidDataException>(() => SafeTensors.ReadEach(path, (_, v) => v.Dispose())).Message,
+            StringComparison.Ordinal);
+        Assert.Throws<FileNotFoundException>(() => SafeTensors.ReadEach(Path.Combine(directory, "missing.safetensors"), (_, v) => v.Dispose()));
+    }
 }

@@ -3,6 +3,7 @@ using RelevanceSharp.Vision.Imaging;
 using TorchSharp;
 using static RelevanceSharp.Tests.Imaging.ImagingTestKit;
 using static TorchSharp.torch;
+using RelevanceSharp.Core;
 
 namespace RelevanceSharp.Tests.Imaging;
 
@@ -38,7 +39,7 @@ public class HeatmapTests
     {
         using var scope = NewDisposeScope();
         AssertClose([0.5f, 0.5f], Heatmap.Normalize(zeros(1, 2), symmetric: true));
-        AssertClose([0f, 0f], Heatmap.Normalize(full(1, 2, 7f), symmetric: false));
+        AssertClose([0f, 0f], Heatmap.Normalize(full(1, 2, Scalars.Of(7f)), symmetric: false));
         // Non-finite relevance counts as 0.
         AssertClose([0f, 0.5f, 1f], Heatmap.Normalize(tensor(new float[] { -2, float.NaN, 2 }, [1, 3]), symmetric: true));
     }
@@ -92,8 +93,8 @@ public class HeatmapTests
     public void EachSampleOfABatchIsNormalizedOnItsOwn()
     {
         using var scope = NewDisposeScope();
-        Tensor one = rand(3, 6, 5) - 0.5;
-        Tensor batch = stack([one, one * 10]);
+        Tensor one = rand(3, 6, 5).sub(Scalars.Of(0.5));
+        Tensor batch = stack([one, one.mul(Scalars.Of(10))]);
         Assert.Throws<ArgumentException>(() => Heatmap.Render(batch));
         Tensor images = Heatmap.RenderEach(batch, new HeatmapOptions("coldnhot"));
         Assert.Equal([2L, 3, 6, 5], images.shape);
@@ -137,7 +138,7 @@ public class HeatmapTests
         using var scope = NewDisposeScope();
         // Three 1x2x2 samples with values 1, 2, 3: the default grid is 1 column (isqrt(3) = 1) by 3 rows; a 2x2 grid
         // puts them left to right, top to bottom, and fills the fourth cell.
-        Tensor batch = stack(new[] { ones(1, 2, 2), full(new long[] { 1, 2, 2 }, 2f), full(new long[] { 1, 2, 2 }, 3f) });
+        Tensor batch = stack(new[] { ones(1, 2, 2), full(new long[] { 1, 2, 2 }, Scalars.Of(2f)), full(new long[] { 1, 2, 2 }, Scalars.Of(3f)) });
         Assert.Equal(new long[] { 1, 6, 2 }, Heatmap.Gridify(batch).shape);
         Tensor grid = Heatmap.Gridify(batch, (2, 2), fill: -1);
         Assert.Equal(new long[] { 1, 4, 4 }, grid.shape);
@@ -156,11 +157,11 @@ public class HeatmapTests
     public void OverlayBlendsWithAlpha()
     {
         using var scope = NewDisposeScope();
-        Tensor heat = full(3, 4, 6, 1f);
-        Tensor image = full(1, 4, 6, 0.2f);
+        Tensor heat = full(3, 4, 6, Scalars.Of(1f));
+        Tensor image = full(1, 4, 6, Scalars.Of(0.2f));
         Tensor half = Heatmap.Overlay(heat, image, 0.5);
         Assert.Equal([3L, 4, 6], half.shape);
-        Assert.True(MaxAbsDifference(half, full(3, 4, 6, 0.6f)) < 1e-6f);
+        Assert.True(MaxAbsDifference(half, full(3, 4, 6, Scalars.Of(0.6f))) < 1e-6f);
         AssertSame(image.expand(3, -1, -1), Heatmap.Overlay(heat, image.unsqueeze(0), 0));
         AssertSame(heat, Heatmap.Overlay(heat, image, 1));
         Assert.Throws<ArgumentException>(() => Heatmap.Overlay(heat, zeros(3, 5, 6)));
@@ -176,7 +177,7 @@ public class HeatmapTests
     public void GridSizeFollowsTheLayout(int count, int? columns, int width, int height)
     {
         using var scope = NewDisposeScope();
-        Tensor[] images = Enumerable.Range(0, count).Select(i => full(3, 6, 8, i / 10f)).ToArray();
+        Tensor[] images = Enumerable.Range(0, count).Select(i => full(3, 6, 8, Scalars.Of(i / 10f))).ToArray();
         Tensor grid = ImageGrid.Grid(images, options: new GridOptions(Columns: columns));
         Assert.Equal([3L, height, width], grid.shape);
         // The first image is copied exactly into its cell, below the spacing.
@@ -220,11 +221,11 @@ public class HeatmapTests
     {
         using var scope = NewDisposeScope();
         Tensor big = zeros(3, 6, 8);
-        Tensor small = full(1, 2, 4, 0.5f);
+        Tensor small = full(1, 2, 4, Scalars.Of(0.5f));
         Tensor grid = ImageGrid.Grid([big, small], options: new GridOptions(Columns: 2, Spacing: 0, Background: Rgb.White));
         Assert.Equal([3L, 6, 16], grid.shape);
         // The 4x2 image sits in the middle of the second 8x6 cell; the rest of that cell is background.
-        AssertSame(full(3, 2, 4, 128 / 255f), grid[.., 2..4, 10..14]);
+        AssertSame(full(3, 2, 4, Scalars.Of(128 / 255f)), grid[.., 2..4, 10..14]);
         AssertSame(ones(3, 2, 8), grid[.., 0..2, 8..16]);
     }
 
@@ -254,14 +255,14 @@ public class HeatmapTests
             int left = spacing + i % 2 * (40 + spacing);
             int top = spacing + i / 2 * (band + 20 + spacing);
             Tensor region = grid[.., top..(top + band), left..(left + 40)];
-            long ink = region.lt(1f).any(0).sum().ToInt64();
+            long ink = region.lt(Scalars.Of(1f)).any(0).sum().ToInt64();
             if (labels[i] is null)
             {
                 Assert.Equal(0, ink);
                 continue;
             }
             Assert.True(ink > 10, $"label '{labels[i]}' drew {ink} pixels");
-            long partial = (region.gt(0f) & region.lt(1f)).any(0).sum().ToInt64();
+            long partial = (region.gt(Scalars.Of(0f)) & region.lt(Scalars.Of(1f))).any(0).sum().ToInt64();
             if (antialiased)
             {
                 Assert.True(partial > 0, "text from a font file should be antialiased");

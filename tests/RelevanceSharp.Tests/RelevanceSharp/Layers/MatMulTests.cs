@@ -36,7 +36,7 @@ public class MatMulTests
     {
         using var scope = NewDisposeScope();
         Tensor a = T(Values(6, 1), 2, 3), b = T(Values(6, 2), 3, 2);
-        AssertClose(D(a.matmul(b) * 0.25), new MatMul(0.25).call(a, b));
+        AssertClose(D(a.matmul(b).mul(Scalars.Of(0.25))), new MatMul(0.25).call(a, b));
         AssertClose(D(a * a), new Multiply().call(a, a));
     }
 

@@ -2,6 +2,7 @@ using RelevanceSharp.Layers;
 using RelevanceSharp.Rules;
 using static RelevanceSharp.Tests.Support;
 using static TorchSharp.torch;
+using RelevanceSharp.Core;
 
 namespace RelevanceSharp.Tests.Layers;
 
@@ -46,7 +47,7 @@ public class RMSNormTests
         // input x gradient of weight * x * c with c = rsqrt(mean(x^2) + eps) detached, seeded with R / y.
         using var grad = enable_grad();
         Tensor input = T(x, 2, 4).requires_grad_(true);
-        Tensor c = input.detach().square().mean([-1L], keepdim: true).add(1e-6).rsqrt();
+        Tensor c = input.detach().pow(Scalars.Of(2.0)).mean([-1L], keepdim: true).add(Scalars.Of(1e-6), Scalars.One).rsqrt();
         Tensor y = input * c * norm.Weight.detach();
         Tensor g = autograd.grad(new[] { y }, new[] { input }, new[] { T(r, 2, 4) / y.detach() })[0];
         AssertClose(r, D(input.detach() * g), 1e-12);

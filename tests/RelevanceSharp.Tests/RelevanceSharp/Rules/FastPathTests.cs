@@ -246,8 +246,8 @@ public class FastPathTests
         }
         Func<Tensor, Tensor> same = BasicRule.Same;
         var halves = new BasicRule(new[] { same, same }, new[] { ParameterModifier.Unmodified(), ParameterModifier.Unmodified() },
-            new[] { same, same }, (r, outputs) => new[] { r / (2.0 * outputs[0]), r / (2.0 * outputs[1]) },
-            (inputs, gradients) => inputs[0] * gradients[0] + inputs[1] * gradients[1]);
+            new[] { same, same }, (r, outputs) => new[] { r / (outputs[0].mul(Scalars.Of(2.0))), r / (outputs[1].mul(Scalars.Of(2.0))) },
+            (inputs, gradients) => (inputs[0] * gradients[0]).add(inputs[1] * gradients[1], Scalars.One));
         Tensor input = Input(shape, "mixed");
         Tensor relevance = Relevance(layer, halves, input);
         Tensor output = layer.call(input);
@@ -382,7 +382,7 @@ public class FastPathTests
         Tensor actual = Attribute(fast);
         Assert.Equal(1, counters.GammaFromOutput);
         Tensor expected = Attribute(general);
-        Assert.True(actual[0].eq(0.0).all().item<bool>(), $"relevance {actual[0].str()} where the output is zero");
+        Assert.True(actual[0].eq(Scalars.Of(0.0)).all().item<bool>(), $"relevance {actual[0].str()} where the output is zero");
         Assert.True(actual[1].abs().sum().item<double>() > 0.1);
         Assert.True((actual - expected).abs().max().item<double>() <= 1e-12, $"{actual.str()} vs {expected.str()}");
     }

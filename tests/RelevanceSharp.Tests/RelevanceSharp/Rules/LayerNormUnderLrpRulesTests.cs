@@ -24,9 +24,9 @@ public class LayerNormUnderLrpRulesTests
         {
             // Weights of both signs and a bias that keeps every output away from zero, as in a trained network.
             norm.weight!.copy_(randn(8, ScalarType.Float64));
-            norm.bias!.copy_(randn(8, ScalarType.Float64).sign().mul(3.0));
+            norm.bias!.copy_(randn(8, ScalarType.Float64).sign().mul(Scalars.Of(3.0)));
         }
-        Tensor input = randn(4, 8, ScalarType.Float64).mul(2.0).add(0.5);
+        Tensor input = randn(4, 8, ScalarType.Float64).mul(Scalars.Of(2.0)).add(Scalars.Of(0.5), Scalars.One);
         var composite = new LayerMapComposite([(ModuleMatcher.Of<TorchSharp.Modules.LayerNorm>(), rule)]);
         using AttributionResult result = new Gradient(norm, composite, AttributionTarget.Output).Attribute(input);
         // The Output target seeds each output with itself: the relevance arriving is y.
@@ -46,7 +46,7 @@ public class LayerNormUnderLrpRulesTests
         Tensor leaving = relevanceIn.sum(1).abs();
         // Per sample, the sum leaving is below 1e-4 of what arrives (it is eps/(var + eps) of a weighted sum), while the
         // relevance of single inputs is not small: it is redistributed among the inputs and cancels.
-        Assert.True((leaving <= arriving * 1e-4).all().item<bool>(), $"{ruleName}: leaving {leaving.str()}, arriving {arriving.str()}");
+        Assert.True((leaving <= arriving.mul(Scalars.Of(1e-4))).all().item<bool>(), $"{ruleName}: leaving {leaving.str()}, arriving {arriving.str()}");
         Assert.True(relevanceIn.abs().max().item<double>() > 1e-2 * arriving.max().item<double>(), $"{ruleName}: no relevance at all");
     }
 
@@ -57,6 +57,6 @@ public class LayerNormUnderLrpRulesTests
         var (relevanceIn, relevanceOut) = Attribute(new LayerNormRule());
         // Far from zero: with sigma held constant the weighted, centred input keeps its share of every output.
         Tensor leaving = relevanceIn.sum(1).abs();
-        Assert.True((leaving > relevanceOut.abs().sum(1) * 1e-2).any().item<bool>(), $"leaving {leaving.str()}");
+        Assert.True((leaving > relevanceOut.abs().sum(1).mul(Scalars.Of(1e-2))).any().item<bool>(), $"leaving {leaving.str()}");
     }
 }

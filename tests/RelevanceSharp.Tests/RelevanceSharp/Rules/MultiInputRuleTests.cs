@@ -51,7 +51,7 @@ public class MultiInputRuleTests
         {
         }
 
-        public override Tensor forward(Tensor[] input) => input.Aggregate((a, b) => a + b);
+        public override Tensor forward(Tensor[] input) => input.Aggregate((a, b) => a.add(b, Scalars.One));
     }
 
     private sealed class SumOfList : nn.Module<IList<Tensor>, Tensor>
@@ -60,7 +60,7 @@ public class MultiInputRuleTests
         {
         }
 
-        public override Tensor forward(IList<Tensor> input) => input.Aggregate((a, b) => a + b);
+        public override Tensor forward(IList<Tensor> input) => input.Aggregate((a, b) => a.add(b, Scalars.One));
     }
 
     private sealed class SumOfPair : nn.Module<(Tensor, Tensor), Tensor>
@@ -69,7 +69,7 @@ public class MultiInputRuleTests
         {
         }
 
-        public override Tensor forward((Tensor, Tensor) input) => input.Item1 + input.Item2;
+        public override Tensor forward((Tensor, Tensor) input) => input.Item1.add(input.Item2, Scalars.One);
     }
 
     private sealed class SumOfThree : nn.Module<Tensor, Tensor, Tensor, Tensor>
@@ -78,7 +78,7 @@ public class MultiInputRuleTests
         {
         }
 
-        public override Tensor forward(Tensor a, Tensor b, Tensor c) => a + b + c;
+        public override Tensor forward(Tensor a, Tensor b, Tensor c) => a.add(b, Scalars.One).add(c, Scalars.One);
     }
 
     /// <summary>A parameterized module of two inputs that the engine has no functional form for.</summary>
@@ -88,7 +88,7 @@ public class MultiInputRuleTests
 
         public ScaledAdd() : base(nameof(ScaledAdd)) => RegisterComponents();
 
-        public override Tensor forward(Tensor a, Tensor b) => (a + b) * factor;
+        public override Tensor forward(Tensor a, Tensor b) => (a.add(b, Scalars.One)) * factor;
     }
 
     private static Composite On(Func<nn.Module, bool> match, Rule rule) =>

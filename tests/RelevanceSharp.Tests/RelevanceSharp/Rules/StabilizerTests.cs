@@ -65,7 +65,7 @@ public class StabilizerTests
     public void CustomFunctionIsCalledOnTheDenominator()
     {
         using var scope = NewDisposeScope();
-        Tensor result = Stabilizer.FromFunction(z => z * 2.0 + 1.0).Apply(Input());
+        Tensor result = Stabilizer.FromFunction(z => z.mul(Scalars.Of(2.0)).add(Scalars.Of(1.0), Scalars.One)).Apply(Input());
         AssertClose(Values.Select(v => 2 * v + 1).ToArray(), result);
     }
 
@@ -89,7 +89,7 @@ public class StabilizerTests
             "epsilon" => new Stabilizer(0.6),
             "clip" => new Stabilizer(0.6, clip: true),
             "norm_scale" => new Stabilizer(0.6, normScale: true),
-            _ => Stabilizer.FromFunction(z => z.sign() * (z.abs() + 1.0) + 0.25),
+            _ => Stabilizer.FromFunction(z => (z.sign() * (z.abs().add(Scalars.Of(1.0), Scalars.One))).add(Scalars.Of(0.25), Scalars.One)),
         };
         Tensor relevance = RuleRelevance(Dense(), new Epsilon(stabilizer), DenseX(), DenseR());
         double[] expected = Hand.PerSample(DenseBatch, DenseInput, DenseSeed, (x, r, _) =>

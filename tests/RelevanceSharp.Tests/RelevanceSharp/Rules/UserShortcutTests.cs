@@ -49,9 +49,9 @@ public class UserShortcutTests
             }
             ShortcutsTaken++;
             Tensor weight = layer.Parameters["weight"]!;
-            Tensor bias = KnownSign.ShiftedBias(layer.Bias?.clamp_min(0.0), shift, layer.Output, layer.ChannelDim);
+            Tensor bias = KnownSign.ShiftedBias(layer.Bias?.clamp_min(Scalars.Of(0.0)), shift, layer.Output, layer.ChannelDim);
             var split = SignSplit.Run(layer.Module, layer.Input, ChannelSigns.OfLayerInput(layer.Module, layer.Input),
-                () => weight.clamp_min(0.0), () => weight.clamp_max(0.0), bias);
+                () => weight.clamp_min(Scalars.Of(0.0)), () => weight.clamp_max(Scalars.Of(0.0)), bias);
             return split.Relevance(gradOutput / split.Output.detach());
         }
     }
