@@ -48,7 +48,7 @@ public sealed class GradCam : Attributor
         [LayerArgument, UpsampleArgument, ReluArgument],
         c => new GradCam(c.Model, RequiredLayer(c.Arguments, "gradcam"), c.Target, ReadUpsampling(c.Arguments), ReadFlag(c.Arguments, ReluArgument)))
     {
-        Aliases = ["grad_cam"],
+        Aliases = ["grad_cam", "grad-cam"],
         TakesComposite = false,
         Describe = (v, _) => $"Grad-CAM at {(v.TryGetValue("layer", out string? layer) ? layer : "?")}" +
             $" ({(v["relu"] == "true" ? "" : "no ReLU, ")}{v["upsample"]} upsampling)",

@@ -65,7 +65,7 @@ public sealed class GradientShap : Attributor
                 c.Arguments.Number(NoiseLevelArgument), c.Arguments.WholeNumber(SeedArgument));
         })
     {
-        Aliases = ["gradientshap"],
+        Aliases = ["gradientshap", "gradient-shap"],
         Describe = (v, composite) => $"Gradient SHAP ({v["iterations"]} samples, {v["baselines"]} baselines, noise {v["noise_level"]})" +
             (composite is null ? "" : $" of LRP with {composite}"),
     };

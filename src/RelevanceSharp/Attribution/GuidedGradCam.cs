@@ -22,7 +22,7 @@ public sealed class GuidedGradCam : Attributor
         [GradCam.LayerArgument, GradCam.UpsampleArgument],
         c => new GuidedGradCam(c.Model, GradCam.RequiredLayer(c.Arguments, "guided_gradcam"), c.Target, GradCam.ReadUpsampling(c.Arguments)))
     {
-        Aliases = ["guided_grad_cam"],
+        Aliases = ["guided_grad_cam", "guided-grad-cam", "guided-gradcam"],
         TakesComposite = false,
         Describe = (v, _) => $"guided Grad-CAM at {(v.TryGetValue("layer", out string? layer) ? layer : "?")} ({v["upsample"]} upsampling)",
     };

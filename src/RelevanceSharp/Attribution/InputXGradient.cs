@@ -15,7 +15,7 @@ public sealed class InputXGradient : Attributor
     public static MethodEntry Entry { get; } = new("input_x_gradient", "Input x Gradient: each input element times the gradient there.", [],
         c => new InputXGradient(c.Model, c.Composite, c.Target))
     {
-        Aliases = ["inputxgradient"],
+        Aliases = ["inputxgradient", "input-x-gradient"],
         Describe = (_, composite) => "input x gradient" + (composite is null ? "" : $" of LRP with {composite}"),
     };
 

@@ -19,7 +19,7 @@ public sealed class SmoothGradSquared : NoiseTunnel
         c => new SmoothGradSquared(c.Model, c.Composite, c.Target, c.Arguments.Number(NoiseLevelArgument),
             (int)c.Arguments.WholeNumber(IterationsArgument), c.Arguments.WholeNumber(SeedArgument)))
     {
-        Aliases = ["smoothgrad_squared"],
+        Aliases = ["smoothgrad_squared", "smoothgrad-squared", "smoothgrad-sq"],
         Describe = (v, composite) => $"SmoothGrad squared ({v["iterations"]} samples, noise {v["noise_level"]})" + (composite is null ? "" : $" of LRP with {composite}"),
     };
 

@@ -21,7 +21,7 @@ public sealed class VarGrad : NoiseTunnel
         c => new VarGrad(c.Model, c.Composite, c.Target, c.Arguments.Number(NoiseLevelArgument),
             (int)c.Arguments.WholeNumber(IterationsArgument), c.Arguments.WholeNumber(SeedArgument)))
     {
-        Aliases = ["var_grad"],
+        Aliases = ["var_grad", "var-grad"],
         Describe = (v, composite) => $"VarGrad ({v["iterations"]} samples, noise {v["noise_level"]})" + (composite is null ? "" : $" of LRP with {composite}"),
     };
 
