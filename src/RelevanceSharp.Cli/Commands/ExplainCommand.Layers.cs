@@ -29,7 +29,8 @@ public static partial class ExplainCommand
         {
             MethodEntry entry = MethodRegistry.Get(methodName);
             bool namesLayer = entry.Arguments.Any(a => a.Name == "layer");
-            if (namesLayer && layers.Count != 1)
+            // Without a layer, the planner names a few of the model's once it is loaded.
+            if (namesLayer && layers.Count > 1)
             {
                 throw new ArgumentException($"{LayerOption}: {entry.Name} explains one layer; give exactly one {LayerOption} NAME with it.");
             }
@@ -38,7 +39,7 @@ public static partial class ExplainCommand
             foreach (string? composite in forMethod)
             {
                 specs.Add(BuildSpec(entry.Name, composite, arguments, canonizers,
-                    [.. methodOptions, (LayerOption, namesLayer ? layers[0] : null)]));
+                    [.. methodOptions, (LayerOption, namesLayer && layers.Count == 1 ? layers[0] : null)]));
             }
         }
         var distinct = specs.DistinctBy(s => s.Name).ToList();

@@ -33,6 +33,27 @@ internal static class ExplainLayers
         }
     }
 
+    /// <summary>
+    /// Refuses a method that explains a named layer (Grad-CAM) without one, naming a few of <paramref name="model"/>'s
+    /// blocks to choose from: the last containers at most one level below the top.
+    /// </summary>
+    /// <exception cref="ArgumentException">The method needs a layer and the spec names none.</exception>
+    public static void CheckMethodLayer(AttributionSpec spec, TorchSharp.torch.nn.Module model)
+    {
+        bool needsLayer = spec.MethodEntry.Arguments.Any(a => a.Name == "layer");
+        if (!needsLayer || spec.MethodArguments.Any(a => a.TrimStart().StartsWith("layer=", StringComparison.Ordinal)))
+        {
+            return;
+        }
+        var blocks = model.named_modules()
+            .Where(m => m.name.Length > 0 && m.name.Count(c => c == '.') <= 1 && m.module.children().Any())
+            .Select(m => m.name)
+            .TakeLast(3)
+            .ToList();
+        throw new ArgumentException(
+            $"--method {spec.MethodEntry.Name} explains a layer of the model: give it with --layer NAME, e.g. {string.Join(", ", blocks)}.");
+    }
+
     /// <summary>The file of image <paramref name="stem"/> for a layer's heatmap: <c>&lt;stem&gt;.&lt;layer&gt;&lt;extension&gt;</c>.</summary>
     public static string FileStem(string stem, string layer) => $"{stem}.{layer}";
 

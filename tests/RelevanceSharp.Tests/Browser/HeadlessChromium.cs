@@ -45,6 +45,9 @@ internal sealed class HeadlessChromium : IDisposable
         ? null
         : $"no browser at {Executable} (test.sh installs Debian's chromium package; apt-get install chromium)";
 
+    /// <summary>Whether Chromium can run here.</summary>
+    public static bool Available => Unavailable is null;
+
     private HeadlessChromium(int width, int height)
     {
         profile = Path.Combine(Path.GetTempPath(), "rs-chromium-" + Guid.NewGuid().ToString("N"));
@@ -137,6 +140,16 @@ internal sealed class HeadlessChromium : IDisposable
         using HeadlessChromium browser = Start(width, height);
         browser.Navigate(file);
         return browser.Capture();
+    }
+
+    /// <summary>The rendered DOM of <paramref name="file"/> once loaded, in a fresh browser.</summary>
+    public static string DumpDom(string file) => Load(file).Dom;
+
+    /// <summary>Writes a PNG screenshot of <paramref name="file"/> (a viewport of the given size) to <paramref name="png"/> and returns its path.</summary>
+    public static string Screenshot(string file, string png, int width = 1000, int height = 700)
+    {
+        File.WriteAllBytes(png, Load(file, width, height).Screenshot);
+        return png;
     }
 
     /// <summary>Ends the browser and removes its profile.</summary>
