@@ -40,14 +40,7 @@ public abstract class NoiseTunnel : Attributor
         long? seed)
         : base(model, composite, target)
     {
-        if (iterations < 1)
-        {
-            throw new ArgumentOutOfRangeException(nameof(iterations), iterations, $"{GetType().Name} needs at least one sample.");
-        }
-        if (double.IsNaN(noiseLevel) || noiseLevel < 0)
-        {
-            throw new ArgumentOutOfRangeException(nameof(noiseLevel), noiseLevel, "The noise level must be non-negative.");
-        }
+        SmoothGrad.CheckNoise(iterations, noiseLevel, GetType().Name);
         NoiseLevel = noiseLevel;
         Iterations = iterations;
         Seed = seed;

@@ -41,14 +41,7 @@ public sealed class SmoothGrad : Attributor
         double noiseLevel = DefaultNoiseLevel, int iterations = DefaultIterations, long? seed = null)
         : base(model, composite, target)
     {
-        if (iterations < 1)
-        {
-            throw new ArgumentOutOfRangeException(nameof(iterations), iterations, "SmoothGrad needs at least one iteration.");
-        }
-        if (double.IsNaN(noiseLevel) || noiseLevel < 0)
-        {
-            throw new ArgumentOutOfRangeException(nameof(noiseLevel), noiseLevel, "The noise level must be non-negative.");
-        }
+        CheckNoise(iterations, noiseLevel, "SmoothGrad");
         NoiseLevel = noiseLevel;
         Iterations = iterations;
         Seed = seed;
@@ -86,6 +79,19 @@ public sealed class SmoothGrad : Attributor
             }
         }
         return (output, result);
+    }
+
+    /// <summary>Refuses fewer than one iteration and a negative or NaN noise level, for <paramref name="method"/>.</summary>
+    internal static void CheckNoise(int iterations, double noiseLevel, string method)
+    {
+        if (iterations < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(iterations), iterations, $"{method} needs at least one iteration.");
+        }
+        if (double.IsNaN(noiseLevel) || noiseLevel < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(noiseLevel), noiseLevel, "The noise level must be non-negative.");
+        }
     }
 
     /// <summary>

@@ -38,16 +38,6 @@ public class GradientShapTests
         Assert.Equal(difference, D(result.Relevance).Sum(), 14);
     }
 
-    /// <summary>f(x) = sum(x^2) / 2 per sample: the gradient at alpha * x is alpha * x.</summary>
-    private sealed class HalfSquare : nn.Module<Tensor, Tensor>
-    {
-        public HalfSquare() : base(nameof(HalfSquare))
-        {
-        }
-
-        public override Tensor forward(Tensor input) => input.pow(Scalars.Of(2.0)).sum(1, keepdim: true).div(Scalars.Of(2.0));
-    }
-
     [Fact]
     public void ThePointOnThePathIsDrawnUniformly()
     {
@@ -66,7 +56,7 @@ public class GradientShapTests
             alphaSums[1] += alpha[1];
         }
         double[] expected = Input.Select((v, i) => v * v * alphaSums[i / 4] / n).ToArray();
-        var shap = new GradientShap(new HalfSquare(), baselines: zeros(1, dtype: ScalarType.Float64), samples: n, noiseLevel: 0, seed: seed);
+        var shap = new GradientShap(PowerSum.HalfSquare(), baselines: zeros(1, dtype: ScalarType.Float64), samples: n, noiseLevel: 0, seed: seed);
         using AttributionResult result = shap.Attribute(T(Input, 2, 4), AttributionTarget.Class(0));
         AssertClose(expected, result.Relevance, 1e-14);
     }
@@ -107,7 +97,7 @@ public class GradientShapTests
         // many samples, E[(x - b)(b + alpha (x - b))] = (x^2 - E[b^2]) / 2 with E[b^2] = (lo^2 + lo hi + hi^2) / 3; for
         // the row [1, -2, 0.5, 0], lo = -2, hi = 1: E[b^2] = (4 - 2 + 1) / 3 = 1.
         using var scope = NewDisposeScope();
-        var shap = new GradientShap(new HalfSquare(), samples: 20000, noiseLevel: 0, seed: 6);
+        var shap = new GradientShap(PowerSum.HalfSquare(), samples: 20000, noiseLevel: 0, seed: 6);
         using AttributionResult result = shap.Attribute(T(Input[..4], 1, 4), AttributionTarget.Class(0));
         double[] expected = Input[..4].Select(v => (v * v - 1.0) / 2).ToArray();
         AssertClose(expected, result.Relevance, 0.05);
@@ -117,7 +107,7 @@ public class GradientShapTests
     public void TheRegistryNamesItsBaselines()
     {
         Assert.Equal("gradient_shap(iterations=20,noise_level=0.1,baselines=uniform,seed=0)", AttributionSpec.Parse("gradientshap").Canonical());
-        var ex = Assert.Throws<ArgumentException>(() => AttributionSpec.Parse("gradient_shap(baselines=blur)").CreateAttributor(new HalfSquare()));
+        var ex = Assert.Throws<ArgumentException>(() => AttributionSpec.Parse("gradient_shap(baselines=blur)").CreateAttributor(PowerSum.HalfSquare()));
         Assert.Contains("baselines must be uniform or zeros", ex.Message);
     }
 }

@@ -32,22 +32,12 @@ public class InputXGradientTests
         AssertClose([2, 0, 0, -3, 1, 0, 0, 1], result.Layers["0"], 1e-14);
     }
 
-    /// <summary>f(x) = sum(x^3) / 3 per sample, whose gradient is x^2.</summary>
-    private sealed class CubeSum : nn.Module<Tensor, Tensor>
-    {
-        public CubeSum() : base(nameof(CubeSum))
-        {
-        }
-
-        public override Tensor forward(Tensor input) => input.pow(Scalars.Of(3)).sum(1, keepdim: true).div(Scalars.Of(3.0));
-    }
-
     [Fact]
     public void OnACubeItIsTheCube()
     {
         // x * x^2 = x^3: [1, -8, 0.125] for x = [1, -2, 0.5].
         using var scope = NewDisposeScope();
-        using AttributionResult result = new InputXGradient(new CubeSum()).Attribute(T([1.0, -2.0, 0.5], 1, 3), AttributionTarget.Class(0));
+        using AttributionResult result = new InputXGradient(PowerSum.CubeSum()).Attribute(T([1.0, -2.0, 0.5], 1, 3), AttributionTarget.Class(0));
         AssertClose([1, -8, 0.125], result.Relevance, 1e-14);
     }
 }

@@ -41,16 +41,6 @@ public class IntegratedGradientsTests
         }
     }
 
-    /// <summary>f(x) = sum(x^2) / 2 per sample: the gradient at alpha * x is alpha * x.</summary>
-    private sealed class HalfSquare : nn.Module<Tensor, Tensor>
-    {
-        public HalfSquare() : base(nameof(HalfSquare))
-        {
-        }
-
-        public override Tensor forward(Tensor input) => input.pow(Scalars.Of(2.0)).sum(1, keepdim: true).div(Scalars.Of(2.0));
-    }
-
     [Theory]
     [InlineData(1)]
     [InlineData(4)]
@@ -60,7 +50,7 @@ public class IntegratedGradientsTests
         // With alpha_k = k/n, k = 1..n, IG = x * mean_k(alpha_k x) = x^2 (n + 1) / (2n); the right Riemann sum, not
         // the left one ((n - 1) / (2n)) or the midpoint one (1/2). The alphas are float32 values, hence 1e-7.
         using var scope = NewDisposeScope();
-        using AttributionResult result = new IntegratedGradients(new HalfSquare(), iterations: steps).Attribute(T(Input, 2, 4), AttributionTarget.Class(0));
+        using AttributionResult result = new IntegratedGradients(PowerSum.HalfSquare(), iterations: steps).Attribute(T(Input, 2, 4), AttributionTarget.Class(0));
         double factor = (steps + 1) / (2.0 * steps);
         AssertClose(Input.Select(v => v * v * factor).ToArray(), result.Relevance, 1e-7);
     }

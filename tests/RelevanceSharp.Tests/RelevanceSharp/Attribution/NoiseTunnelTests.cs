@@ -8,15 +8,6 @@ namespace RelevanceSharp.Tests.Attribution;
 
 public class NoiseTunnelTests
 {
-    /// <summary>f(x) = sum(x^2) / 2 per sample: the gradient at x + e is x + e.</summary>
-    private sealed class HalfSquare : nn.Module<Tensor, Tensor>
-    {
-        public HalfSquare() : base(nameof(HalfSquare))
-        {
-        }
-
-        public override Tensor forward(Tensor input) => input.pow(Scalars.Of(2.0)).sum(1, keepdim: true).div(Scalars.Of(2.0));
-    }
 
     private static readonly double[] Values2x4 = [0.0, 0.5, -0.5, 1.0, 2.0, -1.0, 0.0, 1.0];
 
@@ -25,9 +16,9 @@ public class NoiseTunnelTests
     {
         // g = x for HalfSquare: SG^2 = x^2 = [0, 0.25, 0.25, 1, 4, 1, 0, 1]; every sample equal, so the variance is 0.
         using var scope = NewDisposeScope();
-        using AttributionResult squared = new SmoothGradSquared(new HalfSquare(), noiseLevel: 0, iterations: 3).Attribute(T(Values2x4, 2, 4), AttributionTarget.Class(0));
+        using AttributionResult squared = new SmoothGradSquared(PowerSum.HalfSquare(), noiseLevel: 0, iterations: 3).Attribute(T(Values2x4, 2, 4), AttributionTarget.Class(0));
         AssertClose([0, 0.25, 0.25, 1, 4, 1, 0, 1], squared.Relevance, 1e-15);
-        using AttributionResult variance = new VarGrad(new HalfSquare(), noiseLevel: 0, iterations: 3).Attribute(T(Values2x4, 2, 4), AttributionTarget.Class(0));
+        using AttributionResult variance = new VarGrad(PowerSum.HalfSquare(), noiseLevel: 0, iterations: 3).Attribute(T(Values2x4, 2, 4), AttributionTarget.Class(0));
         AssertClose(new double[8], variance.Relevance, 1e-15);
     }
 
@@ -51,9 +42,9 @@ public class NoiseTunnelTests
             mean[j] = g.Average();
             squares[j] = g.Average(v => v * v);
         }
-        using AttributionResult squared = new SmoothGradSquared(new HalfSquare(), noiseLevel: 0.2, iterations: n, seed: seed).Attribute(x, AttributionTarget.Class(0));
+        using AttributionResult squared = new SmoothGradSquared(PowerSum.HalfSquare(), noiseLevel: 0.2, iterations: n, seed: seed).Attribute(x, AttributionTarget.Class(0));
         AssertClose(squares, squared.Relevance, 1e-12);
-        using AttributionResult variance = new VarGrad(new HalfSquare(), noiseLevel: 0.2, iterations: n, seed: seed).Attribute(x, AttributionTarget.Class(0));
+        using AttributionResult variance = new VarGrad(PowerSum.HalfSquare(), noiseLevel: 0.2, iterations: n, seed: seed).Attribute(x, AttributionTarget.Class(0));
         AssertClose(squares.Zip(mean, (s, m) => s - m * m).ToArray(), variance.Relevance, 1e-12);
         // The output is that of the input itself: sum(x^2) / 2 = (0 + 0.25 + 0.25 + 1) / 2 = 0.75 and (4 + 1 + 0 + 1) / 2 = 3.
         AssertClose([0.75, 3.0], squared.Output, 1e-15);
@@ -67,7 +58,7 @@ public class NoiseTunnelTests
         // is about sigma^2 sqrt(2 / n), over the row's 4 elements half that.
         using var scope = NewDisposeScope();
         const int n = 4000;
-        using AttributionResult variance = new VarGrad(new HalfSquare(), noiseLevel: 0.2, iterations: n, seed: 5).Attribute(T(Values2x4[..4], 1, 4), AttributionTarget.Class(0));
+        using AttributionResult variance = new VarGrad(PowerSum.HalfSquare(), noiseLevel: 0.2, iterations: n, seed: 5).Attribute(T(Values2x4[..4], 1, 4), AttributionTarget.Class(0));
         double mean = D(variance.Relevance).Average();
         double expected = 0.09 * (n - 1) / n, error = 0.09 * Math.Sqrt(2.0 / n) / 2;
         Assert.True(Math.Abs(mean - expected) < 5 * error, $"mean variance {mean}, expected {expected} +- {5 * error}");
