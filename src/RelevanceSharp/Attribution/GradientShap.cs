@@ -120,7 +120,7 @@ public sealed class GradientShap : Attributor
     {
         long batch = input.shape[0];
         long[] perSample = [batch, .. Enumerable.Repeat(1L, (int)input.dim() - 1)];
-        Tensor std = SmoothGrad.NoiseScale(input, NoiseLevel);
+        Tensor std = NoiseTunnel.NoiseScale(input, NoiseLevel);
         long[] dims = Enumerable.Range(1, (int)input.dim() - 1).Select(d => (long)d).ToArray();
         Tensor low = dims.Length == 0 ? input : input.amin(dims, keepdim: true), high = dims.Length == 0 ? input : input.amax(dims, keepdim: true);
         using Generator generator = Seed.HasValue ? new Generator((ulong)Seed.Value, input.device) : new Generator(device: input.device);

@@ -5,7 +5,8 @@ using RelevanceSharp.Core;
 namespace RelevanceSharp.Attribution;
 
 /// <summary>
-/// The common part of Captum's NoiseTunnel variants <see cref="SmoothGradSquared"/> and <see cref="VarGrad"/>: the
+/// The common part of the noise methods, <see cref="SmoothGrad"/> and Captum's NoiseTunnel variants
+/// <see cref="SmoothGradSquared"/> and <see cref="VarGrad"/>: their noise level, sample count and seed, and for the last two the
 /// gradient (with a composite, LRP) at <c>n</c> noisy copies of the input, every copy noisy, and the first two moments of
 /// those <c>n</c> attributions, element by element: <c>mean = 1/n sum_k a_k</c> and <c>meanOfSquares = 1/n sum_k a_k^2</c>.
 /// </summary>
@@ -19,10 +20,10 @@ namespace RelevanceSharp.Attribution;
 public abstract class NoiseTunnel : Attributor
 {
     /// <summary>The noise level unless given another.</summary>
-    public const double DefaultNoiseLevel = SmoothGrad.DefaultNoiseLevel;
+    public const double DefaultNoiseLevel = 0.1;
 
     /// <summary>The number of noisy samples unless given another.</summary>
-    public const int DefaultIterations = SmoothGrad.DefaultIterations;
+    public const int DefaultIterations = 20;
 
     /// <summary>The <c>noise_level</c> argument of the registry entries.</summary>
     protected static readonly ArgumentSpec NoiseLevelArgument =
@@ -40,7 +41,7 @@ public abstract class NoiseTunnel : Attributor
         long? seed)
         : base(model, composite, target)
     {
-        SmoothGrad.CheckNoise(iterations, noiseLevel, GetType().Name);
+        CheckNoise(iterations, noiseLevel, GetType().Name);
         NoiseLevel = noiseLevel;
         Iterations = iterations;
         Seed = seed;
@@ -62,7 +63,7 @@ public abstract class NoiseTunnel : Attributor
     protected (Tensor Output, Tensor Mean, Tensor MeanOfSquares, IReadOnlyList<(Tensor Mean, Tensor MeanOfSquares)>? Layers) Moments(
         Tensor input, AttributionTarget target)
     {
-        Tensor std = SmoothGrad.NoiseScale(input, NoiseLevel);
+        Tensor std = NoiseScale(input, NoiseLevel);
         using Generator generator = Seed.HasValue ? new Generator((ulong)Seed.Value, input.device) : new Generator(device: input.device);
         Tensor mean = zeros_like(input), squares = zeros_like(input);
         List<(Tensor Mean, Tensor MeanOfSquares)>? layers = null;
@@ -84,5 +85,31 @@ public abstract class NoiseTunnel : Attributor
             output = Model.call(input);
         }
         return (output, mean, squares, layers);
+    }
+
+    /// <summary>Refuses fewer than one iteration and a negative or NaN noise level, for <paramref name="method"/>.</summary>
+    private static void CheckNoise(int iterations, double noiseLevel, string method)
+    {
+        if (iterations < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(iterations), iterations, $"{method} needs at least one iteration.");
+        }
+        if (double.IsNaN(noiseLevel) || noiseLevel < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(noiseLevel), noiseLevel, "The noise level must be non-negative.");
+        }
+    }
+
+    /// <summary>
+    /// The noise standard deviation of each sample: <paramref name="level"/> times the sample's value range (its maximum
+    /// minus its minimum over all but the batch dimension), shaped to broadcast against <paramref name="input"/>; zeros
+    /// for an input without dimensions beyond the batch.
+    /// </summary>
+    internal static Tensor NoiseScale(Tensor input, double level)
+    {
+        long[] dims = Enumerable.Range(1, (int)input.dim() - 1).Select(d => (long)d).ToArray();
+        return dims.Length == 0
+            ? zeros_like(input)
+            : (input.amax(dims, keepdim: true) - input.amin(dims, keepdim: true)).mul(Scalars.Of(level));
     }
 }

@@ -1,5 +1,6 @@
 using RelevanceSharp.Attribution;
 using TorchSharp;
+using static RelevanceSharp.Tests.Attribution.HandLinear;
 using static RelevanceSharp.Tests.Support;
 using static TorchSharp.torch;
 using RelevanceSharp.Core;
@@ -8,10 +9,6 @@ namespace RelevanceSharp.Tests.Attribution;
 
 public class IntegratedGradientsTests
 {
-    private static readonly double[,] Weight = { { 0.5, -1.5, 2.0, 0.0 }, { -0.25, 0.75, -1.0, 3.0 }, { 1.0, 1.0, -2.0, 0.5 } };
-    private static readonly double[] Bias = { 0.3, -0.7, 0.1 };
-    private static readonly double[] Input = { 1.0, -2.0, 0.5, 0.0, 3.0, 0.25, -1.0, 2.0 };
-
     [Theory]
     [InlineData(1)]
     [InlineData(7)]
