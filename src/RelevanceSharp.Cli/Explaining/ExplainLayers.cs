@@ -1,5 +1,6 @@
 using System.Globalization;
 using RelevanceSharp.Attribution;
+using RelevanceSharp.Core;
 using static TorchSharp.torch;
 
 namespace RelevanceSharp.Cli.Explaining;
@@ -34,12 +35,19 @@ internal static class ExplainLayers
     }
 
     /// <summary>
-    /// Refuses a method that explains a named layer (Grad-CAM) without one, naming a few of <paramref name="model"/>'s
-    /// blocks to choose from: the last containers at most one level below the top.
+    /// Refuses a <c>--layer</c> that <paramref name="model"/> does not have (naming the nearest), and a method that explains
+    /// a named layer (Grad-CAM) without one, naming a few of the model's blocks to choose from: the last containers at
+    /// most one level below the top.
     /// </summary>
-    /// <exception cref="ArgumentException">The method needs a layer and the spec names none.</exception>
-    public static void CheckMethodLayer(AttributionSpec spec, TorchSharp.torch.nn.Module model)
+    /// <exception cref="ArgumentException">A layer is unknown, or the method needs a layer and the spec names none.</exception>
+    public static void CheckLayers(ExplainOptions options, TorchSharp.torch.nn.Module model)
     {
+        var names = model.named_modules().Select(m => m.name).ToHashSet(StringComparer.Ordinal);
+        foreach (string layer in options.Layers.Where(l => !names.Contains(l)))
+        {
+            throw new ArgumentException($"--layer {layer}: the model has no layer of that name; nearest: {string.Join(", ", model.ClosestNames(layer))}.");
+        }
+        AttributionSpec spec = options.Spec;
         bool needsLayer = spec.MethodEntry.Arguments.Any(a => a.Name == "layer");
         if (!needsLayer || spec.MethodArguments.Any(a => a.TrimStart().StartsWith("layer=", StringComparison.Ordinal)))
         {

@@ -86,7 +86,7 @@ internal static class ExplainPlanner
         ExplainModel model = loadModel();
         try
         {
-            ExplainLayers.CheckMethodLayer(options.Spec, model.Module);
+            ExplainLayers.CheckLayers(options, model.Module);
             Attributor attributor = options.Spec.CreateAttributor(model.Module, context);
             ManifestHeader? header = options.Shard is { } shard
                 ? new ManifestHeader

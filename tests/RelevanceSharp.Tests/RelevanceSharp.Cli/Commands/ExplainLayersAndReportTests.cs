@@ -95,8 +95,24 @@ public sealed class ExplainLayersAndReportTests : IClassFixture<ScratchDemoFolde
         CliResult unknown = Explain("--method", "gradcam", "--layer", "features.denseblock9");
         Assert.Equal(1, unknown.Code);
         line = Assert.Single(unknown.ErrorLines, l => !l.StartsWith("note:", StringComparison.Ordinal));
-        Assert.Contains("'features.denseblock9'", line, StringComparison.Ordinal);
+        Assert.StartsWith("error: --layer features.denseblock9: the model has no layer of that name; nearest: ", line, StringComparison.Ordinal);
         Assert.Contains(Layer, line, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(work.Output) && Directory.EnumerateFiles(work.Output, "*.png", SearchOption.AllDirectories).Any());
+    }
+
+    [Theory]
+    [InlineData("--top-channels lists channels of the layers given with --layer", "--top-channels", "2")]
+    [InlineData("--top-channels must be at least 1; got 0.", "--layer", Layer, "--top-channels", "0")]
+    [InlineData("--conservation and --layer each follow a backward pass of their own", "--layer", Layer, "--conservation")]
+    [InlineData("--report makes one page of the whole image list", "--report", "--shard", "1/2")]
+    [InlineData("--layer features.nowhere: ", "--layer", "features.nowhere")]
+    [InlineData("--layer features.denseblock3: ", "--method", "integrated_gradients", "--layer", Layer)]
+    public void LayerAndReportOptionsThatDoNotFitAreOneLine(string message, params string[] args)
+    {
+        CliResult result = Explain(args);
+        Assert.Equal(1, result.Code);
+        string line = Assert.Single(result.ErrorLines, l => !l.StartsWith("note:", StringComparison.Ordinal));
+        Assert.StartsWith("error: " + message, line, StringComparison.Ordinal);
         Assert.False(Directory.Exists(work.Output) && Directory.EnumerateFiles(work.Output, "*.png", SearchOption.AllDirectories).Any());
     }
 
