@@ -25,6 +25,9 @@ public sealed class EngineCounters
     /// <summary>Layer calls whose input stacked the positive and the negative part of a layer input.</summary>
     public int SignSplitCalls { get; set; }
 
+    /// <summary>Layer calls with the magnitudes of a layer input of both signs and of the weights (Gamma's form for them).</summary>
+    public int MagnitudeCalls { get; set; }
+
     /// <summary>Channels that entered such calls with their negative part.</summary>
     public int SplitNegativeChannels { get; set; }
 

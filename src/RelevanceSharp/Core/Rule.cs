@@ -57,6 +57,18 @@ public abstract class Rule
     public virtual bool SupportsMultipleInputs => false;
 
     /// <summary>
+    /// The inputs of a module with several inputs to which this rule gives no relevance whatever arrives (a gate held
+    /// constant), or <c>null</c> for none. While the hooks are active, the module receives them detached at the forward
+    /// pass, as a stop-gradient would (LXT's CP-LRP): the backward pass then skips everything that only feeds them (the
+    /// queries, keys and softmax of an attention, a gated MLP's gate) instead of carrying zeros through it. A gradient
+    /// taken later through the same forward pass with the hooks inactive (a second-order derivative) sees them as
+    /// constants too.
+    /// </summary>
+    /// <param name="module">The module the rule is attached to.</param>
+    /// <param name="inputs">How many tensors it received.</param>
+    public virtual IReadOnlyList<bool>? ConstantInputs(nn.Module module, int inputs) => null;
+
+    /// <summary>
     /// Splits the relevance at the output of a module with several inputs among those inputs; one tensor per input,
     /// each of its input's shape. Override together with <see cref="SupportsMultipleInputs"/>.
     /// </summary>

@@ -71,8 +71,9 @@ public sealed class Gamma : BasicRule
     /// <c>W- x+ + W+ x- = Wx - (W+ x+ + W- x-)</c>: the stabilizer adds epsilon to <c>P</c>, in its bias. With <c>s</c>
     /// the output gradient over the denominator, zero where <c>y = 0</c>, the relevance is
     /// <c>x * W^T (s + g s-) + g (x+ * W+^T u + x- * W-^T u)</c> with <c>u = s+ - s-</c>: one backward step through the
-    /// forward pass's graph and one through <c>P</c> (<see cref="SignSplit"/>, which computes it in one call, or with the
-    /// one part there is after a ReLU). Equal to the term-by-term computation up to rounding.
+    /// forward pass's graph and one through <c>P</c>: for an input of both signs the layer applied to <c>|x|</c> with
+    /// <c>|W|</c> gives it (see <c>Magnitudes</c>), otherwise <see cref="SignSplit"/> with the one part there is (after a
+    /// ReLU). Equal to the term-by-term computation up to rounding.
     /// </summary>
     private static class FromOutput
     {
@@ -97,9 +98,23 @@ public sealed class Gamma : BasicRule
 
             nn.Module<Tensor, Tensor> module = call.Module;
             Tensor shiftedBias = KnownSign.ShiftedBias(bias?.clamp_min(Scalars.Of(0.0)).mul_(Scalars.Of(gamma)), rule.Stabilizer.ConstantShift!.Value, y, channelDim);
-            var split = SignSplit.Run(module, x, ChannelSigns.OfLayerInput(module, x),
-                () => weight.clamp_min(Scalars.Of(0.0)).mul_(Scalars.Of(gamma)), () => weight.clamp_max(Scalars.Of(0.0)).mul_(Scalars.Of(gamma)), shiftedBias, stats);
-            Tensor p = split.Output.detach();
+            ChannelSigns signs = ChannelSigns.OfLayerInput(module, x);
+            // Inputs of both signs (after a layer norm, a GELU, an attention): the magnitude form, one call of the
+            // layer's size instead of a stacked one of up to twice its size. Otherwise the one part there is.
+            Magnitudes? magnitudes = null;
+            SignSplit? split = null;
+            Tensor p;
+            if (gamma > 0.0 && !signs.NonNegative && !signs.NonPositive)
+            {
+                magnitudes = Magnitudes.Run(module, x, weight, stats);
+                p = magnitudes.PositiveSum(y, bias, channelDim, gamma, shiftedBias);
+            }
+            else
+            {
+                split = SignSplit.Run(module, x, signs,
+                    () => weight.clamp_min(Scalars.Of(0.0)).mul_(Scalars.Of(gamma)), () => weight.clamp_max(Scalars.Of(0.0)).mul_(Scalars.Of(gamma)), shiftedBias, stats);
+                p = split.Output.detach();
+            }
             // Selections by the sign of y in float arithmetic (boolean masks and where() cost several times a plain
             // pass): with sign = sign(y) and nonzero = |sign|, the denominator is y + sign * P + g * min(y, 0), that is
             // y + P where y > 0 and (1 + g) y - P where y < 0; where y = 0 it is set to 1 and the gradient to 0.
@@ -107,10 +122,64 @@ public sealed class Gamma : BasicRule
             Tensor nonzero = sign.abs();
             Tensor denominator = sign.mul(p).add_(y, Scalars.One).add_(y.clamp_max(Scalars.Of(0.0)), Scalars.Of(gamma)).add_(nonzero.neg().add_(Scalars.Of(1.0), Scalars.One), Scalars.One);
             Tensor quotient = gradOutput.mul(nonzero).div_(denominator);
-            // Seeds: s (1 + g) where y < 0 and s elsewhere through the layer; s where y > 0 and -s where y < 0 through P.
-            Tensor throughLayer = call.NaturalGradient(quotient.add(quotient.mul(sign.clamp_max(Scalars.Of(0.0))), Scalars.Of(-gamma)));
+            // Seeds: s (1 + g) where y < 0 and s elsewhere through the layer; u = s where y > 0 and -s where y < 0
+            // through P.
+            Tensor seed = quotient.add(quotient.mul(sign.clamp_max(Scalars.Of(0.0))), Scalars.Of(-gamma));
+            Tensor u = quotient.mul_(sign);
+            if (magnitudes is not null)
+            {
+                // g (x+ * W+^T u + x- * W-^T u) = g/2 (x * W^T u + |x| * |W|^T u): the first half joins the layer's seed.
+                Tensor layerPart = call.NaturalGradient(seed.add_(u, Scalars.Of(gamma / 2.0)));
+                stats?.Gradients += 2;
+                return layerPart.mul_(x).add_(magnitudes.Relevance(u), Scalars.Of(gamma / 2.0));
+            }
+            Tensor throughLayer = call.NaturalGradient(seed);
             stats?.Gradients += 1;
-            return throughLayer.mul_(x).add_(split.Relevance(quotient.mul_(sign)), Scalars.One);
+            return throughLayer.mul_(x).add_(split!.Relevance(u), Scalars.One);
+        }
+
+        /// <summary>
+        /// The layer applied to <c>|x|</c> with <c>|W|</c>, no bias: since <c>W+ x+ + W- x- = (W x + |W| |x|) / 2</c>
+        /// term by term, it gives the sum over both signs from the forward output in one call of the layer's own size,
+        /// and <c>x+ * W+^T u + x- * W-^T u = (x * W^T u + |x| * |W|^T u) / 2</c> gives the relevance from one
+        /// backward step through it and one through the layer. In floating point the difference to the two-part sum
+        /// is of the size of the rounding already in <c>W x</c>.
+        /// </summary>
+        private sealed class Magnitudes
+        {
+            private Magnitudes(Tensor input, Tensor output)
+            {
+                Input = input;
+                Output = output;
+            }
+
+            private Tensor Input { get; }
+
+            private Tensor Output { get; }
+
+            public static Magnitudes Run(nn.Module<Tensor, Tensor> module, Tensor x, Tensor weight, EngineCounters? stats)
+            {
+                using var grad = enable_grad();
+                Tensor input = x.detach().abs().requires_grad_(true);
+                Tensor output = LayerCompute.Forward(module, input, new Dictionary<string, Tensor?> { ["weight"] = weight.abs(), ["bias"] = null });
+                stats?.LayerCalls += 1;
+                stats?.MagnitudeCalls += 1;
+                return new Magnitudes(input, output);
+            }
+
+            /// <summary><c>P = g/2 (y - b + |W| |x|) + b'</c>: the forward output without its bias, plus the magnitudes.</summary>
+            public Tensor PositiveSum(Tensor y, Tensor? bias, long channelDim, double gamma, Tensor shiftedBias)
+            {
+                Tensor sum = Output.detach().add(y, Scalars.One);
+                if (bias is not null)
+                {
+                    sum.add_(LayerCompute.BroadcastBias(bias, sum.dim(), channelDim), Scalars.Of(-1.0));
+                }
+                return LayerCompute.AddBias(sum.mul_(Scalars.Of(gamma / 2.0)), shiftedBias, channelDim);
+            }
+
+            /// <summary><c>|x| * |W|^T u</c> for the output gradient <paramref name="u"/>.</summary>
+            public Tensor Relevance(Tensor u) => autograd.grad(new[] { Output }, new[] { Input }, new[] { u })[0].mul_(Input.detach());
         }
     }
 }

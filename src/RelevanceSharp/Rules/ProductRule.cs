@@ -31,6 +31,11 @@ public abstract class ProductRule : Rule
     public override bool SupportsMultipleInputs => true;
 
     /// <inheritdoc />
+    /// <remarks>The inputs whose share is zero.</remarks>
+    public override IReadOnlyList<bool>? ConstantInputs(nn.Module module, int inputs) =>
+        inputs < 2 ? null : Shares(module, inputs) is var shares && shares.Any(s => s == 0.0) ? shares.Select(s => s == 0.0).ToArray() : null;
+
+    /// <inheritdoc />
     public override IReadOnlyList<Tensor> Backward(MultiInputCall call, Tensor gradOutput)
     {
         ArgumentNullException.ThrowIfNull(call);

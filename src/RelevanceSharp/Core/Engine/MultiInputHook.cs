@@ -24,11 +24,18 @@ internal sealed class MultiInputHook : IPendingCalls
     /// <summary>
     /// Hands the module a view of each input that requires grad: a graph node of its own, so that the gradient with
     /// respect to one input holds only what flows through it, also where another input was computed from it (the
-    /// two summands h and f(h) of a residual block).
+    /// two summands h and f(h) of a residual block). While the hooks are active, the inputs the rule holds constant
+    /// (<see cref="Rule.ConstantInputs"/>) are handed on detached instead.
     /// </summary>
-    public Tensor[]? PreForward(nn.Module module, IReadOnlyList<Tensor> inputs) => Applies(module, inputs)
-        ? inputs.Select(x => x.requires_grad ? x.view_as(x) : x).ToArray()
-        : null;
+    public Tensor[]? PreForward(nn.Module module, IReadOnlyList<Tensor> inputs)
+    {
+        if (!Applies(module, inputs))
+        {
+            return null;
+        }
+        IReadOnlyList<bool>? constant = activity.IsActive ? rule.ConstantInputs(module, inputs.Count) : null;
+        return inputs.Select((x, i) => !x.requires_grad ? x : constant is not null && i < constant.Count && constant[i] ? x.detach() : x.view_as(x)).ToArray();
+    }
 
     private static bool Applies(nn.Module module, IReadOnlyList<Tensor> inputs) =>
         is_grad_enabled() && inputs.Any(x => x.requires_grad) && !RuleSuppression.IsSuppressed(module);

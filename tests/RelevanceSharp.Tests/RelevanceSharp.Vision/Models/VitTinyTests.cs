@@ -1,6 +1,7 @@
 using System.Text.Json;
 using RelevanceSharp.Attribution;
 using RelevanceSharp.Composites;
+using RelevanceSharp.Core;
 using RelevanceSharp.IO;
 using RelevanceSharp.Vision.Models;
 using TorchSharp;
@@ -62,5 +63,26 @@ public class VitTinyTests
         output.WriteLine($"{name}: max error {error:E3}, allowed {allowed:E3} ({error / allowed:F4} of it); output {outputError:E3}");
         Assert.True(outputError <= outputAllowed, $"output {outputError} > {outputAllowed}");
         Assert.True(error <= allowed, $"relevance {error} > {allowed}");
+    }
+
+    [Fact]
+    public void CpLrpNeverReachesTheQueriesKeysAndSoftmax()
+    {
+        // CP-LRP holds the attention weights constant: the backward pass must skip everything that only feeds them
+        // (as LXT's stop-gradient does) instead of carrying zeros through it; AttnLRP runs their rules.
+        using var scope = NewDisposeScope();
+        using VisionTransformer model = LoadVitTiny();
+        Tensor input = SafeTensors.Load(TestPaths.ConformancePath("vit_tiny", "expected.safetensors"))["input"];
+        foreach ((Composite composite, bool reached) in new (Composite, bool)[] { (new CpLrp(), false), (new AttnLrp(), true) })
+        {
+            var counters = new EngineCounters();
+            composite.Counters = counters;
+            using AttributionResult result = new Gradient(model, composite, AttributionTarget.ClassScore(3)).Attribute(input);
+            string[] attention = counters.RuleMilliseconds.Keys
+                .Where(k => k.EndsWith(".q", StringComparison.Ordinal) || k.EndsWith(".k", StringComparison.Ordinal) || k.EndsWith(".softmax", StringComparison.Ordinal))
+                .ToArray();
+            Assert.True(counters.RuleMilliseconds.Keys.Any(k => k.EndsWith(".v", StringComparison.Ordinal)), "no rule ran on the values");
+            Assert.Equal(reached ? 6 : 0, attention.Length);
+        }
     }
 }
