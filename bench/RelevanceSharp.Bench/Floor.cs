@@ -60,10 +60,20 @@ internal static class Floor
         Gradient,
         EpsilonPlusFlat,
         EpsilonGammaBox,
+
+        /// <summary>
+        /// A transformer composite with Gamma on every dense layer and convolution: the layer's own call and one with
+        /// <c>|x|</c> and <c>|W|</c> (the engine's form for inputs of both signs, which nearly every layer input of a
+        /// transformer holds), each with its gradient.
+        /// </summary>
+        TransformerGamma,
     }
 
     /// <summary>Replays every layer of one forward pass alone and sums the minimum of five timings of each.</summary>
-    public sealed class Replay(Work work)
+    /// <param name="work">What each layer's replay does.</param>
+    /// <param name="convGamma">The gamma of convolutions for <see cref="Work.TransformerGamma"/>.</param>
+    /// <param name="linearGamma">The gamma of dense layers for <see cref="Work.TransformerGamma"/>.</param>
+    public sealed class Replay(Work work, double convGamma = 0.25, double linearGamma = 0.05)
     {
         private readonly Dictionary<nn.Module, string> names = new(ReferenceEqualityComparer.Instance);
         private bool first = true;
@@ -114,7 +124,15 @@ internal static class Floor
             // The calls whose gradients the rule takes. A call with the layer's own input and weights stands for the
             // forward pass's call and the gradient through it; without one, the forward pass's call is timed alone.
             var calls = new List<(Tensor Input, Tensor Weight)>();
-            if (work != Work.Gradient && module is Convolution && first)
+            if (work == Work.TransformerGamma)
+            {
+                ChannelSigns signs = ChannelSigns.OfLayerInput(module, input);
+                channels += signs.Count;
+                negativeChannels += signs.Negative.Length;
+                calls.Add((input, weight));
+                calls.Add((input.abs(), weight.abs().mul(Scalars.Of(module is Convolution ? convGamma : linearGamma))));
+            }
+            else if (work != Work.Gradient && module is Convolution && first)
             {
                 if (work == Work.EpsilonPlusFlat)
                 {
@@ -129,22 +147,7 @@ internal static class Floor
             }
             else if (work != Work.Gradient && module is Convolution)
             {
-                double gamma = work == Work.EpsilonGammaBox ? 0.25 : 1.0;
-                // The engine's split: the channels holding positive values with W+, stacked with those holding
-                // negative values with W-.
-                ChannelSigns signs = ChannelSigns.Of(input, 1);
-                channels += signs.Count;
-                negativeChannels += signs.Negative.Length;
-                var parts = new (long[] Channels, bool Positive)[] { (signs.Positive, true), (signs.Negative, false) }
-                    .Where(p => p.Channels.Length > 0).ToList();
-                Tensor Part(Tensor t, long[] picked, bool positive)
-                {
-                    Tensor selected = t.index_select(1, tensor(picked, ScalarType.Int64, t.device));
-                    return positive ? selected.clamp_min(Scalars.Of(0.0)) : selected.clamp_max(Scalars.Of(0.0));
-                }
-                Tensor stackedInput = cat(parts.Select(p => Part(input, p.Channels, p.Positive)).ToList(), 1);
-                Tensor stackedWeight = cat(parts.Select(p => Part(weight, p.Channels, p.Positive).mul(Scalars.Of(gamma))).ToList(), 1);
-                calls.Add((stackedInput, stackedWeight));
+                calls.Add(StackedBySign(module, input, weight, work == Work.EpsilonGammaBox ? 0.25 : 1.0));
                 if (work == Work.EpsilonGammaBox)
                 {
                     calls.Add((input, weight));
@@ -175,6 +178,28 @@ internal static class Floor
             string layer = names.GetValueOrDefault(module) ?? module.GetName();
             PerLayer[layer] = PerLayer.GetValueOrDefault(layer) + best;
             return output;
+        }
+
+        /// <summary>
+        /// The engine's split of a layer input by the signs its channels (input features) hold: the positive parts with
+        /// <c>g W+</c>, stacked along the channels with the negative parts with <c>g W-</c>.
+        /// </summary>
+        private (Tensor Input, Tensor Weight) StackedBySign(nn.Module module, Tensor input, Tensor weight, double gamma)
+        {
+            ChannelSigns signs = ChannelSigns.OfLayerInput(module, input);
+            long inputDim = module is Convolution ? 1 : input.dim() - 1;
+            channels += signs.Count;
+            negativeChannels += signs.Negative.Length;
+            var parts = new (long[] Channels, bool Positive)[] { (signs.Positive, true), (signs.Negative, false) }
+                .Where(p => p.Channels.Length > 0).ToList();
+            Tensor Part(Tensor t, long dim, long[] picked, bool positive)
+            {
+                Tensor selected = t.index_select(dim, tensor(picked, ScalarType.Int64, t.device));
+                return positive ? selected.clamp_min(Scalars.Of(0.0)) : selected.clamp_max(Scalars.Of(0.0));
+            }
+            Tensor stackedInput = cat(parts.Select(p => Part(input, inputDim, p.Channels, p.Positive)).ToList(), inputDim);
+            Tensor stackedWeight = cat(parts.Select(p => Part(weight, 1, p.Channels, p.Positive).mul(Scalars.Of(gamma))).ToList(), 1);
+            return (stackedInput, stackedWeight);
         }
 
         /// <summary>A layer call with the given weights and the gradient of its output to its input.</summary>

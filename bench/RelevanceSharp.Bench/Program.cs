@@ -20,6 +20,7 @@ using static TorchSharp.torch;
 //        [--channels-last] (inputs and convolution weights in channels-last memory layout)
 //        [--evaluation] (instead of the timings: images per second of 'relevance evaluate --dataset', see EvaluationRate.cs)
 //        [--llm [--llm-layers N] [--llm-tokens N]] (instead: a decoder of LLaMA 3.2 1B's shape, see LlmBench.cs)
+//        [--vit] (instead: torchvision's vit_b_16 with AttnLRP and CP-LRP at the --batches, see VitBench.cs)
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 var options = BenchOptions.Parse(args);
@@ -37,11 +38,18 @@ Console.WriteLine($"RelevanceSharp benchmark: {(options.Quick ? "quick" : "full"
     $"{Environment.ProcessorCount} logical cores, float32, 224x224, {options.Warmup} warm-up + {options.Repeats} timed rounds each (at least {(options.Quick ? 3 : 5)} at batch 1), " +
     $"freed native memory {(keepsMemory ? "kept for reuse" : "returned to the system (default glibc settings)")}, " +
     $"batch-norm statistics {(options.DefaultStatistics ? "at their defaults (every ThreshReLU threshold 0)" : "measured on random images, random affine parameters")}, " +
-    $"CPU guard {(guard.Engaged ? $"engaged ({(guard.IsaCap is { } cap ? $"oneDNN capped at {cap}" : guard.DisableMkldnn ? "oneDNN off" : "user's oneDNN cap")})" : "not engaged")}");
+    $"CPU guard {(guard.Engaged ? $"engaged ({(guard.IsaCap is { } cap ? $"oneDNN capped at {cap}" : guard.DisableMkldnn ? "oneDNN off" : "user's oneDNN cap")})" : "not engaged")}, " +
+    $"MKL kernels {(CpuGuard.Mkl?.IntelKernels == true ? "chosen by instruction set (AMD processor)" : "MKL's own choice")}");
 
 if (args.Contains("--llm"))
 {
     LlmBench.Run(args, options);
+    return;
+}
+
+if (args.Contains("--vit"))
+{
+    VitBench.Run(options);
     return;
 }
 

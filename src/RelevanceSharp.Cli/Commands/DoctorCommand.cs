@@ -54,6 +54,10 @@ public static class DoctorCommand
             (decision.Warning is null ? "" : $" (warning: {decision.Warning})"));
         CpuBackendState state = CpuGuard.State();
         writer.WriteLine($"oneDNN instruction-set cap: {state.OneDnnIsaCap ?? "none"}; oneDNN {OnOff(state.OneDnnEnabled)}, NNPACK {OnOff(state.NnpackEnabled)}");
+        if (CpuGuard.Mkl is { } mkl)
+        {
+            writer.WriteLine($"MKL kernels: {(mkl.IntelKernels ? "chosen by instruction set" : "MKL's own choice")}: {mkl.Reason}");
+        }
     }
 
     private static string OnOff(bool? value) => value switch { true => "on", false => "off", null => "unknown" };

@@ -144,6 +144,7 @@ public static class CpuGuard
     private static readonly object Gate = new();
     private static CpuGuardSettings? configured;
     private static CpuGuardDecision? applied;
+    private static MklDispatchState? mkl;
 
     /// <summary>What is in force in libtorch now, whoever set it (for diagnostics and tests).</summary>
     public static CpuBackendState State()
@@ -154,6 +155,9 @@ public static class CpuGuard
 
     /// <summary>The decision in force, or <c>null</c> before <see cref="Ensure"/> ran.</summary>
     public static CpuGuardDecision? Current => Volatile.Read(ref applied);
+
+    /// <summary>What <see cref="MklDispatch"/> did when <see cref="Ensure"/> ran, or <c>null</c> before.</summary>
+    public static MklDispatchState? Mkl => Volatile.Read(ref mkl);
 
     /// <summary>
     /// Sets the guard's settings in place of the environment's. Only possible before the guard has been applied,
@@ -197,19 +201,22 @@ public static class CpuGuard
                 return applied;
             }
             CpuGuardDecision decision;
+            CpuDescription cpu = CpuDescription.Detect();
             try
             {
                 configured ??= CpuGuardSettings.FromEnvironment();
-                decision = Decide(CpuDescription.Detect(), configured);
+                decision = Decide(cpu, configured);
             }
             catch (ArgumentException ex)
             {
                 // A mistyped setting must not leave a faulty machine unguarded: decide as in auto mode and say why.
                 configured = new CpuGuardSettings(UserIsa: NativeEnvironment.UserIsa());
-                decision = Decide(CpuDescription.Detect(), configured);
+                decision = Decide(cpu, configured);
                 decision = decision with { Warning = $"{ex.Message} Using auto." };
             }
             decision = Apply(decision);
+            // Speed, not correctness, and independent of the guard's settings: before the first matrix product too.
+            Volatile.Write(ref mkl, MklDispatch.Apply(cpu));
             Volatile.Write(ref applied, decision);
             return decision;
         }
@@ -430,7 +437,7 @@ internal static class LibTorchContext
     private static T? Call<T>(IntPtr library, string symbol) where T : Delegate =>
         NativeLibrary.TryGetExport(library, symbol, out IntPtr address) ? Marshal.GetDelegateForFunctionPointer<T>(address) : null;
 
-    private static IntPtr Load()
+    internal static IntPtr Load()
     {
         try
         {
