@@ -2,7 +2,8 @@
 # Runs the test suite, installing first what the tests need and the machine lacks (Debian and Ubuntu):
 #   - the Fashion-MNIST test set (Debian package dataset-fashion-mnist), for the demo model's accuracy check;
 #   - the DejaVu font (fonts-dejavu-core), for heatmap grids labelled with a real font;
-#   - Chromium (chromium), which opens the token heatmap pages headless to check what they show.
+#   - Chromium (chromium), which opens the token heatmap pages and the explain and evaluate reports headless to check
+#     what they show.
 # Arguments are passed to 'dotnet test' (e.g. --filter "Category!=Slow").
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -13,7 +14,8 @@ if ! command -v dotnet >/dev/null 2>&1; then
 fi
 
 # What the tests need from Debian: the Fashion-MNIST test set (the demo model's stated accuracy), a font file (the
-# labels of heatmap grids drawn with a real font) and a browser (the HTML pages of token heatmaps, opened headless).
+# labels of heatmap grids drawn with a real font) and a browser (the HTML pages of token heatmaps and the reports,
+# opened headless).
 dataset=/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz
 font=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
 browser=/usr/bin/chromium

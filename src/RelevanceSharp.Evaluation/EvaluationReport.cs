@@ -74,6 +74,10 @@ public sealed class EvaluationReport
     public IReadOnlyList<double> FractionsPerturbed =>
         Enumerable.Range(0, Steps + 1).Select(k => (double)Options.Perturbation.PatchesAfter(k, Grid.Count) / Grid.Count).ToArray();
 
+    /// <summary>The measures without baseline that every configuration has (sparseness and complexity, and infidelity and max-sensitivity when they ran).</summary>
+    public IReadOnlyList<FaithfulnessMeasure> MeasuresWithoutBaseline =>
+        FaithfulnessMeasures.WithoutBaseline.Where(m => Configurations.All(c => c.Scores(m) is not null)).ToList();
+
     /// <summary>The configuration of the given name (as <see cref="AttributionSpec.Name"/> writes it), or <c>null</c>.</summary>
     public ConfigurationResult? Find(string name) => Configurations.FirstOrDefault(c => c.Config.Name == name);
 
@@ -104,6 +108,14 @@ public sealed class EvaluationReport
                     .Concat([p.Random.AopcSummary.Format(), p.AopcDifference.Format()])
                     .ToArray());
             }
+            text.Append(TextTables.Format(rows));
+            text.AppendLine();
+        }
+        if (MeasuresWithoutBaseline is { Count: > 0 } measures)
+        {
+            var rows = new List<string[]> { new[] { "configuration" }.Concat(measures.Select(m => $"{m.Label()} ({(m.HigherIsBetter() ? "higher" : "lower")} better)")).ToArray() };
+            rows.AddRange(Configurations.Select(c => new[] { c.Config.Name }.Concat(measures.Select(m => MeanWithError.Of(c.Scores(m)!).Format())).ToArray()));
+            text.AppendLine("measures without baseline:");
             text.Append(TextTables.Format(rows));
             text.AppendLine();
         }
@@ -141,8 +153,10 @@ public sealed class EvaluationReport
 
     /// <summary>
     /// Whether the uniform-noise control (<see cref="UniformNoiseAttribution.MethodName"/>) ranks last, by the mean over
-    /// the images, under every measure and baseline: one line saying so, or one line per measure and baseline where
-    /// some configuration does worse. Empty when the control was not evaluated.
+    /// the images, under every faithfulness measure (region perturbation's under every baseline, and infidelity when it
+    /// ran): one line saying so, or one line per measure and baseline where some configuration does worse. Empty when the
+    /// control was not evaluated. (Sensitivity, sparseness and complexity are left out: noise that ignores the model can
+    /// be sparse or robust without being faithful.)
     /// </summary>
     public IReadOnlyList<string> SanityCheck()
     {
@@ -164,15 +178,31 @@ public sealed class EvaluationReport
                     .ToList();
                 if (worse.Count > 0)
                 {
-                    problems.Add($"sanity: the random attribution does not rank last under {measure.Label()}, baseline {Baselines[b]}: " +
-                        string.Join(", ", worse.Select(w => $"{w.Name} ({TextTables.Number(w.Mean)})")) +
-                        $" {(worse.Count == 1 ? "does" : "do")} worse than random ({TextTables.Number(noise)}; " +
-                        $"{(measure.HigherIsBetter() ? "higher" : "lower")} is better).");
+                    problems.Add(SanityProblem(measure, $", baseline {Baselines[b]}", worse, noise));
                 }
             }
         }
-        return problems.Count > 0 ? problems : ["sanity: the random attribution ranks last under every measure and baseline."];
+        if (MeasuresWithoutBaseline.Contains(FaithfulnessMeasure.Infidelity))
+        {
+            double noise = MeanWithError.Of(random.Scores(FaithfulnessMeasure.Infidelity)!).Mean;
+            var worse = Configurations
+                .Where(c => c != random)
+                .Select(c => (c.Config.Name, Mean: MeanWithError.Of(c.Scores(FaithfulnessMeasure.Infidelity)!).Mean))
+                .Where(c => c.Mean > noise)
+                .ToList();
+            if (worse.Count > 0)
+            {
+                problems.Add(SanityProblem(FaithfulnessMeasure.Infidelity, "", worse, noise));
+            }
+        }
+        return problems.Count > 0 ? problems : ["sanity: the random attribution ranks last under every faithfulness measure and baseline."];
     }
+
+    private static string SanityProblem(FaithfulnessMeasure measure, string where, IReadOnlyList<(string Name, double Mean)> worse, double noise) =>
+        $"sanity: the random attribution does not rank last under {measure.Label()}{where}: " +
+        string.Join(", ", worse.Select(w => $"{w.Name} ({TextTables.Number(w.Mean)})")) +
+        $" {(worse.Count == 1 ? "does" : "do")} worse than random ({TextTables.Number(noise)}; " +
+        $"{(measure.HigherIsBetter() ? "higher" : "lower")} is better).";
 
     /// <summary>
     /// Writes the mean curves as CSV, one row per configuration, baseline and step: <c>configuration, baseline,
@@ -226,12 +256,15 @@ public sealed class EvaluationReport
 
     /// <summary>
     /// Writes every image's scores as CSV, one row per image, configuration and baseline: <c>image, label, target,
-    /// configuration, baseline, morf_aopc, lerf_aopc, abpc, random_aopc</c> (label empty when unknown). Enough to
-    /// redo every statistic of the paired comparisons.
+    /// configuration, baseline, morf_aopc, lerf_aopc, abpc, random_aopc</c> (label empty when unknown), then the measures
+    /// without baseline that ran (<c>infidelity, sensitivity_max, sparseness, complexity</c>; the same on every baseline's
+    /// row of an image). Enough to redo every statistic of the paired comparisons.
     /// </summary>
     public void WritePerImageCsv(string path)
     {
-        var csv = new StringBuilder("image,label,target,configuration,baseline," + string.Join(",", FaithfulnessMeasures.All.Select(m => m.Key())) + ",random_aopc\n");
+        IReadOnlyList<FaithfulnessMeasure> others = MeasuresWithoutBaseline;
+        var csv = new StringBuilder("image,label,target,configuration,baseline," + string.Join(",", FaithfulnessMeasures.All.Select(m => m.Key())) + ",random_aopc" +
+            string.Concat(others.Select(m => "," + m.Key())) + "\n");
         foreach (ConfigurationResult result in Configurations)
         {
             foreach (PerturbationResult p in result.PerBaseline)
@@ -239,7 +272,8 @@ public sealed class EvaluationReport
                 for (int i = 0; i < ImageNames.Count; i++)
                 {
                     TextTables.CsvRow(csv, [ImageNames[i], Labels?[i], Targets[i], result.Config.Name, p.Baseline,
-                        .. FaithfulnessMeasures.All.Select(m => (object)p.Scores(m)[i]), p.Random.Aopc[i]]);
+                        .. FaithfulnessMeasures.All.Select(m => (object)p.Scores(m)[i]), p.Random.Aopc[i],
+                        .. others.Select(m => (object)result.Scores(m)![i])]);
                 }
             }
         }

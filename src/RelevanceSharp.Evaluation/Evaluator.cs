@@ -28,6 +28,15 @@ public sealed record EvaluationOptions
 
     /// <summary>The class each image is explained and scored for; <c>null</c> for the model's predicted class.</summary>
     public IReadOnlyList<long>? Targets { get; init; }
+
+    /// <summary>Infidelity settings (<see cref="Evaluation.Infidelity"/>), or <c>null</c> to skip it.</summary>
+    public InfidelitySettings? Infidelity { get; init; } = new();
+
+    /// <summary>
+    /// Max-sensitivity settings (<see cref="SensitivityMax"/>), or <c>null</c> to skip it. It attributes every image
+    /// <see cref="SensitivitySettings.Samples"/> more times.
+    /// </summary>
+    public SensitivitySettings? Sensitivity { get; init; } = new();
 }
 
 /// <summary>A configuration whose attribution was not finite.</summary>
@@ -44,18 +53,32 @@ public sealed record EvaluationFailure(string Config, string? Image, string Reas
 /// <param name="Config">The configuration.</param>
 /// <param name="PerBaseline">Its region perturbation under each baseline, in the order of <see cref="EvaluationOptions.BaselinesToRun"/>.</param>
 /// <param name="Randomization">The randomization check, or <c>null</c> if it was skipped.</param>
-/// <param name="Elapsed">Time spent on this configuration's attributions and randomization check (the perturbation is shared).</param>
+/// <param name="Elapsed">
+/// Time spent on this configuration's attributions, the measures without baseline and the randomization check (the
+/// perturbation is shared).
+/// </param>
 public sealed record ConfigurationResult(AttributionSpec Config, IReadOnlyList<PerturbationResult> PerBaseline, RandomizationResult? Randomization,
     TimeSpan Elapsed)
 {
     /// <summary>The region perturbation under the first baseline.</summary>
     public PerturbationResult Perturbation => PerBaseline[0];
+
+    /// <summary>The measures without baseline (sparseness, complexity, and infidelity and max-sensitivity when they ran), or <c>null</c>.</summary>
+    public AttributionMetrics? Metrics { get; init; }
+
+    /// <summary>
+    /// The per-image values of <paramref name="measure"/>: under baseline number <paramref name="baseline"/> for the measures
+    /// of region perturbation, or (the baseline ignored) of <see cref="Metrics"/>; <c>null</c> when the measure did not run.
+    /// </summary>
+    public IReadOnlyList<double>? Scores(FaithfulnessMeasure measure, int baseline = 0) =>
+        measure.UsesBaseline() ? PerBaseline[baseline].Scores(measure) : Metrics?.Scores(measure);
 }
 
 /// <summary>
 /// Compares attribution configurations on one model and one set of images: each configuration's attributions
 /// go through region perturbation (most and least relevant first, under each baseline, against one shared
-/// random-order control) and, unless disabled, the cascading parameter randomization check.
+/// random-order control), the measures without baseline (sparseness, complexity and, unless disabled, infidelity and
+/// max-sensitivity) and, unless disabled, the cascading parameter randomization check.
 /// </summary>
 /// <remarks>
 /// Every configuration is attributed first. Then, per baseline, the orders of all configurations and the control
@@ -106,7 +129,9 @@ public static class Evaluator
             throw new ArgumentException($"{targets.Count} targets were given for {images} images.");
         }
 
-        var attributed = new List<(AttributionSpec Config, double[][] Patches, RandomizationResult? Randomization, TimeSpan Elapsed)>();
+        options.Infidelity?.Validate();
+        options.Sensitivity?.Validate();
+        var attributed = new List<(AttributionSpec Config, double[][] Patches, AttributionMetrics Metrics, RandomizationResult? Randomization, TimeSpan Elapsed)>();
         var failures = new List<EvaluationFailure>();
         string[] names = imageNames?.ToArray() ?? Enumerable.Range(0, images).Select(i => $"image {i}").ToArray();
         for (int c = 0; c < configs.Count; c++)
@@ -116,13 +141,29 @@ public static class Evaluator
             Attributor attributor = attributors[c];
             string stage = $"{config.Name} ({c + 1}/{configs.Count})";
             var patches = new double[images][];
+            double[] sparseness = new double[images], complexity = new double[images];
+            double[]? infidelity = options.Infidelity is null ? null : new double[images];
+            double[]? sensitivity = options.Sensitivity is null ? null : new double[images];
+            string work = "attribution" + (options.Infidelity is null && options.Sensitivity is null ? "" : " and metrics");
             try
             {
                 ForEachBatch(attributor, inputs, targets, options.AttributionBatchSize, shareRegistration: true, (start, relevance) =>
                 {
-                    using Tensor slice = inputs.narrow(0, start, relevance.shape[0]);
+                    int count = (int)relevance.shape[0];
+                    using Tensor slice = inputs.narrow(0, start, count);
                     perturbations[0].PatchRelevance(slice, relevance).CopyTo(patches, start);
-                    progress?.Report(new EvaluationProgress($"{stage}: attribution", start + relevance.shape[0], images));
+                    Sparseness.Compute(relevance).CopyTo(sparseness, start);
+                    Complexity.Compute(relevance).CopyTo(complexity, start);
+                    IReadOnlyList<long> batchTargets = targets.Skip(start).Take(count).ToArray();
+                    if (infidelity is not null)
+                    {
+                        Infidelity.Compute(model, slice, relevance, batchTargets, options.Infidelity, start).CopyTo(infidelity, start);
+                    }
+                    if (sensitivity is not null)
+                    {
+                        SensitivityMax.Compute(SensitivityMax.Of(attributor), slice, relevance, batchTargets, options.Sensitivity, start).CopyTo(sensitivity, start);
+                    }
+                    progress?.Report(new EvaluationProgress($"{stage}: {work}", start + count, images));
                 });
             }
             catch (NonFiniteAttributionException ex)
@@ -135,7 +176,8 @@ public static class Evaluator
                 ? null
                 : ParameterRandomization.Run(model, x => Attribute(attributor, x, targets, options.AttributionBatchSize, shareRegistration: false),
                     inputs, options.Randomization, progress, $"{stage}: randomization");
-            attributed.Add((config, patches, randomization, clock.Elapsed));
+            var metrics = new AttributionMetrics(sparseness, complexity) { Infidelity = infidelity, Sensitivity = sensitivity };
+            attributed.Add((config, patches, metrics, randomization, clock.Elapsed));
         }
         if (attributed.Count == 0)
         {
@@ -152,7 +194,8 @@ public static class Evaluator
         }
         var results = attributed
             .Select((a, c) => new ConfigurationResult(a.Config, perBaseline.Select(results => results[c]).ToArray(),
-                a.Randomization, a.Elapsed))
+                a.Randomization, a.Elapsed)
+            { Metrics = a.Metrics })
             .ToList();
         return new EvaluationReport(results, grid, options, names, targets) { Failures = failures };
     }

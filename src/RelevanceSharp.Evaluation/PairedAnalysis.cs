@@ -90,12 +90,13 @@ public sealed record PairedSettings
 
 /// <summary>
 /// One paired comparison: two configurations, one measure, one baseline, over the same images. The difference of an
-/// image is B's score minus A's when higher is better (AOPC under MoRF, ABPC) and A's minus B's when lower is
-/// better (AOPC under LeRF), so a positive difference always means B is more faithful on that image.
+/// image is B's score minus A's when higher is better (AOPC under MoRF, ABPC, sparseness) and A's minus B's when lower is
+/// better (AOPC under LeRF, infidelity, max-sensitivity, complexity), so a positive difference always means B is better
+/// (more faithful, more robust, sparser or less complex) on that image.
 /// </summary>
 /// <param name="Pair">The configurations.</param>
 /// <param name="Measure">The measure compared.</param>
-/// <param name="Baseline">The baseline's name.</param>
+/// <param name="Baseline">The baseline's name; <see cref="PairedAnalysis.NoBaseline"/> for a measure that needs none.</param>
 /// <param name="MeanA">A's mean score.</param>
 /// <param name="MeanB">B's mean score.</param>
 /// <param name="MeanDifference">The mean of the per-image differences (positive: B more faithful).</param>
@@ -116,7 +117,8 @@ public sealed record PairedResult(ConfigurationPair Pair, FaithfulnessMeasure Me
     {
         FaithfulnessMeasure.MorfAopc => $"AOPC (MoRF, {Baseline})",
         FaithfulnessMeasure.LerfAopc => $"AOPC (LeRF, {Baseline})",
-        _ => $"ABPC ({Baseline})",
+        FaithfulnessMeasure.Abpc => $"ABPC ({Baseline})",
+        _ => Measure.Label(),
     };
 
     /// <summary>
@@ -127,7 +129,8 @@ public sealed record PairedResult(ConfigurationPair Pair, FaithfulnessMeasure Me
     {
         FaithfulnessMeasure.MorfAopc => "AOPC",
         FaithfulnessMeasure.LerfAopc => "LeRF AOPC",
-        _ => "ABPC",
+        FaithfulnessMeasure.Abpc => "ABPC",
+        _ => Measure.Label(),
     };
 
     /// <summary>
@@ -163,7 +166,13 @@ public sealed class PairedAnalysis
     /// <summary>The baselines compared under.</summary>
     public IReadOnlyList<string> Baselines { get; }
 
-    /// <summary>Compares every pair under every measure and baseline of <paramref name="report"/>.</summary>
+    /// <summary>The baseline of the comparisons of measures that need none (<see cref="FaithfulnessMeasures.WithoutBaseline"/>): empty.</summary>
+    public const string NoBaseline = "";
+
+    /// <summary>
+    /// Compares every pair under every measure of <paramref name="report"/>: region perturbation's under every baseline, the
+    /// measures without baseline once (<see cref="PairedResult.Baseline"/> is <see cref="NoBaseline"/>).
+    /// </summary>
     /// <exception cref="ArgumentException">A pair names a configuration the report does not hold.</exception>
     public static PairedAnalysis Run(EvaluationReport report, IReadOnlyList<ConfigurationPair> pairs, PairedSettings? settings = null)
     {
@@ -180,6 +189,10 @@ public sealed class PairedAnalysis
                 {
                     raw.Add(Compare(pair, measure, report.Baselines[k], a.PerBaseline[k].Scores(measure), b.PerBaseline[k].Scores(measure), settings));
                 }
+            }
+            foreach (FaithfulnessMeasure measure in report.MeasuresWithoutBaseline)
+            {
+                raw.Add(Compare(pair, measure, NoBaseline, a.Scores(measure)!, b.Scores(measure)!, settings));
             }
         }
         double[] holm = HolmCorrection.Adjust(raw.Select(r => r.Wilcoxon.PValue).ToArray());
@@ -223,7 +236,7 @@ public sealed class PairedAnalysis
             if (result.Baseline != baseline)
             {
                 baseline = result.Baseline;
-                lines.Add($"under baseline {baseline}:");
+                lines.Add(baseline == NoBaseline ? "without baseline:" : $"under baseline {baseline}:");
             }
             lines.Add(result.Format());
         }
@@ -260,7 +273,8 @@ public sealed class PairedAnalysis
         {
             var outcomes = group.Select(r => (Result: r, Winner: Winner(r))).ToList();
             string parts = string.Join("; ", outcomes.Select(o => string.Create(CultureInfo.InvariantCulture,
-                $"under {o.Result.Baseline}: {(o.Winner is null ? "no significant difference" : $"{o.Winner} more faithful")} " +
+                $"{(o.Result.Baseline == NoBaseline ? "" : $"under {o.Result.Baseline}: ")}" +
+                $"{(o.Winner is null ? "no significant difference" : $"{o.Winner} {group.Key.Measure.Better()}")} " +
                 $"(d = {o.Result.MeanDifference:+0.000;-0.000;0.000} {o.Result.Interval.Format()}, Holm p = {TextTables.PValue(o.Result.HolmP)})")));
             bool same = outcomes.Select(o => o.Winner).Distinct().Count() == 1;
             string holds = outcomes.Count == 1 ? "" : same ? $" The verdict holds under {(outcomes.Count == 2 ? "both" : "all")} baselines." : " The verdict differs between the baselines.";
@@ -299,9 +313,9 @@ public sealed class PairedAnalysis
         return [csv, plot];
     }
 
-    // The comparisons by baseline, then measure, then pair: how the lines and the table list them.
+    // The comparisons by baseline (those without one last), then measure, then pair: how the lines and the table list them.
     private IEnumerable<PairedResult> Ordered() =>
-        Results.OrderBy(r => Baselines.ToList().IndexOf(r.Baseline)).ThenBy(r => r.Measure);
+        Results.OrderBy(r => r.Baseline == NoBaseline ? Baselines.Count : Baselines.ToList().IndexOf(r.Baseline)).ThenBy(r => r.Measure);
 
     private string? Winner(PairedResult result) =>
         result.HolmP > Settings.Alpha || result.MeanDifference == 0 ? null : result.MeanDifference > 0 ? result.Pair.B : result.Pair.A;

@@ -15,7 +15,7 @@ public static class PairedDifferencePlot
         ArgumentNullException.ThrowIfNull(analysis);
         ArgumentNullException.ThrowIfNull(path);
         int pairs = analysis.Results.Select(r => r.Pair).Distinct().Count();
-        Create(analysis).SavePng(path, width, FaithfulnessMeasures.All.Count * (110 + 34 * Math.Max(pairs, 1)));
+        Create(analysis).SavePng(path, width, Measures(analysis).Count * (110 + 34 * Math.Max(pairs, 1)));
     }
 
     /// <summary>Builds the panels.</summary>
@@ -28,15 +28,17 @@ public static class PairedDifferencePlot
         // The first pair on top.
         double[] rows = Enumerable.Range(0, pairs.Length).Select(p => (double)(pairs.Length - 1 - p)).ToArray();
         double spread = analysis.Baselines.Count > 1 ? 0.5 / analysis.Baselines.Count : 0;
-        foreach (FaithfulnessMeasure measure in FaithfulnessMeasures.All)
+        foreach (FaithfulnessMeasure measure in Measures(analysis))
         {
             Plot plot = PerturbationPlot.NewPlot();
             plot.Add.VerticalLine(0, 1, Colors.Gray, LinePattern.Dashed);
-            for (int b = 0; b < analysis.Baselines.Count; b++)
+            // A measure without baseline has one point per pair, in the colour after the baselines'.
+            IReadOnlyList<string> baselines = measure.UsesBaseline() ? analysis.Baselines : [PairedAnalysis.NoBaseline];
+            for (int b = 0; b < baselines.Count; b++)
             {
-                Color color = palette.GetColor(b);
-                double offset = (b - (analysis.Baselines.Count - 1) / 2.0) * spread;
-                foreach (PairedResult result in analysis.Results.Where(r => r.Measure == measure && r.Baseline == analysis.Baselines[b]))
+                Color color = palette.GetColor(measure.UsesBaseline() ? b : analysis.Baselines.Count);
+                double offset = (b - (baselines.Count - 1) / 2.0) * (measure.UsesBaseline() ? spread : 0);
+                foreach (PairedResult result in analysis.Results.Where(r => r.Measure == measure && r.Baseline == baselines[b]))
                 {
                     double y = rows[Array.IndexOf(pairs, result.Pair)] - offset;
                     var bar = plot.Add.Line(result.Interval.Low, y, result.Interval.High, y);
@@ -45,7 +47,7 @@ public static class PairedDifferencePlot
                     plot.Add.Marker(result.MeanDifference, y, MarkerShape.FilledCircle, 7, color);
                 }
                 var key = plot.Add.Marker(double.NaN, double.NaN, MarkerShape.FilledCircle, 7, color);
-                key.LegendText = $"baseline {analysis.Baselines[b]}";
+                key.LegendText = measure.UsesBaseline() ? $"baseline {baselines[b]}" : "no baseline";
             }
             plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericManual(rows, pairs.Select(p => p.ToString()).ToArray());
             plot.Axes.SetLimitsY(-0.7, pairs.Length - 0.3);
@@ -59,4 +61,8 @@ public static class PairedDifferencePlot
         multiplot.Layout = new ScottPlot.MultiplotLayouts.Rows();
         return multiplot;
     }
+
+    // The measures the analysis compared, in the order of the enumeration.
+    private static IReadOnlyList<FaithfulnessMeasure> Measures(PairedAnalysis analysis) =>
+        analysis.Results.Select(r => r.Measure).Distinct().Order().DefaultIfEmpty(FaithfulnessMeasure.MorfAopc).ToList();
 }

@@ -47,8 +47,9 @@ public sealed class PerturbationCurves
 }
 
 /// <summary>
-/// The faithfulness measures region perturbation gives for each image. Each is a number per image; which way is
-/// better differs (<see cref="FaithfulnessMeasures.HigherIsBetter"/>).
+/// The measures an evaluation gives for each image: the three of region perturbation, one per baseline
+/// (<see cref="FaithfulnessMeasures.All"/>), and four that need no baseline (<see cref="FaithfulnessMeasures.WithoutBaseline"/>).
+/// Each is a number per image; which way is better differs (<see cref="FaithfulnessMeasures.HigherIsBetter"/>).
 /// </summary>
 public enum FaithfulnessMeasure
 {
@@ -64,32 +65,72 @@ public enum FaithfulnessMeasure
     /// baseline than either AOPC. Higher is better.
     /// </summary>
     Abpc,
+
+    /// <summary>Captum's infidelity (<see cref="Evaluation.Infidelity"/>). Lower is better.</summary>
+    Infidelity,
+
+    /// <summary>Captum's max-sensitivity (<see cref="Evaluation.SensitivityMax"/>). Lower is better (more robust).</summary>
+    SensitivityMax,
+
+    /// <summary>Quantus's sparseness, the Gini index of the absolute attribution (<see cref="Evaluation.Sparseness"/>). Higher is better.</summary>
+    Sparseness,
+
+    /// <summary>Quantus's complexity, the entropy of the absolute attribution's shares (<see cref="Evaluation.Complexity"/>). Lower is better.</summary>
+    Complexity,
 }
 
 /// <summary>Names and directions of the <see cref="FaithfulnessMeasure"/>s.</summary>
 public static class FaithfulnessMeasures
 {
-    /// <summary>Every measure, in the order reports list them.</summary>
+    /// <summary>The measures of region perturbation, one per baseline, in the order reports list them.</summary>
     public static IReadOnlyList<FaithfulnessMeasure> All { get; } = [FaithfulnessMeasure.MorfAopc, FaithfulnessMeasure.LerfAopc, FaithfulnessMeasure.Abpc];
 
-    /// <summary>The measure as reports name it: <c>AOPC (MoRF)</c>, <c>AOPC (LeRF)</c>, <c>ABPC</c>.</summary>
+    /// <summary>The measures that need no baseline, in the order reports list them.</summary>
+    public static IReadOnlyList<FaithfulnessMeasure> WithoutBaseline { get; } =
+        [FaithfulnessMeasure.Infidelity, FaithfulnessMeasure.SensitivityMax, FaithfulnessMeasure.Sparseness, FaithfulnessMeasure.Complexity];
+
+    /// <summary>Whether the measure is one of region perturbation, given per baseline.</summary>
+    public static bool UsesBaseline(this FaithfulnessMeasure measure) => measure <= FaithfulnessMeasure.Abpc;
+
+    /// <summary>The measure as reports name it: <c>AOPC (MoRF)</c>, <c>AOPC (LeRF)</c>, <c>ABPC</c>, <c>infidelity</c>, ...</summary>
     public static string Label(this FaithfulnessMeasure measure) => measure switch
     {
         FaithfulnessMeasure.MorfAopc => "AOPC (MoRF)",
         FaithfulnessMeasure.LerfAopc => "AOPC (LeRF)",
-        _ => "ABPC",
+        FaithfulnessMeasure.Abpc => "ABPC",
+        FaithfulnessMeasure.Infidelity => "infidelity",
+        FaithfulnessMeasure.SensitivityMax => "sensitivity-max",
+        FaithfulnessMeasure.Sparseness => "sparseness",
+        _ => "complexity",
     };
 
-    /// <summary>A short name for files: <c>morf_aopc</c>, <c>lerf_aopc</c>, <c>abpc</c>.</summary>
+    /// <summary>A short name for files: <c>morf_aopc</c>, <c>lerf_aopc</c>, <c>abpc</c>, <c>infidelity</c>, <c>sensitivity_max</c>, ...</summary>
     public static string Key(this FaithfulnessMeasure measure) => measure switch
     {
         FaithfulnessMeasure.MorfAopc => "morf_aopc",
         FaithfulnessMeasure.LerfAopc => "lerf_aopc",
-        _ => "abpc",
+        FaithfulnessMeasure.Abpc => "abpc",
+        FaithfulnessMeasure.Infidelity => "infidelity",
+        FaithfulnessMeasure.SensitivityMax => "sensitivity_max",
+        FaithfulnessMeasure.Sparseness => "sparseness",
+        _ => "complexity",
     };
 
-    /// <summary>Whether a higher value means a more faithful attribution (false only for <see cref="FaithfulnessMeasure.LerfAopc"/>).</summary>
-    public static bool HigherIsBetter(this FaithfulnessMeasure measure) => measure != FaithfulnessMeasure.LerfAopc;
+    /// <summary>
+    /// Whether a higher value is better: true for AOPC (MoRF), ABPC and sparseness; false for AOPC (LeRF), infidelity,
+    /// sensitivity-max and complexity.
+    /// </summary>
+    public static bool HigherIsBetter(this FaithfulnessMeasure measure) =>
+        measure is FaithfulnessMeasure.MorfAopc or FaithfulnessMeasure.Abpc or FaithfulnessMeasure.Sparseness;
+
+    /// <summary>What the better side of a comparison is, in words: <c>more faithful</c>, <c>more robust</c>, <c>sparser</c>, <c>less complex</c>.</summary>
+    public static string Better(this FaithfulnessMeasure measure) => measure switch
+    {
+        FaithfulnessMeasure.SensitivityMax => "more robust",
+        FaithfulnessMeasure.Sparseness => "sparser",
+        FaithfulnessMeasure.Complexity => "less complex",
+        _ => "more faithful",
+    };
 }
 
 /// <summary>
@@ -143,11 +184,13 @@ public sealed class PerturbationResult
     public IReadOnlyList<double> Abpc { get; }
 
     /// <summary>The per-image values of a measure.</summary>
+    /// <exception cref="ArgumentException">The measure is not one of region perturbation.</exception>
     public IReadOnlyList<double> Scores(FaithfulnessMeasure measure) => measure switch
     {
         FaithfulnessMeasure.MorfAopc => MostRelevantFirst.Aopc,
         FaithfulnessMeasure.LerfAopc => LeastRelevantFirst.Aopc,
-        _ => Abpc,
+        FaithfulnessMeasure.Abpc => Abpc,
+        _ => throw new ArgumentException($"{measure.Label()} is not a measure of region perturbation.", nameof(measure)),
     };
 
     /// <summary>Mean and standard error of a measure over the images.</summary>

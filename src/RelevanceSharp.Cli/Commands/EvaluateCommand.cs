@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using RelevanceSharp.Attribution;
 using RelevanceSharp.Cli.Evaluating;
+using RelevanceSharp.Cli.Reports;
 using RelevanceSharp.Cli.Explaining;
 using RelevanceSharp.Evaluation;
 using RelevanceSharp.Vision.Data;
@@ -154,10 +155,18 @@ public static class EvaluateCommand
                 "--threads is 1, as for the demo model, else 1).",
         };
         var batchSize = new Option<int>("--batch-size") { Description = "Perturbed images per forward pass.", DefaultValueFactory = _ => EvaluationDefaults.BatchSize };
+        var infidelitySamples = new Option<int?>("--infidelity-samples")
+        {
+            Description = "Noisy copies of each image for infidelity (the attribution against the score change it predicts); 0 skips the measure [default: 10].",
+        };
+        var sensitivitySamples = new Option<int?>("--sensitivity-samples")
+        {
+            Description = "Perturbed copies of each image for sensitivity-max, each attributed again; 0 skips the measure [default: 10].",
+        };
         var output = new Option<string>("--output", "-o")
         {
             Description = "Folder for the plots (perturbation_BASELINE.png, paired.png) and CSV files (per_image.csv, pairs.csv, perturbation.csv, " +
-                "perturbation_curves.csv, randomization.csv).",
+                "perturbation_curves.csv, randomization.csv) and report.html, one page with the tables, plots and verdicts.",
             DefaultValueFactory = _ => Path.Combine("out", "evaluation"),
         };
         var command = new Command("evaluate",
@@ -165,7 +174,8 @@ public static class EvaluateCommand
             "baselines) and the parameter randomization check, and pairs of them image by image; print tables, write plots and CSV files.")
         {
             inputs, model, weights, numClasses, allowNonFinite, demoFolder, dataset, count, data, configs, pairs, patchSize, steps, patchesPerStep,
-            baseline, sigma, seed, randomOrders, score, randomization, noRandomization, randomizationLayers, absolute, resamples, batchSize, threads, workers, output,
+            baseline, sigma, seed, randomOrders, score, randomization, noRandomization, randomizationLayers, absolute, resamples, batchSize, threads, workers, infidelitySamples,
+            sensitivitySamples, output,
         };
         command.WithExamples(
             "Measures, per image: AOPC (MoRF), the mean drop of the target logit when the most relevant patches go first (higher is better); " +
@@ -222,7 +232,16 @@ public static class EvaluateCommand
             {
                 throw new ArgumentException($"--workers must be between 1 and the {Environment.ProcessorCount} cores of this machine; got {workerCount}.");
             }
-            options = options with { Perturbation = options.Perturbation with { Workers = workerCount } };
+            options = options with
+            {
+                Perturbation = options.Perturbation with { Workers = workerCount },
+                Infidelity = MetricSamples(parse.GetValue(infidelitySamples), "--infidelity-samples") is int infidelity
+                    ? infidelity == 0 ? null : new InfidelitySettings { Samples = infidelity, Seed = seedValue }
+                    : new InfidelitySettings { Seed = seedValue },
+                Sensitivity = MetricSamples(parse.GetValue(sensitivitySamples), "--sensitivity-samples") is int sensitivity
+                    ? sensitivity == 0 ? null : new SensitivitySettings { Samples = sensitivity, Seed = seedValue }
+                    : new SensitivitySettings { Seed = seedValue },
+            };
             int resampleCount = parse.GetValue(resamples);
             if (resampleCount < 1)
             {
@@ -285,6 +304,7 @@ public static class EvaluateCommand
         {
             output.WriteLine($"wrote {path}");
         }
+        output.WriteLine($"wrote {EvaluationHtml.Write(request.Output, report, paired, $"{setup.Description} on {setup.ImagesDescription}.", Accuracy(report))}");
         double seconds = clock.Elapsed.TotalSeconds;
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"done in {seconds:F1} s: {report.ImageNames.Count} images, {report.ImageNames.Count / seconds:F2} images/s " +
@@ -303,6 +323,11 @@ public static class EvaluateCommand
         }
         return report;
     }
+
+    // A metric's sample count as given (null when not given); negative counts are refused.
+    private static int? MetricSamples(int? samples, string option) => samples is < 0
+        ? throw new ArgumentException($"{option} must be 0 (skip the measure) or more; got {samples}.")
+        : samples;
 
     // The pairs asked for, or the default ones; each must name evaluated configurations.
     private static IReadOnlyList<ConfigurationPair> Pairs(IReadOnlyList<string> texts, IReadOnlyList<AttributionSpec> configs)
@@ -333,14 +358,24 @@ public static class EvaluateCommand
         return pairs.Distinct().ToList();
     }
 
+    // How many images the model classifies correctly, when their labels are known.
+    private static string? Accuracy(EvaluationReport report)
+    {
+        if (report.Labels is not { } labels)
+        {
+            return null;
+        }
+        int hits = labels.Zip(report.Targets, (label, target) => label == target ? 1 : 0).Sum();
+        return string.Create(CultureInfo.InvariantCulture,
+            $"The model classifies {hits} of the {labels.Count} images correctly ({100.0 * hits / labels.Count:F1}%); each is explained and scored for its predicted class.");
+    }
+
     private static void Print(TextWriter output, EvaluationReport report, PairedAnalysis paired)
     {
         output.WriteLine(report.Describe());
-        if (report.Labels is { } labels)
+        if (Accuracy(report) is { } accuracy)
         {
-            int hits = labels.Zip(report.Targets, (label, target) => label == target ? 1 : 0).Sum();
-            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"The model classifies {hits} of the {labels.Count} images correctly ({100.0 * hits / labels.Count:F1}%); each is explained and scored for its predicted class."));
+            output.WriteLine(accuracy);
         }
         output.WriteLine();
         output.Write(report.FormatTable());

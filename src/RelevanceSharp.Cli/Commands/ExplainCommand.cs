@@ -11,11 +11,11 @@ using Spectre.Console.Rendering;
 namespace RelevanceSharp.Cli.Commands;
 
 /// <summary><c>relevance explain IMAGE|FOLDER...</c>: heatmaps (and relevance files) for images.</summary>
-public static class ExplainCommand
+public static partial class ExplainCommand
 {
     // The explain options that set a method's arguments, by argument name; a method takes those it declares.
     private static readonly (string Option, string Argument)[] MethodOptions =
-        [("--iterations", "iterations"), ("--noise-level", "noise_level"), ("--seed", "seed"), ("--window", "window"), ("--stride", "stride")];
+        [("--iterations", "iterations"), ("--noise-level", "noise_level"), ("--seed", "seed"), ("--window", "window"), ("--stride", "stride"), (LayerOption, "layer")];
 
     /// <summary>Creates the command.</summary>
     public static Command Create()
@@ -36,15 +36,18 @@ public static class ExplainCommand
         var numClasses = new Option<int?>("--num-classes") { Description = "Outputs of a zoo model's classifier [default: 1000]." };
         var allowNonFinite = new Option<bool>("--allow-non-finite-weights") { Description = "Load weights that hold NaN or infinite values instead of refusing them." };
         var demoFolder = new Option<string?>("--demo-folder") { Description = "Folder with the demo model's weights (as written by 'relevance train-demo') [default: the one shipped with the tool]." };
-        var method = new Option<string>("--method")
+        var method = new Option<string[]>("--method")
         {
-            Description = $"{string.Join(", ", MethodRegistry.Names)} (gradient with a composite is LRP; older spellings such as integrated-gradients are accepted).",
-            DefaultValueFactory = _ => "gradient",
+            Description = $"{string.Join(", ", MethodRegistry.Names)} (gradient with a composite is LRP; older spellings such as integrated-gradients are accepted). " +
+                "Repeatable: several methods (and composites) are explained side by side, each into a folder of its own.",
+            DefaultValueFactory = _ => ["gradient"],
         };
         method.AcceptOnlyFromAmong([.. MethodRegistry.All.SelectMany(e => e.Aliases.Prepend(e.Name))]);
-        var composite = new Option<string?>("--composite", "-c")
+        var composite = new Option<string[]>("--composite", "-c")
         {
-            Description = "Composite (rule set) by name, see 'relevance composites', optionally with arguments and canonizers as in evaluate's --config: NAME[(ARG=VALUE,...)][+CANONIZER...]; 'gradient' or 'none' for no composite [default: epsilon_plus_flat with --method gradient, none otherwise].",
+            Description = "Composite (rule set) by name, see 'relevance composites', optionally with arguments and canonizers as in evaluate's --config: NAME[(ARG=VALUE,...)][+CANONIZER...]; 'gradient' or 'none' for no composite [default: epsilon_plus_flat with --method gradient, none otherwise]. " +
+                "Repeatable: each composite is explained with each method that takes one, side by side.",
+            DefaultValueFactory = _ => [],
         };
         var arguments = new Option<string[]>("--arg", "-a")
         {
@@ -126,6 +129,7 @@ public static class ExplainCommand
             relevanceFormat, heatmapFormat, colormap, overlay, conservation, size, crop, maxPixels, mean, std, grayscale, iterations, noiseLevel, seed,
             window, stride, shard, resume, threads,
         };
+        LayerAndReportOptions extra = LayerAndReportOptions.AddTo(command);
         command.WithExamples(
             "Outputs per input <name>.<ext>: <name>.png (the heatmap, the size of the model input), <name>.overlay.png (--overlay),\n" +
             "<name>.npy or <name>.safetensors (--relevance-format). Everything is checked before anything is written, and each\n" +
@@ -169,8 +173,8 @@ public static class ExplainCommand
             {
                 throw new ArgumentException($"--image-size is for the vision transformers ({string.Join(", ", Vision.Models.VisionTransformer.Variants.Keys)}).");
             }
-            AttributionSpec spec = BuildSpec(parse.GetValue(method)!, parse.GetValue(composite), parse.GetValue(arguments) ?? [],
-                parse.GetValue(canonizers) ?? [],
+            IReadOnlyList<AttributionSpec> specs = BuildSpecs(parse.GetValue(method) ?? [], parse.GetValue(composite) ?? [], parse.GetValue(arguments) ?? [],
+                parse.GetValue(canonizers) ?? [], extra.Layers(parse),
                 [
                     ("--iterations", Text(parse.GetValue(iterations))), ("--noise-level", parse.GetValue(noiseLevel) is double noise ? ArgumentSpec.FormatNumber(noise) : null),
                     ("--seed", Text(parse.GetValue(seed))), ("--window", Text(parse.GetValue(window))), ("--stride", Text(parse.GetValue(stride))),
@@ -182,7 +186,7 @@ public static class ExplainCommand
                     parse.GetValue(mean), parse.GetValue(std), parse.GetValue(grayscale)) with
                 { MaxPixels = parse.GetValue(maxPixels) },
                 OutputFolder = parse.GetValue(output)!,
-                Spec = spec,
+                Spec = specs[0],
                 TargetClass = ParseTarget(parse.GetValue(target)!),
                 BatchSize = parse.GetValue(batchSize),
                 RelevanceFormat = Enum.Parse<RelevanceFormat>(parse.GetValue(relevanceFormat)!, ignoreCase: true),
@@ -193,17 +197,21 @@ public static class ExplainCommand
                 Shard = parse.GetValue(shard) is { } part ? Shard.Parse(part, Environment.GetEnvironmentVariable) : Shard.All,
                 Resume = parse.GetValue(resume),
             };
+            options = extra.Apply(parse, options);
             using TorchThreads threadCount = TorchThreads.Use(parse.GetValue(threads));
-            using ExplainJob job = ExplainJob.Prepare(options, onnx is not null
-                ? () => onnx.Load(options.Transform)
-                : () => ExplainModel.Load(modelName, weightsFile, classes, parse.GetValue(demoFolder), parse.GetValue(allowNonFinite), side));
-            Run(job, options, writer, parse.InvocationConfiguration.Error);
+            RunAll(specs, options, extra.Report(parse), onnx is not null
+                    ? () => onnx.Load(options.Transform)
+                    : () => ExplainModel.Load(modelName, weightsFile, classes, parse.GetValue(demoFolder), parse.GetValue(allowNonFinite), side),
+                writer, parse.InvocationConfiguration.Error);
         }));
         return command;
     }
 
-    /// <summary>Runs a prepared job: a progress bar on a terminal when there is more than one batch, plain lines otherwise.</summary>
-    private static void Run(ExplainJob job, ExplainOptions options, TextWriter writer, TextWriter error)
+    /// <summary>
+    /// Runs a prepared job: a progress bar on a terminal when there is more than one batch and no per-image lines are
+    /// asked for, plain lines otherwise. Returns the summary; images that failed are reported as they fail.
+    /// </summary>
+    private static ExplainSummary Run(ExplainJob job, ExplainOptions options, TextWriter writer, TextWriter error)
     {
         int count = job.Images.Count;
         writer.WriteLine($"Explaining {count} image{(count == 1 ? "" : "s")}{PartOfList(job, options)} with {job.Model.Description}: {job.Description}.");
@@ -224,7 +232,7 @@ public static class ExplainCommand
         {
             ExplainSummary summary;
             bool terminal = ReferenceEquals(writer, Console.Out) && !Console.IsOutputRedirected && job.BatchCount > 1
-                && AnsiConsole.Profile.Capabilities.Interactive;
+                && AnsiConsole.Profile.Capabilities.Interactive && options.TopChannels == 0;
             if (terminal)
             {
                 summary = AnsiConsole.Progress()
@@ -244,7 +252,14 @@ public static class ExplainCommand
             }
             else
             {
-                summary = job.Run(image => writer.WriteLine(Describe(image)), cancel.Token, failure => ReportFailure(error, failure));
+                summary = job.Run(image =>
+                {
+                    writer.WriteLine(Describe(image));
+                    foreach (string line in ExplainLayers.Describe(image.TopChannels))
+                    {
+                        writer.WriteLine(line);
+                    }
+                }, cancel.Token, failure => ReportFailure(error, failure));
             }
             writer.WriteLine(
                 $"Explained {summary.Images} image{(summary.Images == 1 ? "" : "s")} in {summary.Elapsed.TotalSeconds:F1} s " +
@@ -253,12 +268,7 @@ public static class ExplainCommand
             {
                 writer.WriteLine($"Manifest: {manifest}");
             }
-            if (summary.Failures.Count > 0)
-            {
-                throw new InvalidOperationException(
-                    $"{summary.Failures.Count} of {count} images failed with NaN or infinite relevance and have no files " +
-                    $"(first: {Path.GetFileName(summary.Failures[0].Input)}); the others were written, and --resume tries the failed ones again.");
-            }
+            return summary;
         }
         catch (OperationCanceledException)
         {

@@ -41,6 +41,8 @@ public sealed class ExplainJob : IDisposable
         header = plan.Header;
         Model = plan.Model;
         Classes = plan.Classes;
+        LayerShapes = plan.LayerShapes;
+        InputShape = plan.InputShape;
         attributor = plan.Attributor;
         writer = new ExplainWriter(options, Model.Description, Description, plan.Header?.Spec ?? options.Spec.Canonical(ExplainPlanner.Context(options)));
     }
@@ -62,6 +64,15 @@ public sealed class ExplainJob : IDisposable
 
     /// <summary>The part's manifest, or <c>null</c> when the job explains the whole list without one.</summary>
     public string? ManifestPath => options.Shard is { } shard ? Path.Combine(options.OutputFolder, shard.ManifestName) : null;
+
+    /// <summary>The shape of each layer's result for one image (<see cref="ExplainOptions.Layers"/>), without the batch dimension.</summary>
+    public IReadOnlyDictionary<string, long[]> LayerShapes { get; }
+
+    /// <summary>The shape of the first image as the model takes it, without the batch dimension; empty when nothing is explained.</summary>
+    public long[] InputShape { get; }
+
+    /// <summary>The attributor, built from the spec.</summary>
+    public Attributor Attributor => attributor;
 
     /// <summary>The number of batches <see cref="Run"/> processes.</summary>
     public int BatchCount => batches.Count;
@@ -111,7 +122,7 @@ public sealed class ExplainJob : IDisposable
                 images01.Add(ImageTransforms.Prepare(ImageIO.Load(planned[i].Input, options.Transform.Grayscale, options.Transform.MaxPixels), options.Transform));
             }
             Tensor input = ImageTransforms.Normalize(stack(images01), options.Transform.Mean, options.Transform.Std);
-            var (output, relevance, report) = Attribute(input);
+            var (output, relevance, layers, report) = Attribute(input);
             Tensor probabilities = nn.functional.softmax(output, 1);
             long[] predicted = output.argmax(1).data<long>().ToArray();
             bool[] finite = FiniteSamples(output, relevance);
@@ -133,16 +144,22 @@ public sealed class ExplainJob : IDisposable
                 }
                 long target = options.TargetClass ?? predicted[k];
                 double probability = probabilities[k, predicted[k]].ToDouble();
-                writer.Write(image, images01[k], relevance[k], target, report?.Format(k));
+                var atLayers = layers.ToDictionary(l => l.Key, l => l.Value[k]);
+                writer.Write(image, images01[k], relevance[k], target, atLayers, report?.Format(k));
+                var top = options.TopChannels > 0
+                    ? (IReadOnlyDictionary<string, IReadOnlyList<ChannelRelevance>>)atLayers.ToDictionary(l => l.Key, l => ExplainLayers.TopChannels(l.Value, options.TopChannels))
+                    : null;
                 images++;
                 files += image.Outputs.Count;
                 var explained = new ExplainedImage(image.Input, predicted[k], Model.ClassName(predicted[k]), probability,
                     target, Model.ClassName(target), image.Outputs.Select(o => o.Path).ToList())
                 {
                     Seconds = share + Stopwatch.GetElapsedTime(imageStart).TotalSeconds,
+                    TopChannels = top,
                 };
                 manifest?.Add(new ManifestEntry
                 {
+                    TopChannels = top,
                     File = explained.Input,
                     Predicted = explained.Predicted,
                     Class = explained.PredictedName,
@@ -188,18 +205,19 @@ public sealed class ExplainJob : IDisposable
     /// <summary>Releases the model.</summary>
     public void Dispose() => Model.Dispose();
 
-    private (Tensor Output, Tensor Relevance, ConservationReport? Report) Attribute(Tensor input)
+    private (Tensor Output, Tensor Relevance, IReadOnlyDictionary<string, Tensor> Layers, ConservationReport? Report) Attribute(Tensor input)
     {
         if (attributor is Gradient)
         {
             AttributionTarget target = options.TargetClass is long t ? AttributionTarget.Class(t) : AttributionTarget.Predicted;
             if (options.Conservation)
             {
+                // The planner refuses --conservation with --layer: the report has a pass of its own.
                 var (reported, report) = ConservationReport.Attribute(attributor, input, target);
-                return (reported.Output, reported.Relevance, report);
+                return (reported.Output, reported.Relevance, reported.Layers, report);
             }
-            AttributionResult result = attributor.Attribute(input, target);
-            return (result.Output, result.Relevance, null);
+            AttributionResult result = attributor.Attribute(input, target, options.Layers);
+            return (result.Output, result.Relevance, result.Layers, null);
         }
         long[] classes;
         using (no_grad())
@@ -209,8 +227,8 @@ public sealed class ExplainJob : IDisposable
                 ? Enumerable.Repeat(t, (int)input.shape[0]).ToArray()
                 : output.argmax(1).data<long>().ToArray();
         }
-        AttributionResult attributed = attributor.Attribute(input, TargetFor(classes));
-        return (attributed.Output, attributed.Relevance, null);
+        AttributionResult attributed = attributor.Attribute(input, TargetFor(classes), options.Layers);
+        return (attributed.Output, attributed.Relevance, attributed.Layers, null);
     }
 
     /// <summary>

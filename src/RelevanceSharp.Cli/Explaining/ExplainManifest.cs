@@ -81,10 +81,21 @@ public sealed record ManifestEntry
     /// <summary>Why the image has no files, or null when it has them.</summary>
     public string? Error { get; init; }
 
+    /// <summary>
+    /// Per layer asked for with <c>--top-channels</c>, the channels holding the most relevance for the target, most first
+    /// (<see cref="ChannelRelevance"/>); null without.
+    /// </summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<ChannelRelevance>>? TopChannels { get; init; }
+
     /// <summary>The image's name: its path relative to the folder it was found in, which identifies it in the list.</summary>
     [JsonIgnore]
     public string Name => Path.GetFileName(File);
 }
+
+/// <summary>A channel of a layer and the sum of its relevance over its positions.</summary>
+/// <param name="Channel">The channel's index.</param>
+/// <param name="Relevance">The signed sum of the relevance (or gradient) of the channel's positions.</param>
+public sealed record ChannelRelevance(long Channel, double Relevance);
 
 /// <summary>What a manifest file holds: its header (null when not even that was written) and its complete lines.</summary>
 /// <param name="Header">The first line.</param>

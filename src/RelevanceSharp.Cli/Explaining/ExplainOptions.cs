@@ -71,4 +71,20 @@ public sealed record ExplainOptions
     /// append to that manifest; needs <see cref="Shard"/>.
     /// </summary>
     public bool Resume { get; init; }
+
+    /// <summary>
+    /// Layers (dotted module names) whose result is written beside the input's: what reaches each layer's output in the
+    /// same backward pass (<see cref="AttributionResult.Layers"/>), as <c>&lt;name&gt;.&lt;layer&gt;.png</c>, summed over
+    /// channels at the layer's resolution, and with <see cref="RelevanceFormat"/> as the raw tensor, shaped (C, h, w).
+    /// </summary>
+    public IReadOnlyList<string> Layers { get; init; } = [];
+
+    /// <summary>
+    /// How many channels of each layer of <see cref="Layers"/> to list per image, by the most relevance for the target: the
+    /// largest sums of each channel's signed relevance over its positions. 0 lists none.
+    /// </summary>
+    public int TopChannels { get; init; }
+
+    /// <summary>Whether to write the prepared image as the model saw it (<c>&lt;name&gt;.input.png</c>), for a report.</summary>
+    public bool WriteInput { get; init; }
 }

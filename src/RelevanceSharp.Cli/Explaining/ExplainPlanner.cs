@@ -15,10 +15,29 @@ internal enum OutputKind
     Npy,
     SafeTensors,
     Conservation,
+
+    /// <summary>The prepared image as the model saw it (for a report).</summary>
+    Input,
+
+    /// <summary>A layer's result summed over channels, at the layer's resolution.</summary>
+    LayerHeatmap,
+
+    /// <summary>A layer's result as <c>.npy</c>, shaped (C, h, w).</summary>
+    LayerNpy,
+
+    /// <summary>A layer's result as <c>.safetensors</c>.</summary>
+    LayerSafeTensors,
+}
+
+/// <summary>One file of an image's explanation: where it goes, what it holds and, for a layer's files, which layer.</summary>
+internal readonly record struct PlannedOutput(string Path, OutputKind Kind, string? Layer = null)
+{
+    /// <summary>The path and kind alone.</summary>
+    public void Deconstruct(out string path, out OutputKind kind) => (path, kind) = (Path, Kind);
 }
 
 /// <summary>An image of the list with the files its explanation writes, heatmap first.</summary>
-internal sealed record PlannedImage(string Input, IReadOnlyList<(string Path, OutputKind Kind)> Outputs);
+internal sealed record PlannedImage(string Input, IReadOnlyList<PlannedOutput> Outputs);
 
 /// <summary>What <see cref="ExplainPlanner.Prepare"/> settled: the model, its attributor, the images in batches.</summary>
 /// <param name="Model">The loaded model.</param>
@@ -28,7 +47,14 @@ internal sealed record PlannedImage(string Input, IReadOnlyList<(string Path, Ou
 /// <param name="Classes">The model's number of outputs (0 when there is nothing to explain).</param>
 /// <param name="Header">The manifest header of the part, or <c>null</c> without a part.</param>
 internal sealed record ExplainPlan(ExplainModel Model, Attributor Attributor, IReadOnlyList<PlannedImage> Images,
-    IReadOnlyList<(int Start, int Count)> Batches, long Classes, ManifestHeader? Header);
+    IReadOnlyList<(int Start, int Count)> Batches, long Classes, ManifestHeader? Header)
+{
+    /// <summary>The shape of each layer's result for one image (<see cref="ExplainOptions.Layers"/>), from the probe.</summary>
+    public IReadOnlyDictionary<string, long[]> LayerShapes { get; init; } = new Dictionary<string, long[]>();
+
+    /// <summary>The shape of the first image as the model takes it, without the batch dimension; empty without images.</summary>
+    public long[] InputShape { get; init; } = [];
+}
 
 /// <summary>
 /// Plans an <see cref="ExplainJob"/> before anything is written: checks the options, finds and orders the images,
@@ -60,6 +86,7 @@ internal static class ExplainPlanner
         ExplainModel model = loadModel();
         try
         {
+            ExplainLayers.CheckLayers(options, model.Module);
             Attributor attributor = options.Spec.CreateAttributor(model.Module, context);
             ManifestHeader? header = options.Shard is { } shard
                 ? new ManifestHeader
@@ -88,7 +115,11 @@ internal static class ExplainPlanner
                     throw new ArgumentException(
                         $"Target class {target} is out of range: {model.Description} has {classes} classes (0 to {classes - 1}).");
                 }
-                return new ExplainPlan(model, attributor, planned, Batches(shapes, options.BatchSize), classes, header);
+                return new ExplainPlan(model, attributor, planned, Batches(shapes, options.BatchSize), classes, header)
+                {
+                    LayerShapes = ProbeLayers(options, attributor, first),
+                    InputShape = first.shape.Skip(1).ToArray(),
+                };
             }
         }
         catch
@@ -131,6 +162,7 @@ internal static class ExplainPlanner
         {
             throw new ArgumentException("Resuming needs a shard to explain (0/1 for all images), whose manifest tells what is done.");
         }
+        ExplainLayers.Check(options);
     }
 
     /// <summary>
@@ -188,24 +220,25 @@ internal static class ExplainPlanner
         {
             string stem = Path.GetFileNameWithoutExtension(input);
             string extension = ImageIO.Extension(options.HeatmapFormat);
-            var outputs = new List<(string, OutputKind)> { (stem + extension, OutputKind.Heatmap) };
+            var outputs = new List<PlannedOutput> { new(stem + extension, OutputKind.Heatmap) };
             if (options.Overlay)
             {
-                outputs.Add((stem + ".overlay" + extension, OutputKind.Overlay));
+                outputs.Add(new(stem + ".overlay" + extension, OutputKind.Overlay));
             }
             if (options.RelevanceFormat == RelevanceFormat.Npy)
             {
-                outputs.Add((stem + ".npy", OutputKind.Npy));
+                outputs.Add(new(stem + ".npy", OutputKind.Npy));
             }
             else if (options.RelevanceFormat == RelevanceFormat.SafeTensors)
             {
-                outputs.Add((stem + ".safetensors", OutputKind.SafeTensors));
+                outputs.Add(new(stem + ".safetensors", OutputKind.SafeTensors));
             }
             if (options.Conservation)
             {
-                outputs.Add((stem + ".conservation.txt", OutputKind.Conservation));
+                outputs.Add(new(stem + ".conservation.txt", OutputKind.Conservation));
             }
-            var paths = outputs.Select(o => (Path.Combine(options.OutputFolder, o.Item1), o.Item2)).ToList();
+            outputs.AddRange(ExplainLayers.Outputs(options, stem, extension));
+            var paths = outputs.Select(o => o with { Path = Path.Combine(options.OutputFolder, o.Path) }).ToList();
             foreach (var (path, _) in paths)
             {
                 string full = Path.GetFullPath(path);
@@ -298,6 +331,21 @@ internal static class ExplainPlanner
             rollout.AttributePatches(first);
         }
         return classes;
+    }
+
+    /// <summary>
+    /// The shape of each layer's result for one image, from one attribution of the first image (which also checks that
+    /// the names, the method and the layers' outputs fit); empty without layers.
+    /// </summary>
+    private static IReadOnlyDictionary<string, long[]> ProbeLayers(ExplainOptions options, Attributor attributor, Tensor first)
+    {
+        if (options.Layers.Count == 0)
+        {
+            return new Dictionary<string, long[]>();
+        }
+        using var scope = NewDisposeScope();
+        using AttributionResult result = ExplainLayers.Attribute(attributor, first, options.Layers);
+        return ExplainLayers.Shapes(result, options.Layers);
     }
 
     /// <summary>Consecutive images of the same shape, at most <paramref name="size"/> at a time.</summary>

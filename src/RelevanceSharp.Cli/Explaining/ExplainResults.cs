@@ -15,6 +15,9 @@ public sealed record ExplainedImage(
 {
     /// <summary>The image's time: its share of its batch's attribution and the writing of its files.</summary>
     public double Seconds { get; init; }
+
+    /// <summary>Per layer, the channels holding the most relevance (<see cref="ExplainOptions.TopChannels"/>), or <c>null</c>.</summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<ChannelRelevance>>? TopChannels { get; init; }
 }
 
 /// <summary>An image whose attribution was not finite: no files were written for it.</summary>

@@ -16,14 +16,20 @@ internal sealed class ExplainWriter(ExplainOptions options, string model, string
 {
     private readonly HeatmapOptions heatmap = new(options.ColorMap);
 
-    /// <summary>Writes the outputs of <paramref name="image"/>: <paramref name="picture"/> is the prepared image, <paramref name="relevance"/> its relevance (C, H, W).</summary>
-    public void Write(PlannedImage image, Tensor picture, Tensor relevance, long target, string? conservation = null)
+    /// <summary>
+    /// Writes the outputs of <paramref name="image"/>: <paramref name="picture"/> is the prepared image, <paramref name="relevance"/>
+    /// its relevance (C, H, W), <paramref name="layers"/> its result at each layer asked for (C, h, w), <paramref name="conservation"/>
+    /// its conservation report when one was asked for.
+    /// </summary>
+    public void Write(PlannedImage image, Tensor picture, Tensor relevance, long target, IReadOnlyDictionary<string, Tensor>? layers = null,
+        string? conservation = null)
     {
         using var scope = NewDisposeScope();
         Tensor heat = Heatmap.Render(relevance, heatmap);
         var files = new List<(string Path, byte[] Bytes)>(image.Outputs.Count);
-        foreach (var (path, kind) in image.Outputs)
+        foreach (var (path, kind, layer) in image.Outputs)
         {
+            Tensor? atLayer = layer is null ? null : layers![layer];
             byte[] bytes = kind switch
             {
                 OutputKind.Heatmap => ImageIO.Encode(heat, options.HeatmapFormat),
@@ -31,19 +37,32 @@ internal sealed class ExplainWriter(ExplainOptions options, string model, string
                 OutputKind.Npy => Npy.Encode(relevance),
                 OutputKind.Conservation => System.Text.Encoding.UTF8.GetBytes(conservation
                     ?? throw new InvalidOperationException("A conservation report was planned but not made.")),
-                _ => SafeTensors.Encode(
-                    new Dictionary<string, Tensor> { ["relevance"] = relevance },
-                    new Dictionary<string, string>
-                    {
-                        ["input"] = Path.GetFileName(image.Input),
-                        ["model"] = model,
-                        ["target"] = target.ToString(CultureInfo.InvariantCulture),
-                        ["method"] = method,
-                        ["spec"] = spec,
-                    }),
+                OutputKind.Input => ImageIO.EncodePng(picture),
+                OutputKind.LayerHeatmap => ImageIO.Encode(Heatmap.Render(atLayer!, heatmap), options.HeatmapFormat),
+                OutputKind.LayerNpy => Npy.Encode(atLayer!),
+                OutputKind.LayerSafeTensors => SafeTensors.Encode(new Dictionary<string, Tensor> { ["relevance"] = atLayer! }, Metadata(image, target, layer)),
+                _ => SafeTensors.Encode(new Dictionary<string, Tensor> { ["relevance"] = relevance }, Metadata(image, target, null)),
             };
             files.Add((path, bytes));
         }
         AtomicFile.WriteAll(files);
+    }
+
+    // What a safetensors file records besides the tensor.
+    private Dictionary<string, string> Metadata(PlannedImage image, long target, string? layer)
+    {
+        var metadata = new Dictionary<string, string>
+        {
+            ["input"] = Path.GetFileName(image.Input),
+            ["model"] = model,
+            ["target"] = target.ToString(CultureInfo.InvariantCulture),
+            ["method"] = method,
+            ["spec"] = spec,
+        };
+        if (layer is not null)
+        {
+            metadata["layer"] = layer;
+        }
+        return metadata;
     }
 }

@@ -17,7 +17,7 @@ public sealed record PatchGridShape(long Rows, long Columns, long PatchHeight, l
 /// </summary>
 /// <remarks>
 /// The method gives one value per patch. <see cref="AttributePatches"/> returns the grid (<c>(N, rows, columns)</c>);
-/// <see cref="Attributor.Attribute"/> keeps the common call shape and returns the grid upsampled to the input: each
+/// <see cref="Attributor.Attribute(TorchSharp.torch.Tensor, AttributionTarget?)"/> keeps the common call shape and returns the grid upsampled to the input: each
 /// patch's value spread evenly over its pixels and channels (so that the relevance in a patch sums to its value),
 /// which is what a heatmap of it shows. <see cref="LastGrid"/> says how the last call's grid maps onto the input.
 /// </remarks>

@@ -94,7 +94,7 @@ public sealed class AttributionSpec : IEquatable<AttributionSpec>
         if (!entry.TakesComposite && (compositeEntry is not null || canonizerNames.Length > 0))
         {
             throw new ArgumentException(
-                $"{entry.Name} uses no gradient, so it takes no composite, and canonizers only change LRP: give it without them.");
+                $"{entry.Name} takes no composite (it runs the model without rules or takes the ordinary gradient), and canonizers only change LRP: give it without them.");
         }
         if (compositeEntry is null && compositeArgs.Length > 0)
         {

@@ -125,14 +125,29 @@ public abstract class Attributor
     }
 
     /// <summary>Attributes the model's output (or <paramref name="target"/>) to <paramref name="input"/>.</summary>
-    public AttributionResult Attribute(Tensor input, AttributionTarget? target = null)
+    public AttributionResult Attribute(Tensor input, AttributionTarget? target = null) => Attribute(input, target, []);
+
+    /// <summary>
+    /// Attributes the model's output (or <paramref name="target"/>) to <paramref name="input"/> and, in the same backward
+    /// pass, gives the method's result at the named layers (<see cref="AttributionResult.Layers"/>): for the gradient with
+    /// a composite (LRP) the relevance reaching each layer's output, without one the gradient there. Names are dotted
+    /// module names (<c>features.denseblock3</c>); an unknown one is refused with the nearest names the model has.
+    /// </summary>
+    /// <exception cref="ArgumentException">A layer name is unknown or names a module of several inputs.</exception>
+    /// <exception cref="NotSupportedException">The method gives no result at layers (occlusion, Integrated Gradients).</exception>
+    /// <exception cref="InvalidOperationException">A layer did not run once in the forward pass, or its output was overwritten in place.</exception>
+    public AttributionResult Attribute(Tensor input, AttributionTarget? target, IEnumerable<string> layers)
     {
         ArgumentNullException.ThrowIfNull(input);
+        ArgumentNullException.ThrowIfNull(layers);
+        string[] names = layers.ToArray();
         InputChecks.EnsureFinite(input);
         CheckGraphOptions();
         AttributionTarget chosen = target ?? DefaultTarget;
         using var scope = NewDisposeScope();
+        using LayerTap? tap = names.Length == 0 ? null : LayerTap.Attach(Model, names);
         CompositeRegistration? registration = scoped ?? Composite?.Register(Model);
+        Layers = tap is null ? null : new LayerRequest(tap);
         IDisposable? instrumentation = null;
         try
         {
@@ -155,9 +170,20 @@ public abstract class Attributor
                 }
                 Interlocked.Increment(ref recomputed);
             }
+            var atLayers = new Dictionary<string, Tensor>();
+            if (Layers is { } request)
+            {
+                IReadOnlyList<Tensor> results = request.Result ?? throw new NotSupportedException(
+                    $"{GetType().Name} gives no result at layers; the gradient (with or without a composite), input x gradient and " +
+                    "the SmoothGrad variants do.");
+                for (int i = 0; i < names.Length; i++)
+                {
+                    atLayers[names[i]] = (CreateGraph ? results[i] : results[i].detach()).MoveToOuterDisposeScope();
+                }
+            }
             return CreateGraph
-                ? new AttributionResult(output.MoveToOuterDisposeScope(), relevance.MoveToOuterDisposeScope())
-                : new AttributionResult(output.detach().MoveToOuterDisposeScope(), relevance.detach().MoveToOuterDisposeScope());
+                ? new AttributionResult(output.MoveToOuterDisposeScope(), relevance.MoveToOuterDisposeScope()) { Layers = atLayers }
+                : new AttributionResult(output.detach().MoveToOuterDisposeScope(), relevance.detach().MoveToOuterDisposeScope()) { Layers = atLayers };
         }
         catch (Exception ex) when (InputChecks.IsModelRejection(ex))
         {
@@ -165,6 +191,7 @@ public abstract class Attributor
         }
         finally
         {
+            Layers = null;
             instrumentation?.Dispose();
             // A graph kept for a second derivative still needs the rules' recorded calls; the scope releases them.
             if (!CreateGraph)
@@ -215,12 +242,39 @@ public abstract class Attributor
     /// <summary>Computes output and attribution for a detached input.</summary>
     protected abstract (Tensor Output, Tensor Relevance) Compute(Tensor input, AttributionTarget target);
 
-    /// <summary>The (possibly modified) gradient of the target at <paramref name="input"/>, and the model output.</summary>
+    /// <summary>
+    /// The layers the current call asked for (<see cref="Attribute(Tensor, AttributionTarget?, IEnumerable{string})"/>), or
+    /// <c>null</c>; a method that gives results at layers sets <see cref="LayerRequest.Result"/>.
+    /// </summary>
+    protected LayerRequest? Layers { get; private set; }
+
+    /// <summary>
+    /// The (possibly modified) gradient of the target at <paramref name="input"/>, and the model output. When the call
+    /// asked for layers, the same backward pass also gives what reaches them (<see cref="LayerRequest.LastGradients"/>).
+    /// </summary>
     protected (Tensor Output, Tensor Gradient) Gradient(Tensor input, AttributionTarget target)
+    {
+        var (output, gradient, layers) = Gradient(input, target, Layers?.Tap);
+        if (Layers is { } request)
+        {
+            request.LastActivations = layers.Select(l => l.Activation).ToList();
+            request.LastGradients = layers.Select(l => l.Gradient).ToList();
+        }
+        return (output, gradient);
+    }
+
+    /// <summary>
+    /// The (possibly modified) gradient of the target at <paramref name="input"/>, the model output, and for each layer of
+    /// <paramref name="tap"/> its output (detached) and what reached it, all from one forward and one backward pass.
+    /// </summary>
+    protected (Tensor Output, Tensor Gradient, IReadOnlyList<(Tensor Activation, Tensor Gradient)> Layers) Gradient(Tensor input,
+        AttributionTarget target, LayerTap? tap)
     {
         using var grad = enable_grad();
         Tensor x = CreateGraph && input.requires_grad ? input : input.detach().requires_grad_(true);
+        tap?.Reset();
         Tensor output = Model.call(x);
+        IReadOnlyList<Tensor> tapped = tap?.Outputs() ?? [];
         Tensor seed = target.Resolve(output.detach());
         if (!seed.shape.SequenceEqual(output.shape))
         {
@@ -236,16 +290,19 @@ public abstract class Attributor
                 "The model output does not require grad, so it has no gradient with respect to the input: the forward " +
                 "detaches, runs under no_grad or goes through integers.");
         }
-        Tensor gradient = autograd.grad(new[] { output }, new[] { x }, new[] { seed },
-            retain_graph: RetainGraph ?? CreateGraph, create_graph: CreateGraph, allow_unused: true)[0];
+        IList<Tensor> gradients = autograd.grad(new[] { output }, [x, .. tapped], new[] { seed },
+            retain_graph: RetainGraph ?? CreateGraph, create_graph: CreateGraph, allow_unused: true);
         BackwardFailures.ThrowIfAny();
+        Tensor gradient = gradients[0];
         if (gradient is null || gradient.IsInvalid)
         {
             throw new InvalidOperationException(
                 "The model output does not depend on the input through operations autograd can differentiate, so there " +
                 "is no gradient to attribute.");
         }
-        return (output, gradient);
+        // A layer the target does not depend on receives nothing: zeros.
+        var layers = tapped.Select((t, i) => (t.detach(), gradients[i + 1] is { IsInvalid: false } g ? g : zeros_like(t))).ToList();
+        return (output, gradient, layers);
     }
 
     private sealed class ScopeHandle : IDisposable

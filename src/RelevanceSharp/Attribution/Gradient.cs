@@ -21,5 +21,14 @@ public sealed class Gradient : Attributor
     }
 
     /// <inheritdoc />
-    protected override (Tensor Output, Tensor Relevance) Compute(Tensor input, AttributionTarget target) => Gradient(input, target);
+    /// <remarks>At layers asked for: what reaches each layer's output, the relevance with a composite, the gradient without.</remarks>
+    protected override (Tensor Output, Tensor Relevance) Compute(Tensor input, AttributionTarget target)
+    {
+        var result = Gradient(input, target);
+        if (Layers is { } layers)
+        {
+            layers.Result = layers.LastGradients;
+        }
+        return result;
+    }
 }

@@ -12,7 +12,13 @@ namespace RelevanceSharp.Core;
 /// </summary>
 public enum HookStage
 {
-    /// <summary>Closest to the surrounding model.</summary>
+    /// <summary>
+    /// Outside every other stage: sees exactly what the surrounding model hands to and receives from the module. For
+    /// observers that change nothing (<see cref="LayerTap"/>).
+    /// </summary>
+    Tap = -1,
+
+    /// <summary>Closest to the surrounding model, inside <see cref="Tap"/>.</summary>
     Outer = 0,
 
     /// <summary>The stage of attribution rules.</summary>

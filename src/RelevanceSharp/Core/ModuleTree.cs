@@ -33,6 +33,47 @@ public static class ModuleTree
         }
     }
 
+    /// <summary>
+    /// The names of <paramref name="root"/>'s modules (as <see cref="NamedModulesWithRoot"/> lists them, the root left out)
+    /// nearest to <paramref name="name"/>: fewest single-character edits (insertions, deletions, substitutions; case
+    /// ignored) first, ties in the model's order; at most <paramref name="count"/>. For messages about a misspelt layer.
+    /// </summary>
+    public static IReadOnlyList<string> ClosestNames(this nn.Module root, string name, int count = 3)
+    {
+        ArgumentNullException.ThrowIfNull(root);
+        ArgumentNullException.ThrowIfNull(name);
+        return root.NamedModulesWithRoot()
+            .Where(m => m.Name.Length > 0)
+            .Select((m, order) => (m.Name, Distance: EditDistance(m.Name.ToLowerInvariant(), name.ToLowerInvariant()), Order: order))
+            .OrderBy(m => m.Distance)
+            .ThenBy(m => m.Order)
+            .Take(Math.Max(count, 0))
+            .Select(m => m.Name)
+            .ToList();
+    }
+
+    // Levenshtein distance with two rows.
+    private static int EditDistance(string a, string b)
+    {
+        var previous = new int[b.Length + 1];
+        var current = new int[b.Length + 1];
+        for (int j = 0; j <= b.Length; j++)
+        {
+            previous[j] = j;
+        }
+        for (int i = 1; i <= a.Length; i++)
+        {
+            current[0] = i;
+            for (int j = 1; j <= b.Length; j++)
+            {
+                int substitution = previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
+                current[j] = Math.Min(substitution, Math.Min(previous[j] + 1, current[j - 1] + 1));
+            }
+            (previous, current) = (current, previous);
+        }
+        return previous[b.Length];
+    }
+
     /// <summary>The modules without children.</summary>
     public static IEnumerable<(string Name, nn.Module Module)> NamedLeaves(this nn.Module root) =>
         root.NamedModulesWithRoot().Where(entry => !entry.Module.children().Any());

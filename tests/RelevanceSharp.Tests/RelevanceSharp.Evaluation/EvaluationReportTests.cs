@@ -27,7 +27,7 @@ public class EvaluationReportTests
         EvaluationReport fine = HandReports.Build(OneBaseline,
             ("epsilon_plus_flat", [new([4, 4], [1, 1])]),
             ("random", [new([2, 2], [2, 2])]));
-        Assert.Equal(new[] { "sanity: the random attribution ranks last under every measure and baseline." }, fine.SanityCheck());
+        Assert.Equal(new[] { "sanity: the random attribution ranks last under every faithfulness measure and baseline." }, fine.SanityCheck());
 
         // gradient: MoRF 1 (below 2), LeRF 3 (above 2), ABPC -2 (below 0): worse under all three measures.
         EvaluationReport failing = HandReports.Build(OneBaseline,
@@ -41,6 +41,13 @@ public class EvaluationReportTests
         Assert.Contains("ABPC, baseline zeros: gradient (-2.000)", lines[2], StringComparison.Ordinal);
 
         Assert.Empty(HandReports.Build(OneBaseline, ("gradient", [new([1, 1], [3, 3])])).SanityCheck());
+
+        // Infidelity counts too (lower is better); sparseness and complexity do not.
+        EvaluationReport unfaithful = HandReports.WithMetrics(fine,
+            new AttributionMetrics([0, 0], [9, 9]) { Infidelity = [5, 5] },
+            new AttributionMetrics([0.5, 0.5], [1, 1]) { Infidelity = [3, 3] });
+        Assert.Equal(["sanity: the random attribution does not rank last under infidelity: epsilon_plus_flat (5.000) does worse than random (3.000; lower is better)."],
+            unfaithful.SanityCheck());
     }
 
     [Fact]

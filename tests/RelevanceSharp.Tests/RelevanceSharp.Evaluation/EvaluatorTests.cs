@@ -56,7 +56,7 @@ public sealed class EvaluatorTests : IDisposable
         // Progress ends every stage: attribution and randomization of each configuration, then the perturbation.
         var finished = log.Where(p => p.Done == p.Total).Select(p => p.Stage).Distinct().ToList();
         Assert.Equal(2 * Configs.Length + 1, finished.Count);
-        Assert.Equal("gradient (1/4): attribution", finished[0]);
+        Assert.Equal("gradient (1/4): attribution and metrics", finished[0]);
         Assert.Equal("gradient (1/4): randomization", finished[1]);
         Assert.Equal("perturbation, baseline zeros (1/1)", finished[^1]);
 
@@ -95,11 +95,13 @@ public sealed class EvaluatorTests : IDisposable
 
         Assert.Equal(1 + Configs.Length * 3 * 3 * 5, File.ReadAllLines(Path.Combine(folder, "perturbation_curves.csv")).Length);
         string[] perImage = File.ReadAllLines(Path.Combine(folder, "per_image.csv"));
-        Assert.Equal("image,label,target,configuration,baseline,morf_aopc,lerf_aopc,abpc,random_aopc", perImage[0]);
+        Assert.Equal("image,label,target,configuration,baseline,morf_aopc,lerf_aopc,abpc,random_aopc,infidelity,sensitivity_max,sparseness,complexity",
+            perImage[0]);
         Assert.Equal(1 + Configs.Length * 3, perImage.Length);
         string[] row = perImage[2].Split(',');
         Assert.Equal(("image 1", "", report.Targets[1].ToString(System.Globalization.CultureInfo.InvariantCulture), "gradient"), (row[0], row[1], row[2], row[3]));
         Assert.Equal(report.Configurations[0].Perturbation.Abpc[1], double.Parse(row[7], System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(report.Configurations[0].Metrics!.Complexity[1], double.Parse(row[12], System.Globalization.CultureInfo.InvariantCulture));
         string[] randomization = File.ReadAllLines(Path.Combine(folder, "randomization.csv"));
         Assert.Equal(1 + Configs.Length * 2, randomization.Length);
         Assert.StartsWith("gradient,1,7,", randomization[1], StringComparison.Ordinal);
@@ -154,6 +156,44 @@ public sealed class EvaluatorTests : IDisposable
         Assert.All(report.Configurations, c => Assert.Null(c.Randomization));
         Assert.DoesNotContain("rand. rho", report.FormatTable(), StringComparison.Ordinal);
         Assert.DoesNotContain(report.WriteAll(folder), path => path.EndsWith("randomization.csv", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void TheMeasuresWithoutBaselineAreThoseOfEachConfigurationsAttributions()
+    {
+        using var scope = NewDisposeScope();
+        Sequential model = TestNets.ConvReLUNet(61);
+        model.eval();
+        Tensor inputs = TestNets.Input(62, batch: 3);
+        var infidelity = new InfidelitySettings { Samples = 3, Seed = 4 };
+        var sensitivity = new SensitivitySettings { Samples = 2, Seed = 4 };
+        EvaluationReport report = Evaluator.Run(model, inputs, [AttributionSpec.Parse("epsilon_plus_flat"), AttributionSpec.Parse("input_x_gradient")],
+            options: new EvaluationOptions
+            {
+                Perturbation = new PerturbationSettings { PatchSize = 2 },
+                Randomization = null,
+                AttributionBatchSize = 2,
+                Infidelity = infidelity,
+                Sensitivity = sensitivity,
+            });
+        Assert.Equal(FaithfulnessMeasures.WithoutBaseline, report.MeasuresWithoutBaseline);
+        foreach (ConfigurationResult result in report.Configurations)
+        {
+            Attributor attributor = result.Config.CreateAttributor(model);
+            Tensor attributions = Evaluator.Attribute(attributor, inputs, report.Targets, batchSize: 3);
+            AssertClose(Sparseness.Compute(attributions), result.Metrics!.Sparseness.ToArray(), 1e-12, "sparseness");
+            AssertClose(Complexity.Compute(attributions), result.Metrics.Complexity.ToArray(), 1e-12, "complexity");
+            AssertClose(Infidelity.Compute(model, inputs, attributions, report.Targets, infidelity), result.Metrics.Infidelity!.ToArray(), 1e-9, "infidelity");
+            AssertClose(SensitivityMax.Compute(SensitivityMax.Of(attributor), inputs, attributions, report.Targets, sensitivity),
+                result.Metrics.Sensitivity!.ToArray(), 1e-9, "sensitivity");
+        }
+        string table = report.FormatTable();
+        Assert.Contains("measures without baseline:", table, StringComparison.Ordinal);
+        Assert.Contains("infidelity (lower better)", table, StringComparison.Ordinal);
+        Assert.Contains("sparseness (higher better)", table, StringComparison.Ordinal);
+        EvaluationReport without = Evaluator.Run(model, inputs, [AttributionSpec.Parse("gradient")],
+            options: new EvaluationOptions { Perturbation = new PerturbationSettings { PatchSize = 2 }, Randomization = null, Infidelity = null, Sensitivity = null });
+        Assert.Equal([FaithfulnessMeasure.Sparseness, FaithfulnessMeasure.Complexity], without.MeasuresWithoutBaseline);
     }
 
     [Fact]

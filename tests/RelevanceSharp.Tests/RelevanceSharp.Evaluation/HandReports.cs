@@ -24,4 +24,8 @@ internal static class HandReports
         return new EvaluationReport(results, new PatchGrid(2, 2, 2), new EvaluationOptions { Randomization = null },
             Enumerable.Range(0, images).Select(i => $"image {i}").ToArray(), new long[images]);
     }
+
+    /// <summary>The same report with the given measures without baseline, per configuration in order.</summary>
+    public static EvaluationReport WithMetrics(EvaluationReport report, params AttributionMetrics[] metrics) =>
+        new(report.Configurations.Select((c, i) => c with { Metrics = metrics[i] }).ToList(), report.Grid, report.Options, report.ImageNames, report.Targets);
 }

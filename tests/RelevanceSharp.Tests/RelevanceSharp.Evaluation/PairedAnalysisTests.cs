@@ -39,6 +39,35 @@ public class PairedAnalysisTests
     }
 
     [Fact]
+    public void MeasuresWithoutBaselineAreComparedOnceWithTheirOwnOrientation()
+    {
+        // B (epsilon_plus_flat) has lower infidelity and sensitivity (better: d = A - B > 0), higher sparseness (better:
+        // d = B - A > 0) and higher complexity (worse: d = A - B < 0).
+        EvaluationReport report = HandReports.WithMetrics(SixImages(),
+            new AttributionMetrics([0.1, 0.1, 0.1, 0.1, 0.1, 0.1], [2, 2, 2, 2, 2, 2]) { Infidelity = [4, 4, 4, 4, 4, 4], Sensitivity = [1, 1, 1, 1, 1, 1] },
+            new AttributionMetrics([0.3, 0.2, 0.4, 0.2, 0.3, 0.2], [3, 3, 3, 3, 3, 3]) { Infidelity = [1, 2, 3, 1, 2, 3], Sensitivity = [0.5, 0.5, 0.5, 0.5, 0.5, 0.5] });
+        // Six images that all differ one way give the exact p = 2 / 64 at best, which Holm raises to 7 / 32 over the 7
+        // comparisons: the verdicts below need a level above that.
+        PairedAnalysis analysis = PairedAnalysis.Run(report, [GradientVsFlat], new PairedSettings { Resamples = 500, Alpha = 0.25 });
+        Assert.Equal(3 + 4, analysis.Results.Count);
+        PairedResult Of(FaithfulnessMeasure m) => analysis.Results.Single(r => r.Measure == m);
+        Assert.Equal(2.0, Of(FaithfulnessMeasure.Infidelity).MeanDifference, 12);
+        Assert.Equal(0.5, Of(FaithfulnessMeasure.SensitivityMax).MeanDifference, 12);
+        // Sparseness: B - A = [0.2, 0.1, 0.3, 0.1, 0.2, 0.1], mean 1.0 / 6.
+        Assert.Equal(1.0 / 6, Of(FaithfulnessMeasure.Sparseness).MeanDifference, 12);
+        Assert.Equal(-1.0, Of(FaithfulnessMeasure.Complexity).MeanDifference, 12);
+        Assert.All(FaithfulnessMeasures.WithoutBaseline, m => Assert.Equal(PairedAnalysis.NoBaseline, Of(m).Baseline));
+        IReadOnlyList<string> lines = analysis.Lines();
+        int heading = lines.ToList().IndexOf("without baseline:");
+        Assert.True(heading > 0, "no heading for the measures without baseline");
+        Assert.StartsWith("paired: gradient vs epsilon_plus_flat: mean difference in infidelity = 2.000 [", lines[heading + 1]);
+        string verdicts = string.Join("\n", analysis.Verdicts());
+        Assert.Contains("verdict: gradient vs epsilon_plus_flat, complexity: gradient less complex (d = -1.000", verdicts);
+        Assert.Contains("verdict: gradient vs epsilon_plus_flat, sparseness: epsilon_plus_flat sparser (d = +0.167", verdicts);
+        Assert.Contains("verdict: gradient vs epsilon_plus_flat, sensitivity-max: epsilon_plus_flat more robust", verdicts);
+    }
+
+    [Fact]
     public void HolmCorrectsOverEveryComparisonOfTheRun()
     {
         EvaluationReport report = HandReports.Build(["zeros", "blur"],

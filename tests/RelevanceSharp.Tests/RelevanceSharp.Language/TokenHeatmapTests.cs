@@ -4,6 +4,7 @@ using RelevanceSharp.Imaging;
 using RelevanceSharp.Language.Explaining;
 using RelevanceSharp.Language.Rendering;
 using RelevanceSharp.Language.Tokenization;
+using RelevanceSharp.Tests.Browser;
 using SkiaSharp;
 
 namespace RelevanceSharp.Tests.Language;

@@ -8,6 +8,7 @@ using RelevanceSharp.Vision.Imaging;
 using RelevanceSharp.Vision.Models;
 using static TorchSharp.torch;
 using RelevanceSharp.Core;
+using RelevanceSharp.Tests.Browser;
 
 namespace RelevanceSharp.Tests.Evaluation;
 
@@ -65,7 +66,8 @@ public sealed class EvaluateCommandTests : IDisposable
         string output = Path.Combine(root, "out");
         var (code, text, error) = Invoke("evaluate", "--demo-folder", Path.Combine(root, "demo"),
             "--config", "epsilon_plus_flat", "--config", "epsilon_gamma_box+densenet_seq_thresh", "--config", "gradient",
-            "--patch-size", "7", "--randomization-layers", "2", "--baseline", "blur", "--resamples", "300", "--output", output);
+            "--patch-size", "7", "--randomization-layers", "2", "--baseline", "blur", "--resamples", "300", "--infidelity-samples", "3",
+            "--sensitivity-samples", "2", "--output", output);
         Assert.True(code == 0, $"exit code {code}: {error}");
         Assert.Contains("3 images of 28x28, 16 patches of 7x7, 16 steps, baseline blur(sigma=2)", text, StringComparison.Ordinal);
         Assert.Contains("epsilon_gamma_box+densenet_seq_thresh", text, StringComparison.Ordinal);
@@ -73,8 +75,9 @@ public sealed class EvaluateCommandTests : IDisposable
         // The random attribution joins as the sanity row; the gradient is compared with both composites.
         Assert.Contains("\nrandom ", text, StringComparison.Ordinal);
         Assert.Contains(text.Split('\n'), line => line.StartsWith("sanity: the random attribution ", StringComparison.Ordinal));
+        // Two pairs by 3 measures under the baseline and 4 without.
         string[] paired = text.Split('\n').Where(line => line.StartsWith("paired: ", StringComparison.Ordinal)).ToArray();
-        Assert.Equal(2 * 3, paired.Length);
+        Assert.Equal(2 * (3 + 4), paired.Length);
         Assert.All(paired, line => Assert.EndsWith(", n = 3", line.TrimEnd(), StringComparison.Ordinal));
         Assert.Contains("under baseline blur(sigma=2):\npaired: gradient vs epsilon_plus_flat: mean difference in AOPC = ", text.Replace("\r", ""), StringComparison.Ordinal);
         Assert.Matches(@"done in \d+\.\d s: 3 images, \d+\.\d\d images/s", text);
@@ -88,7 +91,7 @@ public sealed class EvaluateCommandTests : IDisposable
         Assert.Equal(1 + 4 * 17, rows.Length);
         Assert.Equal(4 * 17, rows.Skip(1).Select(r => r.Split(',')[0] + "/" + r.Split(',')[2]).Distinct().Count());
         Assert.Equal(1 + 4 * 2, File.ReadAllLines(Path.Combine(output, "randomization.csv")).Length);
-        Assert.Equal(1 + 2 * 3, File.ReadAllLines(Path.Combine(output, "pairs.csv")).Length);
+        Assert.Equal(1 + 2 * (3 + 4), File.ReadAllLines(Path.Combine(output, "pairs.csv")).Length);
         Assert.Equal(1 + 4 * 3, File.ReadAllLines(Path.Combine(output, "per_image.csv")).Length);
     }
 
@@ -107,6 +110,51 @@ public sealed class EvaluateCommandTests : IDisposable
         // No pair: the gradient is not compared with the random attribution.
         Assert.DoesNotContain("paired: ", text, StringComparison.Ordinal);
         Assert.False(File.Exists(Path.Combine(output, "pairs.csv")));
+    }
+
+    [SkippableFact]
+    public void TheNewMethodsAreRowsTheMetricsArePairedAndTheReportOpensInChromium()
+    {
+        string output = Path.Combine(root, "methods");
+        var (code, text, error) = Invoke("evaluate", "--demo-folder", Path.Combine(root, "demo"), "--config", "gradient", "--config", "input_x_gradient",
+            "--config", "gradcam(layer=features.denseblock3)", "--no-randomization", "--steps", "3", "--baseline", "zeros", "--resamples", "200",
+            "--infidelity-samples", "2", "--sensitivity-samples", "2", "--output", output);
+        Assert.True(code == 0, $"exit code {code}: {error}");
+        Assert.Contains("measures without baseline:", text, StringComparison.Ordinal);
+        // Two pairs (the gradient against each other method), each under 3 measures with the baseline and 4 without.
+        string[] pairs = File.ReadAllLines(Path.Combine(output, "pairs.csv"));
+        Assert.Equal(1 + 2 * (3 + 4), pairs.Length);
+        Assert.Contains(text.Split('\n'), line => line.StartsWith("paired: gradient vs gradcam(layer=features.denseblock3): mean difference in infidelity = ",
+            StringComparison.Ordinal));
+        Assert.Contains(text.Split('\n'), line => line.StartsWith("verdict: gradient vs input_x_gradient, sparseness: ", StringComparison.Ordinal));
+        string[] perImage = File.ReadAllLines(Path.Combine(output, "per_image.csv"));
+        Assert.EndsWith(",infidelity,sensitivity_max,sparseness,complexity", perImage[0], StringComparison.Ordinal);
+        Assert.All(perImage.Skip(1), row => Assert.All(row.Split(',')[^4..], cell => Assert.True(double.IsFinite(double.Parse(cell, CultureInfo.InvariantCulture)), row)));
+
+        // Without the two sampled measures only sparseness and complexity are paired.
+        var (skipCode, _, skipError) = Invoke("evaluate", "--demo-folder", Path.Combine(root, "demo"), "--config", "gradient", "--config", "input_x_gradient",
+            "--no-randomization", "--steps", "3", "--baseline", "zeros", "--resamples", "200", "--infidelity-samples", "0", "--sensitivity-samples", "0",
+            "--output", Path.Combine(root, "without"));
+        Assert.True(skipCode == 0, skipError);
+        Assert.Equal(1 + 3 + 2, File.ReadAllLines(Path.Combine(root, "without", "pairs.csv")).Length);
+        var (badCode, _, badError) = Invoke("evaluate", "--demo-folder", Path.Combine(root, "demo"), "--sensitivity-samples", "-1");
+        Assert.Equal(1, badCode);
+        Assert.Contains("error: --sensitivity-samples must be 0 (skip the measure) or more; got -1.", badError, StringComparison.Ordinal);
+
+        Skip.IfNot(HeadlessChromium.Available, HeadlessChromium.Unavailable);
+        string report = Path.Combine(output, "report.html");
+        Assert.Contains($"wrote {report}", text, StringComparison.Ordinal);
+        using HeadlessChromium browser = HeadlessChromium.Start();
+        browser.Navigate(report);
+        // The curves under the one baseline and the paired plot.
+        ReportChecks.Check(browser, browser.Capture(), expectedImages: 2);
+        Assert.Equal(pairs.Length - 1, browser.Evaluate("document.querySelectorAll('#pairs tbody tr').length")!.GetValue<int>());
+        Assert.Equal(4, browser.Evaluate("document.querySelectorAll('#perturbation-0 tbody tr').length")!.GetValue<int>());
+        string page = browser.Evaluate("document.body.innerText")!.GetValue<string>();
+        Assert.Contains("verdict: gradient vs input_x_gradient", page, StringComparison.Ordinal);
+        Assert.Contains("sanity:", page, StringComparison.Ordinal);
+        browser.Evaluate("const f = document.querySelector('input.filter'); f.value = 'infidelity'; f.dispatchEvent(new Event('input')); true");
+        Assert.Equal($"2 of {pairs.Length - 1} shown", browser.Evaluate("document.getElementById('pairs-count').textContent")!.GetValue<string>());
     }
 
     /// <summary>A folder shaped like Debian's dataset-fashion-mnist with three random test images per class.</summary>
@@ -141,13 +189,19 @@ public sealed class EvaluateCommandTests : IDisposable
         string output = Path.Combine(root, "dataset");
         var (code, text, error) = Invoke("evaluate", "--demo-folder", Path.Combine(root, "demo"), "--dataset", "fashion-mnist", "--data", FakeFashionMnist(),
             "--count", "20", "--config", "epsilon_plus_flat", "--config", "epsilon_plus_flat+densenet_seq_thresh", "--config", "epsilon_plus_flat+densenet_thresh_seq",
-            "--config", "gradient", "--no-randomization", "--patch-size", "7", "--steps", "3", "--resamples", "300", "--output", output);
+            "--config", "gradient", "--no-randomization", "--patch-size", "7", "--steps", "3", "--resamples", "300",
+            "--infidelity-samples", "0", "--sensitivity-samples", "0", "--output", output);
         Assert.True(code == 0, $"exit code {code}: {error}");
         Assert.Contains("on 20 Fashion-MNIST test images (2 per class, seed 0)", error, StringComparison.Ordinal);
         Assert.Contains("20 images of 28x28, 16 patches of 7x7, 3 steps of 5 patches, baselines zeros and blur(sigma=2), score logit, 1 random order", text,
             StringComparison.Ordinal);
-        // Pairs: none vs seq_thresh, seq_thresh vs thresh_seq, gradient vs each composite: 5, by 3 measures and 2 baselines.
-        string[] paired = text.Split('\n').Select(line => line.TrimEnd()).Where(line => line.StartsWith("paired: ", StringComparison.Ordinal)).ToArray();
+        // Pairs: none vs seq_thresh, seq_thresh vs thresh_seq, gradient vs each composite: 5, by 3 measures and 2 baselines,
+        // and by sparseness and complexity (the sampled measures are skipped here).
+        string[] all = text.Split('\n').Select(line => line.TrimEnd()).Where(line => line.StartsWith("paired: ", StringComparison.Ordinal)).ToArray();
+        Assert.Equal(5 * (3 * 2 + 2), all.Length);
+        Assert.Equal(5 * 2, all.Count(line => line.Contains(": mean difference in sparseness = ", StringComparison.Ordinal)
+            || line.Contains(": mean difference in complexity = ", StringComparison.Ordinal)));
+        string[] paired = all.Where(line => line.Contains("AOPC = ", StringComparison.Ordinal) || line.Contains("ABPC = ", StringComparison.Ordinal)).ToArray();
         Assert.Equal(5 * 3 * 2, paired.Length);
         var shape = new System.Text.RegularExpressions.Regex(@"^paired: (\S+) vs (\S+): mean difference in (AOPC|LeRF AOPC|ABPC) = -?\d+\.\d{3} " +
             @"\[-?\d+\.\d{3}, -?\d+\.\d{3}\] \(95% bootstrap CI\), Wilcoxon p = [0-9.e+-]+, B better on (\d+) of (\d+), n = 20$");
@@ -155,7 +209,7 @@ public sealed class EvaluateCommandTests : IDisposable
         Assert.Contains(paired, line => line.StartsWith("paired: epsilon_plus_flat+densenet_seq_thresh vs epsilon_plus_flat+densenet_thresh_seq: mean difference in AOPC = ",
             StringComparison.Ordinal));
         Assert.Contains("Holm p", text, StringComparison.Ordinal);
-        Assert.Equal(5 * 3, text.Split('\n').Count(line => line.StartsWith("verdict: ", StringComparison.Ordinal)));
+        Assert.Equal(5 * (3 + 2), text.Split('\n').Count(line => line.StartsWith("verdict: ", StringComparison.Ordinal)));
         Assert.Contains("images/s", text, StringComparison.Ordinal);
 
         string[] perImage = File.ReadAllLines(Path.Combine(output, "per_image.csv"));
@@ -165,7 +219,7 @@ public sealed class EvaluateCommandTests : IDisposable
         // Two images of each class, and the label of t10k-0000i is i % 10 as written.
         Assert.All(firstBlock.GroupBy(cells => cells[1]), group => Assert.Equal(2, group.Count()));
         Assert.All(firstBlock, cells => Assert.Equal(int.Parse(cells[0][5..], CultureInfo.InvariantCulture) % 10, int.Parse(cells[1], CultureInfo.InvariantCulture)));
-        Assert.Equal(1 + 5 * 3 * 2, File.ReadAllLines(Path.Combine(output, "pairs.csv")).Length);
+        Assert.Equal(1 + 5 * (3 * 2 + 2), File.ReadAllLines(Path.Combine(output, "pairs.csv")).Length);
         Assert.True(File.Exists(Path.Combine(output, "paired.png")));
         Assert.True(File.Exists(Path.Combine(output, "perturbation_zeros.png")));
 

@@ -5,6 +5,7 @@ using RelevanceSharp.Language.Explaining;
 using RelevanceSharp.Language.IO;
 using RelevanceSharp.Language.Models;
 using RelevanceSharp.Language.Tokenization;
+using RelevanceSharp.Tests.Browser;
 using RelevanceSharp.Tests.Language;
 using SkiaSharp;
 using static TorchSharp.torch;

@@ -117,8 +117,13 @@ public class AttributionSpecTests
     public void EveryMethodNameAndSpellingIsReservedFromComposites()
     {
         Assert.NotNull(UniformNoiseAttribution.Entry);
-        Assert.Equal(["gradient", "smoothgrad", "integrated_gradients", "occlusion", "random", "attention_rollout"], MethodRegistry.Names);
-        foreach (string name in new[] { "gradient", "smoothgrad", "smooth_grad", "integrated_gradients", "integrated-gradients", "occlusion", "random", "attention_rollout", "attention-rollout", "none" })
+        Assert.Equal(["gradient", "input_x_gradient", "smoothgrad", "smoothgrad_sq", "vargrad", "integrated_gradients", "gradient_shap", "occlusion", "random",
+            "attention_rollout", "gradcam", "guided_gradcam"], MethodRegistry.Names);
+        foreach (string name in new[]
+        {
+            "gradient", "smoothgrad", "smooth_grad", "integrated_gradients", "integrated-gradients", "occlusion", "random", "attention_rollout", "attention-rollout",
+            "none", "input-x-gradient", "smoothgrad-squared", "var_grad", "gradient-shap", "grad-cam", "guided-grad-cam",
+        })
         {
             Assert.Contains(name, MethodRegistry.Reserved);
         }

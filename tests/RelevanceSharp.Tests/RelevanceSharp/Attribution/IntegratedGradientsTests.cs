@@ -1,5 +1,6 @@
 using RelevanceSharp.Attribution;
 using TorchSharp;
+using static RelevanceSharp.Tests.Attribution.HandLinear;
 using static RelevanceSharp.Tests.Support;
 using static TorchSharp.torch;
 using RelevanceSharp.Core;
@@ -8,10 +9,6 @@ namespace RelevanceSharp.Tests.Attribution;
 
 public class IntegratedGradientsTests
 {
-    private static readonly double[,] Weight = { { 0.5, -1.5, 2.0, 0.0 }, { -0.25, 0.75, -1.0, 3.0 }, { 1.0, 1.0, -2.0, 0.5 } };
-    private static readonly double[] Bias = { 0.3, -0.7, 0.1 };
-    private static readonly double[] Input = { 1.0, -2.0, 0.5, 0.0, 3.0, 0.25, -1.0, 2.0 };
-
     [Theory]
     [InlineData(1)]
     [InlineData(7)]
@@ -41,16 +38,6 @@ public class IntegratedGradientsTests
         }
     }
 
-    /// <summary>f(x) = sum(x^2) / 2 per sample: the gradient at alpha * x is alpha * x.</summary>
-    private sealed class HalfSquare : nn.Module<Tensor, Tensor>
-    {
-        public HalfSquare() : base(nameof(HalfSquare))
-        {
-        }
-
-        public override Tensor forward(Tensor input) => input.pow(Scalars.Of(2.0)).sum(1, keepdim: true).div(Scalars.Of(2.0));
-    }
-
     [Theory]
     [InlineData(1)]
     [InlineData(4)]
@@ -60,7 +47,7 @@ public class IntegratedGradientsTests
         // With alpha_k = k/n, k = 1..n, IG = x * mean_k(alpha_k x) = x^2 (n + 1) / (2n); the right Riemann sum, not
         // the left one ((n - 1) / (2n)) or the midpoint one (1/2). The alphas are float32 values, hence 1e-7.
         using var scope = NewDisposeScope();
-        using AttributionResult result = new IntegratedGradients(new HalfSquare(), iterations: steps).Attribute(T(Input, 2, 4), AttributionTarget.Class(0));
+        using AttributionResult result = new IntegratedGradients(PowerSum.HalfSquare(), iterations: steps).Attribute(T(Input, 2, 4), AttributionTarget.Class(0));
         double factor = (steps + 1) / (2.0 * steps);
         AssertClose(Input.Select(v => v * v * factor).ToArray(), result.Relevance, 1e-7);
     }

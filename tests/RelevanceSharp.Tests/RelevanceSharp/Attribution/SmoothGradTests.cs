@@ -46,16 +46,6 @@ public class SmoothGradTests
         Assert.True(first.Zip(PlainGradient(model, x, 0), (a, b) => Math.Abs(a - b)).Max() > 1e-6, "no noise was added");
     }
 
-    /// <summary>f(x) = sum(x^3) / 3 per sample, whose gradient x^2 feels the noise variance.</summary>
-    private sealed class CubeSum : nn.Module<Tensor, Tensor>
-    {
-        public CubeSum() : base(nameof(CubeSum))
-        {
-        }
-
-        public override Tensor forward(Tensor input) => input.pow(Scalars.Of(3)).sum(1, keepdim: true).div(Scalars.Of(3.0));
-    }
-
     [Fact]
     public void NoiseStandardDeviationIsTheNoiseLevelTimesEachSamplesRange()
     {
@@ -66,7 +56,7 @@ public class SmoothGradTests
         Tensor x = T(values, 2, 6);
         const int N = 2000;
         const double level = 0.1;
-        using AttributionResult result = new SmoothGrad(new CubeSum(), noiseLevel: level, iterations: N, seed: 3).Attribute(x, AttributionTarget.Class(0));
+        using AttributionResult result = new SmoothGrad(PowerSum.CubeSum(), noiseLevel: level, iterations: N, seed: 3).Attribute(x, AttributionTarget.Class(0));
         double[] r = D(result.Relevance);
         for (int n = 0; n < 2; n++)
         {
