@@ -85,6 +85,40 @@ internal static class HuggingFaceFolder
         return document.RootElement.GetProperty("weight_map").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString()!);
     }
 
+    /// <summary>The damages to a sharded folder that both the loader's and explain-text's tests make.</summary>
+    public static readonly string[] ShardDamages = ["missing shard", "wrong shape", "parent path", "absolute path"];
+
+    /// <summary>
+    /// Damages a sharded folder in one of <see cref="ShardDamages"/>, at the entry <paramref name="key"/> (a [16, 16]
+    /// weight): its shard deleted; the weight written as [24, 16] (the shard's other entries from
+    /// <paramref name="weight"/>, in <paramref name="dtype"/>); or the index pointing at its shard by a path that climbs
+    /// out with '..' and back in, or by an absolute path inside the folder, both of which must be refused by their form.
+    /// </summary>
+    public static void Damage(string folder, string damage, string key, string dtype, Func<string, Tensor> weight)
+    {
+        Dictionary<string, string> map = ReadIndex(folder);
+        string shard = map[key];
+        switch (damage)
+        {
+            case "missing shard":
+                File.Delete(Path.Combine(folder, shard));
+                return;
+            case "wrong shape":
+                WriteSafeTensors(Path.Combine(folder, shard), map.Where(e => e.Value == shard)
+                    .Select(e => (e.Key, dtype, e.Key == key ? zeros(24, 16) : weight(e.Key))));
+                return;
+            case "parent path":
+                map[key] = "../" + Path.GetFileName(folder) + "/" + shard;
+                break;
+            case "absolute path":
+                map[key] = Path.Combine(folder, shard);
+                break;
+            default:
+                throw new ArgumentException($"Unknown damage '{damage}'.", nameof(damage));
+        }
+        WriteIndex(folder, map);
+    }
+
     /// <summary>
     /// A safetensors file of (name, dtype, tensor) entries; the values are rounded to float16 or bfloat16 (to nearest,
     /// ties to even) or written as float32, float64 or int64.

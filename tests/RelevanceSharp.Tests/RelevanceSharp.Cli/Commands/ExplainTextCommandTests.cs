@@ -149,24 +149,10 @@ public sealed class ExplainTextCommandTests : IDisposable
         {
             HuggingFaceFolder.Write(folder, model, "F16", 2, "tokenizer.json");
         }
-        Dictionary<string, string> map = HuggingFaceFolder.ReadIndex(folder);
-        string key = "model.layers.0.self_attn.q_proj.weight";
         switch (damage)
         {
-            case "missing shard":
-                File.Delete(Path.Combine(folder, map[key]));
-                break;
-            case "wrong shape":
-                HuggingFaceFolder.WriteSafeTensors(Path.Combine(folder, map[key]), map.Where(e => e.Value == map[key])
-                    .Select(e => (e.Key, "F16", e.Key == key ? zeros(24, 16) : zeros(ShapeOf(folder, e.Key)))));
-                break;
-            case "parent path":
-                map[key] = "../" + map[key];
-                HuggingFaceFolder.WriteIndex(folder, map);
-                break;
-            case "absolute path":
-                map[key] = "/etc/passwd";
-                HuggingFaceFolder.WriteIndex(folder, map);
+            case var shared when HuggingFaceFolder.ShardDamages.Contains(shared):
+                HuggingFaceFolder.Damage(folder, shared, "model.layers.0.self_attn.q_proj.weight", "F16", name => zeros(ShapeOf(folder, name)));
                 break;
             case "no tokenizer":
                 File.Delete(Path.Combine(folder, "tokenizer.json"));
