@@ -31,9 +31,27 @@ public abstract class ProductRule : Rule
     public override bool SupportsMultipleInputs => true;
 
     /// <inheritdoc />
-    /// <remarks>The inputs whose share is zero.</remarks>
-    public override IReadOnlyList<bool>? ConstantInputs(nn.Module module, int inputs) =>
-        inputs < 2 ? null : Shares(module, inputs) is var shares && shares.Any(s => s == 0.0) ? shares.Select(s => s == 0.0).ToArray() : null;
+    /// <remarks>
+    /// The inputs whose share is zero. Where the shares cannot be given for this module (a gate it does not name), none:
+    /// the backward step then reports why, as it does without this.
+    /// </remarks>
+    public override IReadOnlyList<bool>? ConstantInputs(nn.Module module, int inputs)
+    {
+        if (inputs < 2)
+        {
+            return null;
+        }
+        double[] shares;
+        try
+        {
+            shares = Shares(module, inputs);
+        }
+        catch (InvalidOperationException)
+        {
+            return null;
+        }
+        return shares.Length == inputs && shares.Any(s => s == 0.0) ? shares.Select(s => s == 0.0).ToArray() : null;
+    }
 
     /// <inheritdoc />
     public override IReadOnlyList<Tensor> Backward(MultiInputCall call, Tensor gradOutput)
