@@ -36,19 +36,25 @@ import torch
 from torch import nn
 
 
-def load_lxt(path):
-    """LXT's rules and patches modules, without its package __init__ files (which import transformers)."""
+def load_lxt_modules(path, names):
+    """The named modules of LXT's lxt/efficient folder, in order, without its package __init__ files (which import
+    transformers)."""
     for name in ("lxt", "lxt.efficient"):
         package = types.ModuleType(name)
         package.__path__ = []
         sys.modules[name] = package
-    for name in ("rules", "patches"):
+    for name in names:
         file = os.path.join(path, "lxt", "efficient", name + ".py")
         spec = importlib.util.spec_from_file_location("lxt.efficient." + name, file)
         module = importlib.util.module_from_spec(spec)
         sys.modules[spec.name] = module
         spec.loader.exec_module(module)
-    return sys.modules["lxt.efficient.patches"]
+    return tuple(sys.modules["lxt.efficient." + name] for name in names)
+
+
+def load_lxt(path):
+    """LXT's patches module (with the rules module it imports)."""
+    return load_lxt_modules(path, ("rules", "patches"))[1]
 
 
 class RMSNorm(nn.Module):

@@ -27,19 +27,18 @@ reference results, so that the timed code is known to compute what the cases fix
 of its largest value, with LXT f043441 and zennit 6b0bbdf).
 """
 import argparse
-import importlib.util
 import json
 import math
 import os
-import resource
-import struct
 import sys
 import time
-import types
 
 import torch
 from torch import nn
 from torchvision.models.vision_transformer import VisionTransformer
+
+# The loader of LXT's modules and the file helpers of the LLaMA anchor beside this file.
+from lxt_llama import load_lxt_modules, peak_mb, read_safetensors
 
 METHODS = (
     ("gradient", None, None),
@@ -48,21 +47,6 @@ METHODS = (
     ("cp_lrp", "cp_lrp", None),
     ("cp_lrp_gamma", "cp_lrp", (0.25, 0.05)),
 )
-
-
-def load_lxt(path):
-    """LXT's rules, patches and zennit_patches modules, without the package __init__ files (which import transformers)."""
-    for name in ("lxt", "lxt.efficient"):
-        package = types.ModuleType(name)
-        package.__path__ = []
-        sys.modules[name] = package
-    for name in ("rules", "patches", "zennit_patches"):
-        file = os.path.join(path, "lxt", "efficient", name + ".py")
-        spec = importlib.util.spec_from_file_location("lxt.efficient." + name, file)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
-    return sys.modules["lxt.efficient.rules"], sys.modules["lxt.efficient.patches"], sys.modules["lxt.efficient.zennit_patches"]
 
 
 class ExplicitAttention(nn.Module):
@@ -103,7 +87,7 @@ class ExplicitAttention(nn.Module):
         return self.out_proj(mixed), None
 
 
-def build(config, rules):
+def build(config):
     model = VisionTransformer(image_size=config["image_size"], patch_size=config["patch_size"], num_layers=config["num_layers"],
                               num_heads=config["num_heads"], hidden_dim=config["hidden_dim"], mlp_dim=config["mlp_dim"],
                               num_classes=config["num_classes"])
@@ -157,26 +141,10 @@ def explain(model, x, target, mode):
     return (x.grad if mode is None else x * x.grad), output
 
 
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    length = struct.unpack("<Q", data[:8])[0]
-    header = json.loads(data[8:8 + length])
-    kinds = {"F64": torch.float64, "F32": torch.float32, "I64": torch.int64}
-    result = {}
-    for name, entry in header.items():
-        if name == "__metadata__":
-            continue
-        begin, end = entry["data_offsets"]
-        raw = bytearray(data[8 + length + begin:8 + length + end])
-        result[name] = torch.frombuffer(raw, dtype=kinds[entry["dtype"]]).reshape(entry["shape"]).clone()
-    return result
-
-
 def check(rules, patches, folder):
     torch.set_default_dtype(torch.float64)
     config = json.load(open(os.path.join(folder, "model.json")))
-    model = build(config, rules)
+    model = build(config)
     model.load_state_dict(read_safetensors(os.path.join(folder, "weights.safetensors")), strict=True)
     make_explicit(model, rules)
     patched = variant_classes(patches)
@@ -197,10 +165,6 @@ def check(rules, patches, folder):
               f"{(output - expected['output']).abs().max().item():.2e}")
 
 
-def peak_mb():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--lxt", default=os.environ.get("LXT_PATH"), help="folder of an LXT checkout")
@@ -213,7 +177,7 @@ def main():
     if not args.lxt or not args.zennit:
         sys.exit("error: give the folders of an LXT checkout (--lxt or LXT_PATH) and of zennit's sources (--zennit or ZENNIT_PATH)")
     sys.path.insert(0, args.zennit)
-    rules, patches, zennit_patches = load_lxt(args.lxt)
+    rules, patches, zennit_patches = load_lxt_modules(args.lxt, ("rules", "patches", "zennit_patches"))
     zennit_patches.monkey_patch_zennit()
     torch.set_num_threads(args.threads)
     if args.check:
@@ -222,7 +186,7 @@ def main():
     torch.manual_seed(0)
     config = {"image_size": 224, "patch_size": 16, "num_layers": 12, "num_heads": 12, "hidden_dim": 768, "mlp_dim": 3072,
               "num_classes": 1000}
-    model = make_explicit(build(config, rules), rules)
+    model = make_explicit(build(config), rules)
     # torchvision starts the head at zero, which would make every gradient zero: random values, as in bench --vit.
     with torch.no_grad():
         model.heads.head.weight.normal_(0, 0.02)
