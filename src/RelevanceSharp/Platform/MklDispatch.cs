@@ -69,8 +69,7 @@ public static class MklDispatch
         {
             return new MklDispatchState(false, "only done on Linux");
         }
-        IntPtr library = LibTorchContext.Load();
-        if (library == IntPtr.Zero || !NativeLibrary.TryGetExport(library, CheckSymbol, out IntPtr check))
+        if (CheckAddress() is not { } check)
         {
             return new MklDispatchState(false, $"libtorch has no {CheckSymbol} (not built with MKL)");
         }
@@ -80,14 +79,14 @@ public static class MklDispatch
     }
 
     /// <summary>Whether MKL's check answers yes in this process (for diagnostics and tests); <c>null</c> where it cannot be called.</summary>
-    public static bool? ChecksAsIntel()
+    public static bool? ChecksAsIntel() =>
+        CheckAddress() is { } check ? Marshal.GetDelegateForFunctionPointer<IntReturning>(check)() != 0 : null;
+
+    /// <summary>Where MKL's check is in the loaded libtorch (Linux only), or <c>null</c>.</summary>
+    private static IntPtr? CheckAddress()
     {
         IntPtr library = OperatingSystem.IsLinux() ? LibTorchContext.Load() : IntPtr.Zero;
-        if (library == IntPtr.Zero || !NativeLibrary.TryGetExport(library, CheckSymbol, out IntPtr check))
-        {
-            return null;
-        }
-        return Marshal.GetDelegateForFunctionPointer<IntReturning>(check)() != 0;
+        return library != IntPtr.Zero && NativeLibrary.TryGetExport(library, CheckSymbol, out IntPtr check) ? check : null;
     }
 
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
